@@ -1,0 +1,68 @@
+# dlproj: the two README commands and their helpers.
+#   make train   set up .venv on first use, then train the default example end to end
+#   make test    set up .venv on first use, then run every check CI runs
+# The virtual environment is made once; it is reinstalled only when settings.ini, setup.py or the lock change.
+
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.dlproj-installed
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3.10 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3,10))' 2>/dev/null && { echo $$p; break; }; done)
+PYTEST_ARGS ?=
+
+.PHONY: readme setup train test test-fast test-slow drift requirements-check nbtest docs-source pytest lock bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): settings.ini setup.py requirements-lock.txt
+	@test -n "$(PYTHON)" || { echo "dlproj needs Python 3.10 or newer on PATH (python3.10 ... python3.13)"; exit 2; }
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements-lock.txt -e ".[dev]"
+	@touch $(STAMP)
+
+# The main job: train the default example (digits, small CNN) and print the run directory and its test metrics.
+train: $(STAMP)
+	$(BIN)/dlproj train configs/digits.yaml
+
+test: $(STAMP) requirements-check drift nbtest docs-source pytest
+	@echo "make test: all checks passed"
+
+# requirements.txt is generated from settings.ini by nbdev_requirements; it must not drift.
+requirements-check: $(STAMP)
+	@tmp=$$(mktemp -d) && cd $$tmp && cp $(CURDIR)/settings.ini . && $(CURDIR)/$(BIN)/nbdev_requirements >/dev/null && \
+	  diff -u $(CURDIR)/requirements.txt requirements.txt && rm -rf $$tmp && echo "requirements.txt matches settings.ini" || \
+	  { echo "requirements.txt is out of date: run '$(BIN)/nbdev_requirements' and commit it"; exit 1; }
+
+# The notebooks are the source: exporting and cleaning them must leave the tree unchanged.
+drift: $(STAMP)
+	@snap() { git status --porcelain -uall; git diff HEAD 2>/dev/null | sha256sum; }; \
+	before=$$(snap); $(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(MAKE) -s readme && after=$$(snap); \
+	if [ "$$before" != "$$after" ]; then echo "nbdev_export/nbdev_clean changed files: export and clean the notebooks, then commit"; \
+	  git status --short; exit 1; fi; echo "no drift between notebooks and the dlproj package"
+
+# README.md is nbs/index.ipynb rendered to Markdown (nbdev_readme needs Quarto, which the docs workflow has).
+readme: $(STAMP)
+	@$(BIN)/jupyter nbconvert --log-level=ERROR --to markdown --execute nbs/index.ipynb --stdout > README.md.tmp && mv README.md.tmp README.md
+
+nbtest: $(STAMP)
+	$(BIN)/nbdev_test --n_workers 2 --timing
+
+test-slow: $(STAMP)
+	$(BIN)/nbdev_test --n_workers 2 --timing --flags slow
+
+docs-source: $(STAMP)
+	$(BIN)/nbdev_proc_nbs >/dev/null && echo "docs source (_proc) built"
+
+pytest: $(STAMP)
+	@$(BIN)/python -m pytest -q tests/ $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+
+# Refresh the lock from the current venv after a green `make test` (commit the result).
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e ' > requirements-lock.txt
+
+bench: $(STAMP)
+	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)
