@@ -18,7 +18,7 @@ setup: $(STAMP)
 $(STAMP): settings.ini setup.py requirements-lock.txt
 	@test -n "$(PYTHON)" || { echo "dlproj needs Python 3.10 or newer on PATH (python3.10 ... python3.13)"; exit 2; }
 	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements-lock.txt -e ".[dev]"
+	$(BIN)/python -m pip install -qq --disable-pip-version-check -c requirements-lock.txt -e ".[dev]"
 	@touch $(STAMP)
 
 # The main job: train the default example (digits, small CNN) and print the run directory and its test metrics.
