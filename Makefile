@@ -37,7 +37,8 @@ requirements-check: $(STAMP)
 # The notebooks are the source: exporting and cleaning them must leave the tree unchanged.
 drift: $(STAMP)
 	@snap() { git status --porcelain -uall; git diff HEAD 2>/dev/null | sha256sum; }; \
-	before=$$(snap); $(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(MAKE) -s readme && after=$$(snap); \
+	before=$$(snap); $(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(MAKE) -s readme && \
+	  $(BIN)/python -c "from nbdev.quarto import nbdev_sidebar; nbdev_sidebar.__wrapped__()" && after=$$(snap); \
 	if [ "$$before" != "$$after" ]; then echo "nbdev_export/nbdev_clean changed files: export and clean the notebooks, then commit"; \
 	  git status --short; exit 1; fi; echo "no drift between notebooks and the dlproj package"
 
@@ -51,8 +52,9 @@ nbtest: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/nbdev_test --n_workers 2 --timing --flags slow
 
+# nbdev_proc_nbs, minus its attempt to download and sudo-install Quarto (the docs workflow installs Quarto itself).
 docs-source: $(STAMP)
-	$(BIN)/nbdev_proc_nbs >/dev/null && echo "docs source (_proc) built"
+	@$(BIN)/python -c "import nbdev.quarto as q; q._ensure_quarto = lambda: None; q._pre_docs()" >/dev/null && echo "docs source (_proc) built"
 
 pytest: $(STAMP)
 	@$(BIN)/python -m pytest -q tests/ $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
