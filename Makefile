@@ -46,11 +46,13 @@ drift: $(STAMP)
 readme: $(STAMP)
 	@$(BIN)/jupyter nbconvert --log-level=ERROR --to markdown --execute nbs/index.ipynb --stdout > README.md.tmp && mv README.md.tmp README.md
 
+# One torch/BLAS thread per notebook: nbdev_test runs two notebooks at once on CI's two cores, and small models
+# slow down many times over when their threads fight for the cores.
 nbtest: $(STAMP)
-	$(BIN)/nbdev_test --n_workers 2 --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 
 test-slow: $(STAMP)
-	$(BIN)/nbdev_test --n_workers 2 --timing --flags slow
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing --flags slow
 
 # nbdev_proc_nbs, minus its attempt to download and sudo-install Quarto (the docs workflow installs Quarto itself).
 docs-source: $(STAMP)
