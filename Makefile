@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3.10 python3; 
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3,10))' 2>/dev/null && { echo $$p; break; }; done)
 PYTEST_ARGS ?=
 
-.PHONY: readme setup train test test-fast test-slow drift requirements-check nbtest docs-source pytest lock bench clean-venv
+.PHONY: readme setup train test test-slow drift requirements-check nbtest docs-source pytest lock bench clean-venv
 
 setup: $(STAMP)
 
@@ -53,13 +53,14 @@ nbtest: $(STAMP)
 
 test-slow: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing --flags slow
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests/
 
 # nbdev_proc_nbs, minus its attempt to download and sudo-install Quarto (the docs workflow installs Quarto itself).
 docs-source: $(STAMP)
 	@$(BIN)/python -c "import nbdev.quarto as q; q._ensure_quarto = lambda: None; q._pre_docs()" >/dev/null && echo "docs source (_proc) built"
 
 pytest: $(STAMP)
-	@$(BIN)/python -m pytest -q tests/ $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow" tests/ $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
 # Refresh the lock from the current venv after a green `make test` (commit the result).
 lock: $(STAMP)

@@ -1,0 +1,86 @@
+"The `dlproj` command end to end, in subprocesses: train -> evaluate -> predict -> report for every shipped config."
+import json, os, shutil, subprocess, sys
+from pathlib import Path
+import pandas as pd, pytest, yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = shutil.which('dlproj', path=str(Path(sys.executable).parent)) or 'dlproj'
+
+def dlproj(*args, cwd=None, timeout=600):
+    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}
+    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+
+def _config(tmp_path, name, **train):
+    cfg = yaml.safe_load((ROOT/'configs'/f'{name}.yaml').read_text())
+    cfg['output']['runs_dir'] = str(tmp_path/'runs')
+    cfg['train'].update(progress=False, **train)
+    p = tmp_path/f'{name}.yaml'; p.write_text(yaml.safe_dump(cfg)); return p
+
+def _train(cfg):
+    r = dlproj('train', cfg)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = Path(next(l for l in r.stdout.splitlines() if l.startswith('run: '))[5:])
+    return run, r.stdout
+
+def test_help_lists_the_subcommands_without_heavy_imports():
+    r = dlproj('--help')
+    assert r.returncode == 0
+    for c in ('train', 'evaluate', 'predict', 'report', 'runs', 'example'): assert c in r.stdout
+    r = subprocess.run([sys.executable, '-c', "import sys, dlproj.main; dlproj.main.make_parser(); print(sorted(m for m in ('torch','fastai','pandas') if m in sys.modules))"],
+                       capture_output=True, text=True)
+    assert r.stdout.strip() == '[]', r.stdout
+
+def test_digits_whole_loop(tmp_path):
+    "The README's main job with the shipped config: test accuracy >= 0.97, and predict agrees with evaluate."
+    run, out = _train(_config(tmp_path, 'digits'))
+    for f in ('config.yaml', 'env.json', 'data.json', 'splits.json', 'history.csv', 'metrics.json', 'model.safetensors',
+              'preprocess.json', 'report.html', 'predictions_test.csv', 'plots/loss.png', 'plots/confusion_matrix.png'):
+        assert (run/f).exists(), f
+    m = json.loads((run/'metrics.json').read_text())
+    assert m['evaluation']['split'] == 'test' and m['evaluation']['metrics']['accuracy'] >= 0.97, m['evaluation']
+    assert 'test metrics:' in out and 'accuracy=' in out
+    # predict on the test files: one row per input, the same predictions as evaluate
+    splits = json.loads((run/'splits.json').read_text())
+    root = Path(json.loads((run/'data.json').read_text())['path'])
+    files = tmp_path/'to_predict'
+    for rel in splits['test']:
+        (files/rel).parent.mkdir(parents=True, exist_ok=True); shutil.copy(root/rel, files/rel)
+    r = dlproj('predict', run, files, '--out', tmp_path/'pred.csv')
+    assert r.returncode == 0, r.stderr[-3000:]
+    pred = pd.read_csv(tmp_path/'pred.csv')
+    assert len(pred) == len(splits['test'])
+    ev = pd.read_csv(run/'predictions_test.csv')
+    got = dict(zip(pred['id'].map(lambda p: Path(p).as_posix()[-len('x/0000.png'):]), pred['prediction'].astype(str)))
+    want = dict(zip(ev['id'].map(lambda p: Path(p).as_posix()[-len('x/0000.png'):]), ev['prediction'].astype(str)))
+    assert got == want
+    r = dlproj('evaluate', run); assert r.returncode == 0 and 'accuracy=' in r.stdout, r.stderr
+    r = dlproj('report', run); assert r.returncode == 0 and Path(r.stdout.strip()) == run/'report.html'
+    r = dlproj('runs', '--runs-dir', tmp_path/'runs'); assert r.returncode == 0 and run.name in r.stdout
+
+@pytest.mark.parametrize('name,metric,low', [('breast_cancer', 'accuracy', 0.93), ('diabetes', 'r2', 0.2), ('digits_series', 'accuracy', 0.85)])
+def test_tables_and_series(tmp_path, name, metric, low):
+    run, _ = _train(_config(tmp_path, name))
+    ev = json.loads((run/'metrics.json').read_text())['evaluation']['metrics']
+    assert ev[metric] >= low, ev
+    assert (run/'report.html').exists()
+    cfg = yaml.safe_load((run/'config.yaml').read_text())
+    src = Path(json.loads((run/'data.json').read_text())['path'])
+    df = pd.read_csv(src).drop(columns=[cfg['data']['target']]).head(40)
+    df.to_csv(tmp_path/'new.csv', index=False)
+    r = dlproj('predict', run, tmp_path/'new.csv', '--out', tmp_path/'out.csv')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert len(pd.read_csv(tmp_path/'out.csv')) == 40
+
+def test_user_errors_exit_2(tmp_path):
+    cfg = _config(tmp_path, 'breast_cancer', epochs=1)
+    r = dlproj('train', cfg, 'train.lrr=1')
+    assert r.returncode == 2 and 'did you mean train.lr?' in r.stderr and 'Traceback' not in r.stderr
+    r = dlproj('train', cfg, 'data.source=missing.csv')
+    assert r.returncode == 2 and 'missing.csv' in r.stderr and 'Traceback' not in r.stderr
+    r = dlproj('evaluate', tmp_path/'no-run')
+    assert r.returncode == 2 and 'no-run' in r.stderr and 'Traceback' not in r.stderr
+    assert not (tmp_path/'runs').exists()        # nothing was written by the failed commands
+    run, _ = _train(cfg)
+    pd.DataFrame({'mean radius': [10.0]}).to_csv(tmp_path/'partial.csv', index=False)
+    r = dlproj('predict', run, tmp_path/'partial.csv')
+    assert r.returncode == 2 and 'mean texture' in r.stderr and 'Traceback' not in r.stderr
