@@ -29,8 +29,9 @@ def test_sigkill_then_resume(tmp_path):
     assert run is not None and not (run/'metrics.json').exists()
     done = len(pd.read_csv(run/'history.csv'))
     assert 2 <= done < epochs
-    # the checkpoint on disk is whole (atomic writes), and no temporary files are left behind
-    assert _epoch_of(run/'checkpoints'/'last.pth') == done
+    # the checkpoint on disk is whole (atomic writes); history.csv is written just before it in each epoch,
+    # so a kill between the two leaves one more history row than checkpointed epochs, which resume drops
+    assert _epoch_of(run/'checkpoints'/'last.pth') in (done, done - 1)
     r = subprocess.run([sys.executable, '-c', f"from dlproj.train import train; print(train(resume={str(run)!r}))"],
                        env=_env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
