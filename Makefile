@@ -7,9 +7,14 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.dlproj-installed
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3.10 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3,10))' 2>/dev/null && { echo $$p; break; }; done)
 PYTEST_ARGS ?=
+# The lock pins the set the suite last passed with, for the Python version it was made with (its first line).
+# Another Python gets the newest versions settings.ini allows (numpy, pandas... may need a newer Python than 3.10).
+LOCK_PY := $(shell sed -n '1s/^# python \([0-9.]*\).*/\1/p' requirements-lock.txt)
+PYTHON ?= $(shell for p in python$(LOCK_PY) python3.13 python3.12 python3.11 python3.10 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3,10))' 2>/dev/null && { echo $$p; break; }; done)
+PY_VER := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+CONSTRAINTS := $(if $(and $(LOCK_PY),$(filter $(LOCK_PY),$(PY_VER))),-c requirements-lock.txt,)
 
 .PHONY: readme setup train test test-slow drift requirements-check nbtest docs-source pytest lock bench clean-venv
 
@@ -18,7 +23,8 @@ setup: $(STAMP)
 $(STAMP): settings.ini setup.py requirements-lock.txt
 	@test -n "$(PYTHON)" || { echo "dlproj needs Python 3.10 or newer on PATH (python3.10 ... python3.13)"; exit 2; }
 	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install -qq --disable-pip-version-check -c requirements-lock.txt -e ".[dev]"
+	@test -n "$(CONSTRAINTS)" || echo "note: requirements-lock.txt is for Python $(LOCK_PY); installing the newest allowed versions for Python $(PY_VER)"
+	$(BIN)/python -m pip install -qq --disable-pip-version-check $(CONSTRAINTS) -e ".[dev]"
 	@touch $(STAMP)
 
 # The main job: train the default example (digits, small CNN) and print the run directory and its test metrics.
@@ -64,7 +70,8 @@ pytest: $(STAMP)
 
 # Refresh the lock from the current venv after a green `make test` (commit the result).
 lock: $(STAMP)
-	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e ' > requirements-lock.txt
+	{ echo "# python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') -- the exact set \`make test\` last passed with; used as pip constraints by the Makefile"; \
+	  $(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e '; } > requirements-lock.txt
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
