@@ -28,7 +28,8 @@ def setup(threads:int=THREADS):
     import torch
     torch.set_num_threads(threads)
     warnings.filterwarnings('ignore')
-    import logging; logging.getLogger('dlproj').setLevel(logging.WARNING)
+    from dlproj.utils import get_logger
+    get_logger(level='WARNING')   # dlproj logs each epoch when progress bars are off; keep the tables readable
 
 def machine()->str:
     "One line describing where the numbers come from."

@@ -1,0 +1,101 @@
+"""Inference: `dlproj.inference.predict` against the bare model's forward pass, in the same process.
+
+Two short runs are trained first (breast_cancer and digits; a few epochs: speed doesn't depend on accuracy).
+Inputs: 10,000 table rows (the breast-cancer rows drawn with replacement, written as a CSV file) and 10,000
+image files (the digits PNGs, copied with new names into class folders).
+
+- **bare forward**: the loaded model in eval mode under `torch.inference_mode()`, called on batches of 256 of
+  the *preprocessed* tensors (encoded once; images also converted to floats and normalised once).
+- **dlproj model stage**: `Predictor.outputs` on the same encoded tensors, batch size 256: the loader, the batch
+  transforms (for images: bytes to floats, normalise) and the forward pass, as `predict` runs them.
+- **dlproj predict, end to end**: `predict(predictor, file_or_folder, out=CSV)`, i.e. `dlproj predict RUN INPUT
+  --out FILE` minus loading the model and importing torch; split into reading + encoding the input, the model
+  stage, and building + writing the output table.
+
+Each timing: 1 warm-up call dropped, then the median of 15 calls (reading, writing and end to end: of 3).
+"""
+from __future__ import annotations
+import _common as C
+import shutil, statistics, tempfile, time
+from pathlib import Path
+
+C.setup()
+import numpy as np, pandas as pd, torch
+from dlproj.train import train
+from dlproj.data_utils import resolve_source
+from dlproj.dataset import encode_inputs, input_dl
+from dlproj.inference import Predictor, predict, read_chunks, list_images, postprocess
+
+N, BS, REPEATS, TARGET = 10_000, 256, 15, 0.9
+
+def timed(f, repeats=REPEATS, warmup=1):
+    for _ in range(warmup): f()
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+def bare_forward(model, xs:tuple, bs:int=BS):
+    with torch.inference_mode():
+        return torch.cat([model(*(x[i:i+bs] for x in xs)) for i in range(0, len(xs[0]), bs)])
+
+def quick_run(name, source, epochs, runs):
+    return train({'experiment': name, 'data': {'source': source}, 'output': {'runs_dir': str(runs), 'plots': False, 'report': False},
+                  'train': {'epochs': epochs, 'lr': 1e-2, 'progress': False}})
+
+def tabular_input(tmp:Path)->Path:
+    df = pd.read_csv(resolve_source('example:breast_cancer')).drop(columns=['target'])
+    df.sample(N, replace=True, random_state=0).to_csv(tmp/'rows.csv', index=False)
+    return tmp/'rows.csv'
+
+def image_input(tmp:Path)->Path:
+    src = resolve_source('example:digits'); files = sorted(src.rglob('*.png'))
+    dest = tmp/'images'
+    for i in range(N):
+        f = files[i % len(files)]; (dest/f.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, dest/f.parent.name/f"{i:05d}.png")
+    return dest
+
+def bench_kind(kind:str, run:Path, inp:Path, tmp:Path)->dict:
+    p = Predictor(run)
+    pre,model = p.pre,p.model
+    # what predict does, stage by stage
+    if kind == 'tabular': read = lambda: pd.concat(list(read_chunks(inp)))
+    else: read = lambda: list_images(inp)
+    data = read()
+    tensors,_ = encode_inputs(pre, data)
+    t_read_encode = timed(lambda: encode_inputs(pre, read()), repeats=3)
+    t_model = timed(lambda: p.outputs(tensors, BS))
+    out = p.outputs(tensors, BS)
+    t_post = timed(lambda: postprocess(pre, out, list(range(len(out)))).to_csv(tmp/'post.csv', index=False), repeats=3)
+    # the bare forward pass on the same preprocessed tensors
+    xs = tensors
+    if kind == 'image':
+        mean,std = torch.tensor(pre['mean'])[:,None,None],torch.tensor(pre['std'])[:,None,None]
+        xs = ((tensors[0].float() / 255 - mean) / std,)
+    t_bare = timed(lambda: bare_forward(model, xs))
+    torch.testing.assert_close(bare_forward(model, xs), out, rtol=1e-4, atol=1e-4)   # the same outputs
+    t_e2e = timed(lambda: predict(p, inp, out=tmp/'pred.csv'), repeats=3)
+    assert len(pd.read_csv(tmp/'pred.csv')) == N
+    n = len(tensors[0])
+    return dict(kind=kind, n=n, bare_s=t_bare, model_s=t_model, read_encode_s=t_read_encode, post_s=t_post, e2e_s=t_e2e,
+                bare_per_s=n / t_bare, model_per_s=n / t_model, e2e_per_s=n / t_e2e, ratio=t_bare / t_model)
+
+def main():
+    C.header('Inference: dlproj predict vs the bare forward pass',
+             f"{N:,} rows / images; batch size {BS}; 1 warm-up then the median of {REPEATS} calls (end to end and I/O stages: of 3); "
+             "throughput = items / median seconds")
+    tmp = Path(tempfile.mkdtemp())
+    runs = {'tabular': quick_run('bc', 'example:breast_cancer', 3, tmp/'runs'), 'image': quick_run('digits', 'example:digits', 2, tmp/'runs')}
+    inputs = {'tabular': tabular_input(tmp), 'image': image_input(tmp)}
+    res = {k: bench_kind(k, runs[k], inputs[k], tmp) for k in ('tabular', 'image')}
+    print('## Throughput (items per second)\n')
+    C.table([{'input': f"{k} ({r['n']:,})", 'bare forward /s': r['bare_per_s'], 'dlproj model stage /s': r['model_per_s'],
+              'model stage / bare': r['ratio'], 'dlproj predict end to end /s': r['e2e_per_s']} for k,r in res.items()], nd=2)
+    print('## Where the end-to-end time goes (seconds)\n')
+    C.table([{'input': k, 'read + encode': r['read_encode_s'], 'model stage': r['model_s'], 'post-process + write CSV': r['post_s'],
+              'end to end': r['e2e_s'], 'model share': r['model_s'] / r['e2e_s']} for k,r in res.items()], nd=4)
+    for k,r in res.items(): C.result(f"inference_{k}_model_stage_vs_bare", r['ratio'], TARGET, higher_is_better=True)
+    C.save('bench_inference', stages=res)
+
+if __name__ == '__main__': main()

@@ -1,0 +1,169 @@
+"""Training overhead: dlproj's training path against a hand-written PyTorch loop, in the same process.
+
+Both sides train the same seeded model (the initial weights that `train()` builds, copied) on the same in-memory
+tensors, in the same batch order (the torch RNG state `train()` starts its epochs with), with Adam (lr 1e-3,
+no weight decay, constant learning rate; torch's Adam with fastai's defaults betas=(0.9, 0.99), eps=1e-5 on
+the raw side), batch size as given, num_workers=0, no progress bar, and the same validation pass (loss and
+accuracy) after every epoch.
+
+- **dlproj** is `dlproj.train.train()` itself: `build_data` (in-memory `TensorDL`), `build_learner`, `fit` with
+  `HistoryCallback` and `RunTracker` (history.csv, best weights and a checkpoint after every epoch, in a temporary
+  run directory). An extra callback records the wall clock at the end of each epoch.
+- **raw** is `for xb,yb in batches: loss = F.cross_entropy(model(xb), yb); loss.backward(); opt.step();
+  opt.zero_grad()` then the validation loop, over tensors normalised once up front (images) or as encoded by
+  dlproj (tables).
+- **fastai default** (digits only, for context): a plain fastai `Learner` over `DataLoaders.from_dsets`, i.e.
+  fastai's per-item collation, with fastai's Adam; same model and hyperparameters, its own shuffling.
+
+An epoch's time is the wall-clock time from the end of the previous epoch to the end of this one, so it includes
+everything between (validation, callbacks, file writes). The first epoch of every run is a dropped warm-up. The
+sides run in alternating order for several rounds; the reported figure is the median over all kept epochs.
+"""
+from __future__ import annotations
+import _common as C
+import copy, statistics, sys, tempfile, time
+from pathlib import Path
+
+C.setup()
+import pandas as pd, torch, torch.nn.functional as F
+from fastai.callback.core import Callback
+from dlproj.config import load_config
+from dlproj.dataset import build_data
+from dlproj.model import build_model
+from dlproj.train import train
+from dlproj.utils import read_json, seed_everything
+
+ROUNDS, EPOCHS, TARGET = 4, 6, 1.10   # per round: 1 warm-up + 5 kept epochs, for each side
+
+CASES = [  # name, source, batch size, extra config
+    ('digits_bs64', 'example:digits', 64, {}),
+    ('digits_bs256', 'example:digits', 256, {}),
+    ('tabular_bs64', 'example:breast_cancer', 64, {'train': {'metrics': ['accuracy']}}),
+]
+
+def config(source, bs, extra, runs_dir):
+    cfg = {'experiment': 'bench', 'seed': 0, 'data': {'source': source, 'num_workers': 0},
+           'train': {'epochs': EPOCHS, 'batch_size': bs, 'lr': 1e-3, 'policy': 'constant', 'wd': 0., 'optimizer': 'adam',
+                     'progress': False, 'device': 'cpu', 'mixed_precision': False},
+           'output': {'runs_dir': str(runs_dir), 'plots': False, 'report': False}}
+    for k,v in extra.items(): cfg[k] = {**cfg.get(k, {}), **v}
+    return cfg
+
+class EpochClock(Callback):
+    "Wall-clock time at the start of the fit and at the end of every epoch (runs after every other callback)."
+    order = 10_000
+    def __init__(self, grab=False): self.grab,self.ts,self.init = grab,[],None
+    def before_fit(self):
+        if self.grab: self.init = (copy.deepcopy(self.learn.model.state_dict()), torch.get_rng_state())
+        self.ts = [time.perf_counter()]
+    def after_epoch(self): self.ts.append(time.perf_counter())
+
+def epoch_times(ts): return [b - a for a,b in zip(ts[:-1], ts[1:])][1:]   # drop the warm-up epoch
+
+def run_dlproj(cfg, grab=False):
+    clock = EpochClock(grab)
+    run = train(cfg, cbs=[clock])
+    last = pd.read_csv(run/'history.csv').iloc[-1]
+    return epoch_times(clock.ts), dict(train_loss=float(last.train_loss), valid_loss=float(last.valid_loss), accuracy=float(last.accuracy)), clock.init
+
+def smooth(losses, beta=0.98):
+    "fastai's `train_loss`: the debiased exponential moving average of the batch losses."
+    v = 0.
+    for i,l in enumerate(losses, 1): v = beta*v + (1-beta)*l
+    return v / (1 - beta**len(losses))
+
+def run_raw(model0, rng0, dls, bs, image:bool, pre:dict):
+    "The hand-written loop, from the same weights and RNG state as dlproj's fit."
+    trn,val = dls.train.tensors,dls.valid.tensors
+    if image:   # what dlproj's batch transforms do (bytes to floats, normalize), once for the whole tensor
+        mean,std = torch.tensor(pre['mean'])[:,None,None],torch.tensor(pre['std'])[:,None,None]
+        norm = lambda x: (x.float().div(255) - mean) / std
+        trn,val = (norm(trn[0]), trn[1]),(norm(val[0]), val[1])
+    xs_t,y_t,xs_v,y_v = trn[:-1],trn[-1],val[:-1],val[-1]
+    model = copy.deepcopy(model0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.)
+    torch.set_rng_state(rng0)
+    n,nv = len(y_t),len(y_v)
+    stop = n - n % bs if n > bs else n
+    ts,losses = [time.perf_counter()],[]
+    for epoch in range(EPOCHS):
+        model.train()
+        idx = torch.randperm(n)
+        for i in range(0, stop, bs):
+            ix = idx[i:i+bs]
+            loss = F.cross_entropy(model(*(x[ix] for x in xs_t)), y_t[ix])
+            loss.backward(); opt.step(); opt.zero_grad()
+            losses.append(loss.detach())
+        model.eval()
+        tot,correct = 0.,0
+        with torch.no_grad():
+            for i in range(0, nv, bs):
+                out = model(*(x[i:i+bs] for x in xs_v)); y = y_v[i:i+bs]
+                tot += F.cross_entropy(out, y, reduction='sum'); correct += (out.argmax(1) == y).sum()
+        valid_loss,acc = float(tot) / nv,float(correct) / nv
+        ts.append(time.perf_counter())
+    return epoch_times(ts), dict(train_loss=smooth([float(l) for l in losses]), valid_loss=valid_loss, accuracy=acc)
+
+def run_fastai(model0, dls, bs, pre):
+    "Plain fastai: `DataLoaders.from_dsets` (per-item collation), fastai's Adam, its own shuffling."
+    from fastai.data.core import DataLoaders
+    from fastai.learner import Learner
+    from fastai.losses import CrossEntropyLossFlat
+    from fastai.metrics import accuracy
+    from fastai.optimizer import Adam
+    mean,std = torch.tensor(pre['mean'])[:,None,None],torch.tensor(pre['std'])[:,None,None]
+    norm = lambda x: (x.float().div(255) - mean) / std
+    ds = lambda t: list(zip(norm(t[0]), t[1]))
+    fdls = DataLoaders.from_dsets(ds(dls.train.tensors), ds(dls.valid.tensors), bs=bs, num_workers=0, device='cpu')
+    clock = EpochClock()
+    learn = Learner(fdls, copy.deepcopy(model0), loss_func=CrossEntropyLossFlat(), opt_func=Adam, lr=1e-3, wd=0., metrics=accuracy, cbs=[clock])
+    with learn.no_bar(), learn.no_logging(): learn.fit(EPOCHS, 1e-3, wd=0.)
+    return epoch_times(clock.ts), dict(train_loss=float(learn.recorder.values[-1][0]), valid_loss=float(learn.recorder.values[-1][1]))
+
+def main():
+    C.header('Training overhead: dlproj vs a hand-written PyTorch loop',
+             f"{ROUNDS} rounds x {EPOCHS} epochs per side, sides alternating; first epoch of each run dropped (warm-up); "
+             f"median epoch wall time over the {ROUNDS*(EPOCHS-1)} kept epochs; torch threads={C.THREADS}, num_workers=0")
+    rows,results,agree = [],{},[]
+    tmp = Path(tempfile.mkdtemp())
+    for name,src,bs,extra in CASES:
+        cfg = config(src, bs, extra, tmp/name)
+        t_d,l_d,(sd0,rng0) = run_dlproj(cfg, grab=True)
+        bundle = build_data(cfg)   # the same tensors train() used (same seed, same split)
+        pre = bundle.preprocess
+        image = pre['kind'] == 'image'
+        model0 = build_model(load_config(cfg).model, pre); model0.load_state_dict(sd0)
+        times = {'dlproj': list(t_d), 'raw': []}
+        losses = {'dlproj': l_d}
+        if image: times['fastai'] = []
+        for r in range(ROUNDS):
+            order = ['raw', 'dlproj'] if r % 2 == 0 else ['dlproj', 'raw']
+            for side in order:
+                if side == 'raw':
+                    t,l = run_raw(model0, rng0, bundle.dls, bs, image, pre); times['raw'] += t; losses['raw'] = l
+                elif r > 0:
+                    t,l,_ = run_dlproj(cfg); times['dlproj'] += t; losses['dlproj'] = l
+            if image and r < 2:
+                t,l = run_fastai(model0, bundle.dls, bs, pre); times['fastai'] += t; losses['fastai'] = l
+        med = {k: statistics.median(v) for k,v in times.items()}
+        nb = len(bundle.dls.train) + len(bundle.dls.valid)
+        ratio = med['dlproj'] / med['raw']
+        results[name] = dict(med_ms={k: v*1000 for k,v in med.items()}, ratio=ratio, batches_per_epoch=nb, losses=losses,
+                             spread={k: (min(v)*1000, max(v)*1000) for k,v in times.items()})
+        rows.append({'case': name, 'batches/epoch': nb, 'raw ms/epoch': med['raw']*1000, 'dlproj ms/epoch': med['dlproj']*1000,
+                     'dlproj / raw': ratio, 'extra ms/batch': (med['dlproj'] - med['raw']) * 1000 / nb,
+                     'fastai default / raw': med['fastai'] / med['raw'] if 'fastai' in med else None})
+        ld,lr_ = losses['dlproj'],losses['raw']
+        agree.append({'case': name, 'raw train_loss': lr_['train_loss'], 'dlproj train_loss': ld['train_loss'],
+                      'raw valid_loss': lr_['valid_loss'], 'dlproj valid_loss': ld['valid_loss'],
+                      'max rel. diff': max(abs(ld[k] - lr_[k]) / abs(lr_[k]) for k in ('train_loss', 'valid_loss')),
+                      'raw acc': lr_['accuracy'], 'dlproj acc': ld['accuracy']})
+        print(f"{name}: raw {med['raw']*1000:.1f} ms, dlproj {med['dlproj']*1000:.1f} ms per epoch", flush=True)
+    print('\n## Median epoch time\n'); C.table(rows, nd=3)
+    print('## Final losses after the same epochs (loss agreement)\n'); C.table(agree, nd=5)
+    for name,_,_,_ in CASES: C.result(f"train_overhead_{name}", results[name]['ratio'], TARGET)
+    worst = max(a['max rel. diff'] for a in agree)
+    C.result('train_loss_agreement_max_rel_diff', worst, 0.01)
+    C.save('bench_train', cases=results, table=rows, agreement=agree)
+
+if __name__ == '__main__': main()
