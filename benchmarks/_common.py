@@ -52,7 +52,7 @@ def fmt(x, nd:int=3)->str:
     if isinstance(x, str): return x
     if x is None: return '-'
     if isinstance(x, int): return f"{x:,}"
-    return f"{x:.{nd}f}" if abs(x) < 1e5 else f"{x:,.0f}"
+    return f"{x:.{nd}f}" if abs(x) < 1e4 else f"{x:,.0f}"
 
 def table(rows:list[dict], cols:list[str]|None=None, nd:int=3):
     "Print `rows` as a Markdown table."
