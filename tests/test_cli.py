@@ -1,7 +1,7 @@
 "The `dlproj` command end to end, in subprocesses: train -> evaluate -> predict -> report for every shipped config."
 import json, os, shutil, subprocess, sys
 from pathlib import Path
-import pandas as pd, pytest, yaml
+import numpy as np, pandas as pd, pytest, yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = shutil.which('dlproj', path=str(Path(sys.executable).parent)) or 'dlproj'
@@ -65,16 +65,23 @@ def test_tables_and_series(tmp_path, name, metric, low):
     assert (run/'report.html').exists()
     cfg = yaml.safe_load((run/'config.yaml').read_text())
     src = Path(json.loads((run/'data.json').read_text())['path'])
-    df = pd.read_csv(src).drop(columns=[cfg['data']['target']]).head(40)
-    df.to_csv(tmp_path/'new.csv', index=False)
+    test_ids = json.loads((run/'splits.json').read_text())['test']
+    df = pd.read_csv(src).loc[test_ids].drop(columns=[cfg['data']['target']])
+    df.to_csv(tmp_path/'new.csv', index=False)          # the test rows, without their labels
     r = dlproj('predict', run, tmp_path/'new.csv', '--out', tmp_path/'out.csv')
     assert r.returncode == 0, r.stderr[-3000:]
-    assert len(pd.read_csv(tmp_path/'out.csv')) == 40
+    got = pd.read_csv(tmp_path/'out.csv')
+    want = pd.read_csv(run/'predictions_test.csv').set_index('id').loc[test_ids]
+    assert len(got) == len(test_ids)                   # one row per input, in input order
+    if cfg['data']['task'] == 'regression':
+        assert np.allclose(got['prediction'].to_numpy(), want['prediction'].to_numpy(), rtol=1e-5)
+    else:
+        assert list(got['prediction'].astype(str)) == list(want['prediction'].astype(str))
 
 def test_user_errors_exit_2(tmp_path):
     cfg = _config(tmp_path, 'breast_cancer', epochs=1)
     r = dlproj('train', cfg, 'train.lrr=1')
-    assert r.returncode == 2 and 'did you mean train.lr?' in r.stderr and 'Traceback' not in r.stderr
+    assert r.returncode == 2 and r.stderr.strip() == 'dlproj train: error: unknown key train.lrr; did you mean train.lr?', r.stderr
     r = dlproj('train', cfg, 'data.source=missing.csv')
     assert r.returncode == 2 and 'missing.csv' in r.stderr and 'Traceback' not in r.stderr
     r = dlproj('evaluate', tmp_path/'no-run')
