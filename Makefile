@@ -16,7 +16,7 @@ PYTHON ?= $(shell for p in python$(LOCK_PY) python3.13 python3.12 python3.11 pyt
 PY_VER := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(and $(LOCK_PY),$(filter $(LOCK_PY),$(PY_VER))),-c requirements-lock.txt,)
 
-.PHONY: readme setup train test test-slow drift requirements-check nbtest docs-source pytest lock bench clean-venv
+.PHONY: readme setup train test test-slow drift requirements-check nbtest docs-source pytest lock bench bench-quality clean-venv
 
 setup: $(STAMP)
 
@@ -73,8 +73,15 @@ lock: $(STAMP)
 	{ echo "# python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') -- the exact set \`make test\` last passed with; used as pip constraints by the Makefile"; \
 	  $(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e '; } > requirements-lock.txt
 
+# bench-quality is not part of `make bench`: it trains dozens of models (and Fashion-MNIST, 70,000 images).
 bench: $(STAMP)
-	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in benchmarks/*.py; do [ "$$f" = benchmarks/bench_quality.py ] && continue; echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# dlproj with configs naming only the data vs scikit-learn baselines (tables, series, images, Fashion-MNIST);
+# e.g. make bench-quality BENCH_ARGS="--quick --only iris" (options: --only, --seeds N, --skip-fashion, --quick).
+BENCH_ARGS ?=
+bench-quality: $(STAMP)
+	$(BIN)/python benchmarks/bench_quality.py $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

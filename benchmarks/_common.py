@@ -61,12 +61,17 @@ def table(rows:list[dict], cols:list[str]|None=None, nd:int=3):
     for r in rows: print('| ' + ' | '.join(fmt(r.get(c), nd) for c in cols) + ' |')
     print(flush=True)
 
-def result(name:str, measured:float, target:float, higher_is_better:bool=False, nd:int=3)->bool:
-    "Print a `RESULT` line and remember it for the JSON file."
+def result(name:str, measured:float, target:float, higher_is_better:bool=False, nd:int=3, note:str='')->bool:
+    "Print a `RESULT` line (with an optional trailing `(note)`) and remember it for the JSON file."
     ok = measured >= target if higher_is_better else measured <= target
-    print(f"RESULT {name} {measured:.{nd}f} {target:g} {'met' if ok else 'missed'}", flush=True)
-    _results.append(dict(name=name, measured=measured, target=target, met=ok, higher_is_better=higher_is_better))
+    print(f"RESULT {name} {measured:.{nd}f} {target:g} {'met' if ok else 'missed'}" + (f" ({note})" if note else ''), flush=True)
+    _results.append(dict(name=name, measured=measured, target=target, met=ok, higher_is_better=higher_is_better, **({'note': note} if note else {})))
     return ok
+
+def result_status(name:str, target:float|None, status:str, note:str='', higher_is_better:bool=True):
+    "A `RESULT` line without a measurement, `RESULT <name> - <target> <status>`: `skipped` (data missing) or `error` (the run failed)."
+    print(f"RESULT {name} - {'-' if target is None else f'{target:g}'} {status}" + (f" ({note})" if note else ''), flush=True)
+    _results.append(dict(name=name, measured=None, target=target, met=None, status=status, higher_is_better=higher_is_better, **({'note': note} if note else {})))
 
 def save(script:str, **data):
     "Write the RESULT lines and any tables to `bench-results/<script>.json`."

@@ -59,6 +59,9 @@ class DataConfig:
     image_size: int|None = None   # resize images to this square size; None keeps the source size
     channels: int|None = None     # 1 (grey) or 3 (RGB); inferred from the first image when absent
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    id_column: str|None = None    # long sequence tables (one row per time step): the column naming each series
+    time_column: str|None = None  # long sequence tables: the column that orders the steps (file order when absent)
+    series_norm: Literal['dataset','series'] = 'dataset' # standardize each channel over the training set, or each series by itself
     in_memory: bool|None = None   # load all items into one tensor; None decides by size
     num_workers: int = 0          # DataLoader worker processes
 
@@ -67,20 +70,21 @@ class ModelConfig:
     "Which architecture, and its settings."
     arch: str|None = None         # a registered architecture; defaults by data kind
     init: Literal['default','kaiming','xavier','orthogonal'] = 'default' # weight initialisation
+    pretrained: bool = False      # image models: start from torchvision's ImageNet weights and fine-tune
     params: dict = field(default_factory=dict) # keyword arguments for the architecture
 
 @dataclass
 class TrainConfig:
     "How to fit."
-    epochs: int = 5               # number of epochs
-    batch_size: int = 64          # items per batch
-    lr: float|Literal['auto'] = 1e-3  # learning rate; `auto` runs the lr finder
+    epochs: int|Literal['auto'] = 'auto' # number of epochs; `auto` counts optimizer steps from the data size
+    batch_size: int|Literal['auto'] = 'auto' # items per batch; `auto` fits it to the number of training rows
+    lr: float|Literal['auto']|None = None # learning rate; None: the data kind's default; `auto` runs the lr finder
     policy: Literal['one_cycle','flat_cos','constant'] = 'one_cycle' # learning-rate schedule
     optimizer: Literal['adam','adamw','sgd','ranger'] = 'adam' # optimizer
-    wd: float = 0.01              # weight decay
+    wd: float|None = None         # weight decay; None: the data kind's default
     loss: str|None = None         # loss name; defaults by task
     metrics: list[str]|None = None # metric names; default by task
-    early_stopping: int|None = None # patience in epochs; None disables early stopping
+    early_stopping: int|Literal['auto']|None = 'auto' # patience in epochs; `auto` with `epochs: auto`; None disables it
     monitor: str = 'valid_loss'   # what early stopping and best-model saving watch
     mixed_precision: bool = True  # use mixed precision when a GPU is present
     device: str = 'auto'          # `auto`, `cpu`, `cuda`, `cuda:1`, `mps`
@@ -239,11 +243,13 @@ def validate(cfg:Config, check_files:bool=True)->Config:
     "Check ranges, combinations and file existence; raise `ConfigError` naming the key."
     d,t = cfg.data,cfg.train
     def err(msg): raise ConfigError(msg)
-    if t.epochs < 1: err(f"train.epochs must be at least 1, got {t.epochs}")
-    if t.batch_size < 1: err(f"train.batch_size must be at least 1, got {t.batch_size}")
-    if t.lr != 'auto' and not t.lr > 0: err(f"train.lr must be a positive number or 'auto', got {t.lr}")
-    if t.wd < 0: err(f"train.wd must be >= 0, got {t.wd}")
-    if t.early_stopping is not None and t.early_stopping < 1: err(f"train.early_stopping must be at least 1 epoch or null, got {t.early_stopping}")
+    if t.epochs != 'auto' and t.epochs < 1: err(f"train.epochs must be at least 1 or 'auto', got {t.epochs}")
+    if t.batch_size != 'auto' and t.batch_size < 1: err(f"train.batch_size must be at least 1 or 'auto', got {t.batch_size}")
+    if t.lr not in ('auto', None) and not t.lr > 0: err(f"train.lr must be a positive number, 'auto' or null, got {t.lr}")
+    if t.wd is not None and t.wd < 0: err(f"train.wd must be >= 0 or null, got {t.wd}")
+    if t.early_stopping not in ('auto', None) and t.early_stopping < 1:
+        err(f"train.early_stopping must be at least 1 epoch, 'auto' or null, got {t.early_stopping}")
+    if d.id_column is not None and d.kind not in (None, 'sequence'): err(f"data.id_column is for long sequence tables, but data.kind is {d.kind!r}")
     for k in ('valid_pct','test_pct'):
         v = getattr(d, k)
         if not 0 <= v < 1: err(f"data.{k} must be in [0, 1), got {v}")

@@ -14,10 +14,10 @@ from .utils import get_logger, write_json, read_json
 
 # %% auto #0
 __all__ = ['EXAMPLES', 'TABLE_SUFFIXES', 'IMAGE_SUFFIXES', 'SPLITS', 'DataError', 'cache_dir', 'example_path', 'resolve_source',
-           'read_table', 'check_images', 'read_image_folder', 'check_target', 'read_image_table', 'series_columns',
-           'infer_kind', 'infer_task', 'split_columns', 'clean_table', 'fill_stats', 'apply_fill', 'norm_stats',
-           'normalize', 'split_rows', 'split_from_column', 'split_data', 'save_splits', 'load_splits', 'fingerprint',
-           'profile', 'augment_transforms']
+           'read_ts', 'read_table', 'check_images', 'read_image_folder', 'check_target', 'read_image_table',
+           'series_columns', 'infer_kind', 'infer_task', 'split_columns', 'clean_table', 'fill_stats', 'apply_fill',
+           'norm_stats', 'normalize', 'split_rows', 'split_from_column', 'split_data', 'save_splits', 'load_splits',
+           'fingerprint', 'profile', 'augment_transforms']
 
 # %% ../nbs/02_data_utils.ipynb #8be6a22d
 class DataError(DlprojError, ValueError):
@@ -97,8 +97,34 @@ def resolve_source(source:str|Path, # a file, a folder, or `example:NAME`
     if not p.exists(): raise DataError(f"data source: file or folder not found: {source} (relative paths are read from {Path.cwd()})")
     return p
 
+# %% ../nbs/02_data_utils.ipynb #ee45cdae
+def read_ts(path:Path, # a `.ts` file (UCR/UEA format)
+           )->pd.DataFrame:
+    "A `.ts` file as a long table: `series`, `step`, one column per channel (`dim_0`, ...) and `label` (when the file has labels)."
+    path = Path(path); header,rows,labelled = {},[],True
+    with open(path, encoding='utf-8', errors='replace') as f: lines = [l.strip() for l in f]
+    try: start = next(i for i,l in enumerate(lines) if l.lower().startswith('@data')) + 1
+    except StopIteration: raise DataError(f"{path}: not a .ts file: no @data line") from None
+    for l in lines[:start-1]:
+        if l.startswith('@'): k,_,v = l[1:].partition(' '); header[k.lower()] = v.strip().lower()
+    labelled = header.get('classlabel', 'true').startswith('true') or header.get('targetlabel', 'false') == 'true'
+    for i,l in enumerate(x for x in lines[start:] if x and not x.startswith('#')):
+        parts = l.split(':')
+        label,dims = (parts[-1], parts[:-1]) if labelled else (None, parts)
+        try: vals = [np.array([np.nan if v.strip() in ('?', 'NaN', '') else float(v) for v in d.split(',')]) for d in dims]
+        except ValueError as e: raise DataError(f"{path}: series {i} (line {start + i + 1}): {e}") from None
+        n = max(len(v) for v in vals)
+        rows.append(pd.DataFrame({'series': i, 'step': np.arange(n),
+                                  **{f"dim_{j}": np.pad(v, (0, n-len(v)), constant_values=np.nan) for j,v in enumerate(vals)},
+                                  **({'label': label} if labelled else {})}))
+    if not rows: raise DataError(f"{path}: no series after @data")
+    df = pd.concat(rows, ignore_index=True)
+    if labelled: df['label'] = pd.to_numeric(df['label'], errors='ignore') if header.get('targetlabel') == 'true' else df['label'].astype(str)
+    df.attrs.update(id_column='series', time_column='step', target='label' if labelled else None)
+    return df
+
 # %% ../nbs/02_data_utils.ipynb #7e655c1b
-TABLE_SUFFIXES = ('.csv', '.tsv', '.json', '.jsonl', '.xlsx', '.xls', '.parquet')
+TABLE_SUFFIXES = ('.csv', '.tsv', '.json', '.jsonl', '.xlsx', '.xls', '.parquet', '.ts')
 
 def _read(path:Path, sfx:str, sheet):
     if sfx == '.csv': return pd.read_csv(path)
@@ -106,6 +132,7 @@ def _read(path:Path, sfx:str, sheet):
     if sfx == '.json': return pd.read_json(path, precise_float=True, convert_dates=False)
     if sfx == '.jsonl': return pd.read_json(path, lines=True, precise_float=True, convert_dates=False)
     if sfx == '.parquet': return pd.read_parquet(path)
+    if sfx == '.ts': return read_ts(path)
     try: xl = pd.ExcelFile(path, engine='calamine' if sfx == '.xls' else None)
     except ImportError as e: raise DataError(f"{path}: reading {sfx} files needs an extra package ({e}); install it, or save the sheet as .xlsx") from None
     with xl:
@@ -252,6 +279,7 @@ def infer_kind(path:Path, # the resolved source
     path = Path(path)
     if path.is_dir(): return 'image'
     if df is None: df = read_table(path)
+    if df.attrs.get('id_column'): return 'sequence'      # a long series table (`.ts` files)
     if _file_columns(df, path.parent.resolve(), images_only=True): return 'image'
     return 'sequence' if series_columns(df) else 'tabular'
 

@@ -26,9 +26,10 @@ from .data_utils import (DataError, EXAMPLES, resolve_source, read_table, read_i
     split_from_column, series_columns, fingerprint, profile, augment_transforms)
 
 # %% auto #0
-__all__ = ['TensorDL', 'DataBundle', 'cat_strings', 'tabular_preprocess', 'encode_target', 'encode_table', 'sequence_preprocess',
-           'encode_series', 'image_item_tfms', 'load_image', 'encode_images', 'image_batch_tfms', 'image_preprocess',
-           'read_source', 'make_splits', 'build_data', 'show_batch', 'encode_inputs', 'input_dl']
+__all__ = ['TensorDL', 'DataBundle', 'cat_strings', 'tabular_preprocess', 'encode_target', 'encode_table', 'long_to_wide',
+           'series_frame', 'sequence_preprocess', 'encode_series', 'image_item_tfms', 'load_image', 'encode_images',
+           'image_batch_tfms', 'image_preprocess', 'read_source', 'make_splits', 'auto_batch_size', 'batch_size',
+           'build_data', 'show_batch', 'encode_inputs', 'input_dl']
 
 # %% ../nbs/03_dataset.ipynb #b60cad27
 _MAX_TFM_CACHE = 512 * 2**20 # bytes (as float32) up to which `TensorDL(cache_tfms=True)` keeps transformed tensors
@@ -172,20 +173,74 @@ def encode_table(pre:dict, df:pd.DataFrame, what:str='input table')->tuple[torch
     return x_cat, x_cont
 
 # %% ../nbs/03_dataset.ipynb #60c5441e
-def sequence_preprocess(train:pd.DataFrame, target:str, task:str, series_columns:list, data_cfg)->dict:
-    "Series columns and normalization statistics from the training rows."
-    v = train[series_columns].to_numpy(np.float64)
-    mean,std = (float(np.nanmean(v)), float(np.nanstd(v) or 1.)) if data_cfg.normalize else (0.,1.)
-    pre = dict(kind='sequence', task=task, target=target, series_columns=list(series_columns), mean=[mean], std=[std],
-               n_features=1, seq_len=len(series_columns))
+def long_to_wide(df:pd.DataFrame, # one row per time step
+                 id_column:str, # names the series
+                 time_column:str|None=None, # orders the steps (the row order when None)
+                 target:str|None=None, # the label, constant within a series
+                 channels:list[str]|None=None, # the value columns; None: every other numeric column
+                 seq_len:int|None=None, # steps to keep (pad or cut to); None: the longest series
+                 what:str='table', # how errors name the input
+                )->pd.DataFrame:
+    "One row per series (indexed by id), columns `<channel>_<step>` (padded with NaN), and the target when given."
+    _require_columns(df, [id_column] + ([time_column] if time_column else []), what)
+    if df[id_column].isna().any(): raise DataError(f"{what}: data.id_column {id_column!r} is missing in row {df.index[df[id_column].isna()][0]!r}")
+    skip = {id_column, time_column, target}
+    if channels is None:
+        channels = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+        if not channels: raise DataError(f"{what}: a long series table needs numeric value columns besides {sorted(str(s) for s in skip if s)}; columns present: {list(df.columns)}")
+    _require_columns(df, list(channels), what)
+    if time_column: df = df.sort_values(time_column, kind='stable')
+    step = df.groupby(id_column, sort=False).cumcount()
+    L = seq_len or int(step.max()) + 1
+    ids = pd.unique(df[id_column])
+    keep = (step < L).to_numpy()
+    w = df[keep].assign(_step=step[keep]).pivot(index=id_column, columns='_step', values=list(channels))
+    w = w.reindex(index=ids, columns=pd.MultiIndex.from_product([list(channels), range(L)]))
+    w.columns = [f"{c}_{t}" for c,t in w.columns]
+    if target is not None and target in df.columns:
+        g = df.groupby(id_column, sort=False)[target]
+        bad = g.nunique()[lambda s: s > 1]
+        if len(bad): raise DataError(f"{what}: the target {target!r} changes within series {_json_ids(bad.index[:1])[0]!r}; a long table needs one label per series")
+        w.insert(0, target, g.first().reindex(ids).to_numpy())
+    w.index.name = id_column
+    w.attrs.update(channels=list(channels), seq_len=L, id_column=id_column, time_column=time_column)
+    return w
+
+def series_frame(pre:dict, df:pd.DataFrame, what:str='input table')->pd.DataFrame:
+    "`df` in the wide layout the run was trained on: a long table (it has the run's id column) is pivoted."
+    lg = pre.get('long')
+    if not lg or lg['id_column'] not in df.columns: return df
+    return long_to_wide(df, lg['id_column'], lg['time_column'] if lg['time_column'] in df.columns else None,
+                        pre['target'], pre['channels'], pre['seq_len'], what)
+
+def sequence_preprocess(train:pd.DataFrame, target:str, task:str, series_columns:list, data_cfg,
+                        channels:list|None=None, # channel names (several for multivariate series); None: one
+                        long:dict|None=None, # `{id_column, time_column}` for a long source
+                       )->dict:
+    "Series columns, channels and normalization statistics (per channel) from the training rows."
+    C = len(channels or [None]); L = len(series_columns) // C
+    v = train[series_columns].to_numpy(np.float64).reshape(len(train), C, L)
+    if data_cfg.normalize and data_cfg.series_norm == 'dataset':
+        mean,std = np.nanmean(v, (0, 2)),np.nanstd(v, (0, 2))
+        mean,std = [float(m) for m in mean],[float(s) if s > 0 else 1. for s in std]
+    else: mean,std = [0.]*C,[1.]*C
+    pre = dict(kind='sequence', task=task, target=target, series_columns=list(series_columns), mean=mean, std=std,
+               n_features=C, seq_len=L, channels=list(channels) if channels else None, long=long,
+               series_norm=data_cfg.series_norm if data_cfg.normalize else None)
     return _with_target(pre, train[target], task)
 
 def encode_series(pre:dict, df:pd.DataFrame, what:str='input table')->torch.Tensor:
-    "A float tensor `[N, 1, L]` of standardized series."
+    "A float tensor `[N, C, L]` of standardized series (a long table is pivoted first)."
+    df = series_frame(pre, df, what)
     _require_columns(df, pre['series_columns'], what)
-    v = df[pre['series_columns']].apply(pd.to_numeric, errors='coerce').to_numpy(np.float32)
-    v = (v - pre['mean'][0]) / pre['std'][0]
-    return torch.tensor(np.nan_to_num(v, nan=0.))[:,None]
+    C,L = pre.get('n_features', 1),pre['seq_len']
+    v = df[pre['series_columns']].apply(pd.to_numeric, errors='coerce').to_numpy(np.float32).reshape(len(df), C, L)
+    if pre.get('series_norm') == 'series':
+        with np.errstate(all='ignore'):
+            m,s = np.nanmean(v, 2, keepdims=True),np.nanstd(v, 2, keepdims=True)
+        v = (v - np.nan_to_num(m)) / np.where(np.nan_to_num(s) > 0, s, 1.)
+    else: v = (v - np.array(pre['mean'], np.float32)[:, None]) / np.array(pre['std'], np.float32)[:, None]
+    return torch.tensor(np.nan_to_num(v, nan=0.).astype(np.float32))
 
 # %% ../nbs/03_dataset.ipynb #38f57c7e
 _MAX_IN_MEMORY = 2 * 2**30 # bytes of decoded uint8 images we are willing to hold in memory
@@ -251,12 +306,16 @@ def read_source(source, data_cfg)->tuple[pd.DataFrame, Path|None, str, str, str|
         items,root,kind = read_image_folder(path),path,'image'
     else:
         df = read_table(path, data_cfg.sheet)
-        kind = data_cfg.kind or ex.get('kind') or infer_kind(path, df)
+        kind = data_cfg.kind or ex.get('kind') or ('sequence' if data_cfg.id_column else infer_kind(path, df))
         if kind == 'image':
             items = read_image_table(path, data_cfg.path_column, target, data_cfg.sheet)
             root,pcol = Path(items.attrs['root']),items.attrs['path_column']
             if target is None: raise DataError(f"data.target is required for a table of images; columns in {path.name}: {list(items.columns)}")
             items = items[[pcol, target]].rename(columns={pcol:'path', target:'label'})
+        elif kind == 'sequence' and (data_cfg.id_column or df.attrs.get('id_column')):
+            target = target or df.attrs.get('target')
+            items,root = long_to_wide(df, data_cfg.id_column or df.attrs['id_column'], data_cfg.time_column or df.attrs.get('time_column'),
+                                      target, channels=data_cfg.cont_names, what=str(path.name)),None
         else: items,root = df,None
     if data_cfg.kind and data_cfg.kind != kind and kind == 'image':
         raise DataError(f"data.kind={data_cfg.kind} but {path} is a folder of images; use data.kind=image or another source")
@@ -287,6 +346,15 @@ def _check_saved_splits(splits:dict, items:pd.DataFrame):
 # %% ../nbs/03_dataset.ipynb #7fb37694
 def _json_ids(ids): return [int(i) if isinstance(i, (np.integer, int)) else str(i) for i in ids]
 
+def auto_batch_size(n:int, # training rows
+                   )->int:
+    "`train.batch_size: auto`: the power of two nearest below `n/8`, between 8 and 128 (every epoch has about 8 steps or more)."
+    return int(min(128, max(8, 2**math.floor(math.log2(max(n, 1) / 8)))))
+
+def batch_size(cfg:Config, n:int)->int:
+    "The configured batch size, or `auto_batch_size(n)`."
+    return auto_batch_size(n) if cfg.train.batch_size == 'auto' else cfg.train.batch_size
+
 def _loaders(tensors:dict, types, bs, batch_tfms, aug, device, drop_last=True)->tuple:
     "Train (shuffled, augmented) and valid/test `TensorDL`s from per-split tensor tuples."
     random = aug is not None and bool(augment_transforms(aug))   # training batches are augmented: transform each batch anew
@@ -301,7 +369,7 @@ def build_data(config, # a `Config`, a dict or a YAML path
               )->DataBundle:
     "Read, clean, split and encode the data of `config`; return loaders and everything needed to reproduce them."
     cfg = load_config(config)
-    d,bs = cfg.data,cfg.train.batch_size
+    d = cfg.data
     if not d.source: raise DataError("data.source is required: a file, a folder, or example:NAME")
     items,root,kind,task,target = read_source(d.source, d)
     src = resolve_source(d.source)
@@ -316,7 +384,16 @@ def build_data(config, # a `Config`, a dict or a YAML path
         if c and c not in items.columns: raise DataError(f"data.{k} {c!r} is not a column of {src.name}; columns present: {list(items.columns)}")
     if kind == 'image': return _build_images(cfg, items, root, test_items, splits, info, device)
     drop = list(d.drop_columns) + [c for c in (d.split_column, d.group_column) if c]
+    channels,long = None,None
     if kind == 'tabular': cat_names,cont_names = split_columns(items, target, d.cat_names, d.cont_names, drop=drop)
+    elif items.attrs.get('channels'):   # a long table, pivoted: every channel's steps
+        cat_names = []
+        cont_names = [c for c in items.columns if c != target]
+        long = dict(id_column=items.attrs['id_column'], time_column=items.attrs['time_column'])
+        channels = items.attrs['channels']
+        if test_items is not None:   # pivoted by `read_source` too; cut or padded to the training length
+            if test_items.attrs.get('channels') != channels: raise DataError(f"data.test_source must be a long table (or .ts file) with the channels of data.source: {channels}")
+            test_items = test_items.reindex(columns=[target, *cont_names])
     else:
         cat_names,cont_names = [],(d.cont_names or series_columns(items.drop(columns=[target, *drop], errors='ignore')))
         if not cont_names: raise DataError(f"{src.name}: no series found: a sequence table needs numbered numeric columns "
@@ -324,7 +401,7 @@ def build_data(config, # a `Config`, a dict or a YAML path
     items,report = clean_table(items, d, target, cat_names, cont_names)
     info.update(report)
     if test_items is not None:
-        test_items,_ = clean_table(test_items, d, target, cat_names, cont_names)
+        test_items,_ = clean_table(test_items, d, target, cat_names, cont_names if channels is None else [])  # short test series leave steps empty
         test_items.index = [f"test:{i}" for i in test_items.index]
     if splits is None:
         splits = make_splits(items, target, task, cfg, has_test_source=test_items is not None)
@@ -338,11 +415,11 @@ def build_data(config, # a `Config`, a dict or a YAML path
         pre = tabular_preprocess(train, target, task, cat_names, cont_names, d)
         enc = lambda df: (*encode_table(pre, df, 'training data'), encode_target(pre, df[target]))
     else:
-        pre = sequence_preprocess(train, target, task, cont_names, d)
+        pre = sequence_preprocess(train, target, task, cont_names, d, channels, long)
         enc = lambda df: (encode_series(pre, df, 'training data'), encode_target(pre, df[target]))
     tensors = {k: enc(allitems.loc[v]) for k,v in splits.items() if len(v)}
     types = [None]*len(tensors['train'])
-    trn,val,tst = _loaders(tensors, types, bs, lambda aug: [], None, device)
+    trn,val,tst = _loaders(tensors, types, batch_size(cfg, len(splits['train'])), lambda aug: [], None, device)
     info.update(profile(items, target if task == 'classification' else None), split_sizes={k:len(v) for k,v in splits.items()})
     info['class_counts_by_split'] = _class_counts(allitems, target, splits) if task == 'classification' else None
     return DataBundle(DataLoaders(trn, val, device=device), tst, pre, splits, info, allitems)
@@ -352,7 +429,7 @@ def _class_counts(items, label, splits)->dict:
 
 # %% ../nbs/03_dataset.ipynb #e9b549fb
 def _build_images(cfg, items, root, test_items, splits, info, device)->DataBundle:
-    d,bs = cfg.data,cfg.train.batch_size
+    d = cfg.data
     items = items.copy(); items['path'] = [str(Path(p)) for p in items['path']]
     items.index = items['path'].values
     if test_items is not None:
@@ -384,7 +461,7 @@ def _build_images(cfg, items, root, test_items, splits, info, device)->DataBundl
             splits[k] = ids
         if skipped: info['skipped_files'] = info.get('skipped_files', []) + [dict(path=p, reason=r) for p,r in skipped]
         pre['mean'],pre['std'] = _image_stats(tensors['train'][0])
-        trn,val,tst = _loaders(tensors, [TensorImage, TensorCategory], bs, lambda aug: image_batch_tfms(pre, aug), d.augment, device)
+        trn,val,tst = _loaders(tensors, [TensorImage, TensorCategory], batch_size(cfg, len(splits['train'])), lambda aug: image_batch_tfms(pre, aug), d.augment, device)
         dls = DataLoaders(trn, val, device=device)
     else:
         sample,_ = encode_images(pre, files['train'][:_STATS_SAMPLE], training=True)
@@ -401,7 +478,7 @@ def _lazy_image_loaders(pre, items, root, splits, cfg, device):
                        get_x=path_of, get_y=ColReader('label'),
                        splitter=IndexSplitter(list(range(len(splits['train']), len(df)))),
                        item_tfms=image_item_tfms(pre), batch_tfms=image_batch_tfms(pre, cfg.data.augment))
-    dls = dblock.dataloaders(df, bs=cfg.train.batch_size, num_workers=cfg.data.num_workers, device=device)
+    dls = dblock.dataloaders(df, bs=batch_size(cfg, len(splits['train'])), num_workers=cfg.data.num_workers, device=device)
     tst = dls.test_dl(items.loc[splits['test']].reset_index(drop=True), with_labels=True) if splits.get('test') else None
     return dls, tst
 

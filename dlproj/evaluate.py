@@ -14,6 +14,7 @@ from .utils import get_logger, get_device, read_json, write_json, write_text
 from .data_utils import DataError, resolve_source, read_table, read_image_folder, read_image_table, check_target
 from .dataset import build_data, encode_inputs, encode_target, input_dl, load_image
 from .train import load_model
+from .inference import image_path_column
 from .visualization import (_probs, _labels, plot_confusion_matrix, plot_roc_pr, plot_calibration, plot_regression,
     plot_top_losses, plot_feature_maps)
 
@@ -187,18 +188,30 @@ def _encode_y(pre:dict, y:pd.Series, path:Path)->np.ndarray:
     try: return encode_target(pre, y).numpy()
     except DataError as e: raise DataError(f"{path}: {e}") from None
 
-def _data_context(run:Path, data, device)->dict:
+def _image_items(path:Path, cfg, target:str|None, path_column:str|None)->tuple[pd.DataFrame, Path, int]:
+    "`(items, root, dropped)`: the `path`/`label` table of a labelled image folder or table of image paths, without unlabelled rows."
+    if path.is_dir(): return read_image_folder(path), path, 0
+    label = target or cfg.data.target or 'label'
+    df = read_table(path, cfg.data.sheet)
+    if label not in df.columns: raise DataError(f"{path}: label column {label!r} not found; columns present: {list(df.columns)}; "
+                                                "name the label column with target= (--target)")
+    col = image_path_column(df, path, path_column, cfg.data.path_column)
+    items = read_image_table(path, col, label, cfg.data.sheet)
+    has = items[label].notna()
+    if not has.any(): raise DataError(f"{path}: every row is missing the label {label!r}")
+    res = items.loc[has, [col, label]].set_axis(['path', 'label'], axis=1)
+    res.attrs = dict(items.attrs)
+    return res, Path(items.attrs['root']), int((~has).sum())
+
+def _data_context(run:Path, data, device, target:str|None=None, path_column:str|None=None)->dict:
     "Everything `evaluate` needs about a labelled file or folder, encoded with the run's preprocessing."
     path = resolve_source(data)
     cfg = load_config(run/'config.yaml', check_files=False)
     model,pre = load_model(run, device)
     dropped,skipped,files = 0,[],None
+    if path_column is not None and pre['kind'] != 'image': raise DlprojError(f"path_column applies to image runs; {run} is a {pre['kind']} model")
     if pre['kind'] == 'image':
-        if path.is_dir(): items,root = read_image_folder(path),path
-        else:
-            items = read_image_table(path, cfg.data.path_column, cfg.data.target or 'label', cfg.data.sheet)
-            root = Path(items.attrs['root'])
-            items = items[[items.attrs['path_column'], cfg.data.target or 'label']].set_axis(['path', 'label'], axis=1)
+        items,root,dropped = _image_items(path, cfg, target, path_column)
         skipped = [dict(o) for o in items.attrs.get('skipped', [])]
         y = _encode_y(pre, items['label'], path)
         files = [root/p for p in items['path']]
@@ -209,11 +222,11 @@ def _data_context(run:Path, data, device)->dict:
         if not keep: raise DataError(f"{path}: none of the {len(files)} images could be used ({skipped[0]['reason']})")
         ids,y,files,xs = [items['path'].iloc[i] for i in keep],y[keep],[files[i] for i in keep],(x,)
     else:
-        df = read_table(path, cfg.data.sheet)
-        t = check_target(df, pre['target'], path)
+        df,col = read_table(path, cfg.data.sheet),target or pre['target']
+        t = check_target(df, col, path)
         dropped = int(t.isna().sum()); df = df[t.notna()]
-        if df.empty: raise DataError(f"{path}: every row is missing the target {pre['target']!r}")
-        y = _encode_y(pre, df[pre['target']], path)
+        if df.empty: raise DataError(f"{path}: every row is missing the target {col!r}")
+        y = _encode_y(pre, df[col], path)
         xs,_ = encode_inputs(pre, df, str(path))
         ids = [int(i) if isinstance(i, (int, np.integer)) else str(i) for i in df.index]
     out,_,first = _forward(model, input_dl(pre, xs, bs=cfg.train.batch_size, device=device))
@@ -262,11 +275,14 @@ def evaluate(run:Path|str, # a finished run directory
              split:str='test', # the run's split to evaluate: `test` or `valid` (ignored with `data`)
              write:bool=True, # write metrics, tables and plots (see the table above)
              device=None, # where to run the model; `auto` by default
+             target:str|None=None, # the label column of `data`; by default the run's `data.target`, else `label`
+             path_column:str|None=None, # image runs, `data` a table: the column of image paths; found when None
             )->dict:
     "Evaluate a run on its held-out split or on new labelled data; returns the evaluation dict."
     run = _check_run(run); dev = get_device(device or 'auto')
     own = data is None
-    c = _split_context(run, split, dev) if own else _data_context(run, data, dev)
+    if own and (target or path_column): raise DlprojError("target and path_column name columns of data=; the run's own split needs neither")
+    c = _split_context(run, split, dev) if own else _data_context(run, data, dev, target, path_column)
     pre = c['pre']
     ev = {'split': split if own else None, 'n': len(c['ids']),
           'metrics': compute_metrics(pre['task'], c['y'], c['preds'], pre.get('classes'))}

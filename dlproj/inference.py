@@ -7,14 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
-from .config import DlprojError
+from .config import DlprojError, load_config
 from .utils import get_logger, get_device, atomic_write
 from .data_utils import DataError, IMAGE_SUFFIXES, TABLE_SUFFIXES, read_table, resolve_source
-from .dataset import encode_inputs, input_dl
+from .dataset import encode_inputs, input_dl, series_frame
 from .train import load_model
 
 # %% auto #0
-__all__ = ['DEFAULT_BATCH_SIZE', 'check_run', 'check_top_k', 'postprocess', 'Predictor', 'read_chunks', 'list_images', 'predict']
+__all__ = ['DEFAULT_BATCH_SIZE', 'check_run', 'check_top_k', 'postprocess', 'Predictor', 'read_chunks', 'list_images',
+           'image_path_column', 'image_table_files', 'predict']
 
 # %% ../nbs/08_inference.ipynb #8c726b86
 _log = get_logger('inference')
@@ -72,6 +73,11 @@ class Predictor:
     def task(self)->str: return self.pre['task']
     @property
     def classes(self)->list|None: return self.pre.get('classes')
+    @property
+    def path_column(self)->str|None:
+        "The column of image paths the run was trained with, when its config names one (`data.path_column`)."
+        f = self.run/'config.yaml'
+        return load_config(f, check_files=False).data.path_column if f.is_file() else None
     def __repr__(self): return f"Predictor({str(self.run)!r}, {self.kind} {self.task}, device={self.device})"
 
     def outputs(self, tensors:tuple, # encoded inputs, from `dataset.encode_inputs`
@@ -87,7 +93,14 @@ def _check_kind(p:Predictor, image:bool, what:str):
     if image and p.kind != 'image':
         raise DlprojError(f"{p.run} is a {p.kind} model: it predicts on a table (a DataFrame or a table file: {', '.join(TABLE_SUFFIXES)}), not on {what}")
     if not image and p.kind == 'image':
-        raise DlprojError(f"{p.run} is an image model: predict on an image file, a folder of images or a list of image files, not on {what}")
+        raise DlprojError(f"{p.run} is an image model: predict on an image file, a folder of images, a list of image files "
+                          f"or a table file of image paths ({', '.join(TABLE_SUFFIXES)}), not on {what}")
+
+def _insert_columns(res:pd.DataFrame, df:pd.DataFrame)->pd.DataFrame:
+    "Copy `df`'s columns into the prediction table `res`, after `id`."
+    if clash := [c for c in df.columns if c in res.columns]: raise DataError(f"keep: column(s) {clash} would overwrite prediction columns; rename them first")
+    for i,c in enumerate(df.columns): res.insert(1 + i, c, df[c].to_numpy())
+    return res
 
 @patch
 def predict_df(self:Predictor, df:pd.DataFrame, # the rows to predict; the index becomes `id`
@@ -99,13 +112,11 @@ def predict_df(self:Predictor, df:pd.DataFrame, # the rows to predict; the index
     "Predictions for the rows of a table (tabular or sequence runs)."
     _check_kind(self, False, what)
     check_top_k(self.pre, top_k)
+    if self.kind == 'sequence': df = series_frame(self.pre, df, what)   # a long table: one row per series, indexed by its id
     keep = list(keep or [])
     if missing := [c for c in keep if c not in df.columns]: raise DataError(f"{what}: keep: column(s) {missing} not found; columns present: {list(df.columns)}")
     tensors,_ = encode_inputs(self.pre, df, what)
-    res = postprocess(self.pre, self.outputs(tensors, batch_size), df.index, top_k)
-    if clash := [c for c in keep if c in res.columns]: raise DataError(f"keep: column(s) {clash} would overwrite prediction columns; rename them first")
-    for i,c in enumerate(keep): res.insert(1 + i, c, df[c].to_numpy())
-    return res
+    return _insert_columns(postprocess(self.pre, self.outputs(tensors, batch_size), df.index, top_k), df[keep])
 
 # %% ../nbs/08_inference.ipynb #68502cd3
 @patch
@@ -113,6 +124,7 @@ def predict_files(self:Predictor, paths:list, # image files
                   batch_size:int=DEFAULT_BATCH_SIZE, # images per forward pass
                   top_k:int|None=None, # also list the k most probable classes
                   ids:list|None=None, # the `id` of each file; its path as given by default
+                  extra:pd.DataFrame|None=None, # columns to copy into the output after `id`, one row per file
                  )->pd.DataFrame:
     "Predictions for image files (image runs); unreadable ones are skipped and listed in `attrs['skipped']`."
     _check_kind(self, True, 'image files')
@@ -122,7 +134,9 @@ def predict_files(self:Predictor, paths:list, # image files
         raise DataError(f"{len(missing)} input file(s) not found, e.g. {missing[:3]} (relative paths are read from {Path.cwd()})")
     (x,),skipped = encode_inputs(self.pre, [Path(o) for o in paths])
     id_of,bad = dict(zip(map(lambda o: str(Path(o)), paths), ids)),{s for s,_ in skipped}
-    res = postprocess(self.pre, self.outputs((x,), batch_size), [i for o,i in zip(paths, ids) if str(Path(o)) not in bad], top_k)
+    ok = [str(Path(o)) not in bad for o in paths]
+    res = postprocess(self.pre, self.outputs((x,), batch_size), [i for i,g in zip(ids, ok) if g], top_k)
+    if extra is not None: _insert_columns(res, extra[ok])
     res.attrs['skipped'] = [{'path': id_of[s], 'reason': r} for s,r in skipped]
     if skipped: _log.warning(f"skipped {len(skipped)} unreadable image(s), e.g. {res.attrs['skipped'][0]['path']} ({skipped[0][1]})")
     return res
@@ -157,9 +171,64 @@ def list_images(folder:Path)->list[Path]:
     return sorted(p for p in folder.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
                   and not any(s.startswith('.') for s in p.relative_to(folder).parts))
 
+# %% ../nbs/08_inference.ipynb #45c20ceb
+def _image_columns(df:pd.DataFrame, root:Path)->list[str]:
+    "Columns of image file names: those whose files all exist under `root`, else those that only look like image files."
+    named = [c for c in df.columns if len(s := df[c].dropna()) and all(isinstance(v, str) and Path(v).suffix.lower() in IMAGE_SUFFIXES for v in s)]
+    return [c for c in named if all((root/v).is_file() for v in df[c].dropna())] or named
+
+def image_path_column(df:pd.DataFrame, # the table (or its first chunk)
+                      path:Path, # the table file: relative paths are read from its folder
+                      path_column:str|None=None, # the column the user named
+                      trained:str|None=None, # the column the run was trained with (`data.path_column`), used when `df` has it
+                     )->str:
+    "The column of `df` holding image paths: `path_column`, else `trained`, else the one column of image files."
+    path,cols = Path(path),list(df.columns)
+    if path_column is not None:
+        if path_column not in cols: raise DataError(f"{path}: path column {path_column!r} not found; columns present: {cols}")
+        return path_column
+    if trained is not None and trained in cols: return trained
+    root = path.parent.resolve()
+    cands = _image_columns(df, root)
+    if len(cands) == 1: return cands[0]
+    if cands: raise DataError(f"{path}: several columns hold image paths: {cands}; name one with path_column= (--path-column)")
+    raise DataError(f"{path}: no column holds paths of image files ({', '.join(IMAGE_SUFFIXES)}) relative to {root}; "
+                    f"columns present: {cols}; name the column with path_column= (--path-column)")
+
+def image_table_files(df:pd.DataFrame, # rows of a table of image paths
+                      path:Path, # the table file: relative paths are read from its folder
+                      col:str, # the path column
+                     )->tuple[list[Path], list[str]]:
+    "The image file of each row and its path as written (the `id`); `DataError` naming the row when a path is missing or names no file."
+    root,s = Path(path).parent.resolve(),df[col]
+    if s.isna().any(): raise DataError(f"{path}: column {col!r} has no path in row {s.index[s.isna().to_numpy()].tolist()[0]!r}")
+    files = [root/str(v) for v in s]
+    if missing := [(i, v) for i,v,f in zip(s.index.tolist(), s, files) if not f.is_file()]:
+        raise DataError(f"{path}: {len(missing)} file(s) in column {col!r} not found relative to {root}, e.g. row {missing[0][0]!r}: {missing[0][1]!r}")
+    return files, [str(v) for v in s]
+
+def _kept_columns(p:Predictor, df:pd.DataFrame, path:Path, col:str, keep, top_k)->list[str]:
+    "The table's columns that follow `id`: all but the paths, or `keep`; none may share a prediction column's name."
+    cols = [c for c in df.columns if c != col] if keep is None else list(keep)
+    if missing := [c for c in cols if c not in df.columns]: raise DataError(f"{path}: keep: column(s) {missing} not found; columns present: {list(df.columns)}")
+    outputs = postprocess(p.pre, torch.zeros(0, p.pre['n_out']), [], top_k).columns
+    if clash := [c for c in cols if c in outputs]:
+        raise DataError(f"{path}: column(s) {clash} would overwrite the prediction columns of the same name; rename them in the table"
+                        + (", or list the columns to copy with keep=" if keep is None else ''))
+    return cols
+
+def _image_table_frames(p:Predictor, path:Path, bs:int, top_k, keep, chunk_size:int, path_column:str|None=None):
+    "Yield prediction frames for a table of image paths, chunk by chunk, with the table's other columns after `id`."
+    col = None
+    for df in read_chunks(path, min(chunk_size, _IMAGE_CHUNK)):
+        if col is None: col = image_path_column(df, path, path_column, p.path_column); cols = _kept_columns(p, df, path, col, keep, top_k)
+        files,ids = image_table_files(df, path, col)
+        yield p.predict_files(files, bs, top_k, ids, extra=df[cols])
+
 # %% ../nbs/08_inference.ipynb #7d71a40d
-def _input_frames(p:Predictor, input, bs:int, top_k, keep, chunk_size:int):
+def _input_frames(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_column=None):
     "Yield prediction frames for `input`, chunk by chunk."
+    if p.pre.get('long'): chunk_size = 2**62   # a long series table is read whole: a chunk could cut a series in two
     if isinstance(input, pd.DataFrame):
         for i in range(0, max(len(input), 1), chunk_size): yield p.predict_df(input.iloc[i:i+chunk_size], bs, top_k, keep)
         return
@@ -172,12 +241,13 @@ def _input_frames(p:Predictor, input, bs:int, top_k, keep, chunk_size:int):
             ids = [f.relative_to(path).as_posix() for f in files]
         elif path.suffix.lower() in IMAGE_SUFFIXES: files,ids,what = [path],[str(input)],f"the image {path}"
         elif path.suffix.lower() in TABLE_SUFFIXES:
-            _check_kind(p, False, f"the table {path}")
-            for df in read_chunks(path, chunk_size): yield p.predict_df(df, bs, top_k, keep, what=str(path))
+            if p.kind == 'image': yield from _image_table_frames(p, path, bs, top_k, keep, chunk_size, path_column)
+            else:
+                for df in read_chunks(path, chunk_size): yield p.predict_df(df, bs, top_k, keep, what=str(path))
             return
         else: raise DataError(f"{path}: unsupported input type {path.suffix!r}; give a table ({', '.join(TABLE_SUFFIXES)}), an image ({', '.join(IMAGE_SUFFIXES)}) or a folder of images")
     _check_kind(p, True, what)
-    if keep: raise DlprojError("keep= copies table columns; it does not apply to images")
+    if keep: raise DlprojError(f"keep= copies table columns; it does not apply to images given as {what} (give a table file of image paths instead)")
     n = min(chunk_size, _IMAGE_CHUNK)
     for i in range(0, max(len(files), 1), n): yield p.predict_files(files[i:i+n], bs, top_k, ids[i:i+n])
 
@@ -204,7 +274,8 @@ def predict(run:Path|str|Predictor, # a finished run directory, or a loaded `Pre
             out:Path|str|None=None, # write the predictions to this CSV file, atomically
             top_k:int|None=None, # also list the k most probable classes
             chunk_size:int=50_000, # rows read, encoded and written at a time
-            keep:list[str]|None=None, # table columns to copy into the output, after `id`
+            keep:list[str]|None=None, # table columns to copy into the output, after `id` (a table of image paths: all but the paths)
+            path_column:str|None=None, # image runs on a table file: the column of image paths; found by `image_path_column` when None
             device='cpu', # where the model runs, when `run` is a directory
            )->pd.DataFrame|None:
     "Predict with a run's model; returns the predictions, or `None` when a table file was streamed to `out`."
@@ -212,7 +283,8 @@ def predict(run:Path|str|Predictor, # a finished run directory, or a loaded `Pre
     if chunk_size < 1: raise DlprojError(f"chunk_size must be at least 1, got {chunk_size}")
     p = run if isinstance(run, Predictor) else Predictor(run, device)
     check_top_k(p.pre, top_k)
-    frames = _input_frames(p, input, batch_size or DEFAULT_BATCH_SIZE, top_k, keep, chunk_size)
+    if path_column is not None and p.kind != 'image': raise DlprojError(f"path_column applies to image runs; {p.run} is a {p.kind} model")
+    frames = _input_frames(p, input, batch_size or DEFAULT_BATCH_SIZE, top_k, keep, chunk_size, path_column)
     if out is None: return _concat(list(frames))
     streamed,kept,n,skipped = _is_table_file(input),[],0,[]
     with atomic_write(Path(out)) as f:

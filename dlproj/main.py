@@ -31,13 +31,13 @@ def _has_test(run)->bool:
 
 def cmd_evaluate(a):
     from dlproj.evaluate import evaluate
-    ev = evaluate(a.run, data=a.data, split=a.split)
+    ev = evaluate(a.run, data=a.data, split=a.split, target=a.target, path_column=a.path_column)
     _print_metrics(f"{ev.get('split') or a.data} metrics ({ev.get('n')} items):", ev['metrics'])
 
 def cmd_predict(a):
     from dlproj.inference import predict
     from dlproj.utils import get_device
-    df = predict(a.run, a.input, batch_size=a.batch_size, out=a.out, top_k=a.top_k, device=get_device(a.device))
+    df = predict(a.run, a.input, batch_size=a.batch_size, out=a.out, top_k=a.top_k, path_column=a.path_column, device=get_device(a.device))
     if a.out: print(f"predictions written to {a.out}")
     elif df is not None: print(df.to_csv(index=False), end='')
 
@@ -78,9 +78,14 @@ def make_parser()->argparse.ArgumentParser:
     s.set_defaults(func=cmd_train)
     s = sub.add_parser('evaluate', help="compute test metrics of a run (scikit-learn)")
     s.add_argument('run'); s.add_argument('--data', help='a labelled file or folder instead of the saved split')
-    s.add_argument('--split', default='test', choices=['test', 'valid']); s.set_defaults(func=cmd_evaluate)
+    s.add_argument('--split', default='test', choices=['test', 'valid'])
+    s.add_argument('--target', metavar='COLUMN', help="the label column of --data (default: the run's data.target, else label)")
+    s.add_argument('--path-column', metavar='COLUMN', help='image runs: the column of image paths in a --data table (default: found)')
+    s.set_defaults(func=cmd_evaluate)
     s = sub.add_parser('predict', help="predict with a run's model on a file, folder or image")
-    s.add_argument('run'); s.add_argument('input'); s.add_argument('--out', help='write predictions to this CSV')
+    s.add_argument('run'); s.add_argument('input', help='a table file, an image, a folder of images, or (image runs) a table of image paths')
+    s.add_argument('--out', help='write predictions to this CSV')
+    s.add_argument('--path-column', metavar='COLUMN', help='image runs: the column of image paths in a table (default: found)')
     s.add_argument('--batch-size', type=int); s.add_argument('--top-k', type=int)
     s.add_argument('--device', default='cpu', help='cpu (default), auto, cuda, cuda:N or mps'); s.set_defaults(func=cmd_predict)
     s = sub.add_parser('report', help="write a run's report.html"); s.add_argument('run'); s.set_defaults(func=cmd_report)

@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from typing import Callable
 import torch, torchvision
 from torch import nn
-from fastai.layers import ConvLayer
+from pathlib import Path
+from urllib.error import URLError
+from fastai.layers import ConvLayer, ResBlock
 from fastai.tabular.model import TabularModel
 from .config import DlprojError, ModelConfig
 
 # %% auto #0
-__all__ = ['KINDS', 'TASKS', 'ARCHS', 'INIT_SCHEMES', 'DEFAULT_ARCHS', 'ModelError', 'check_spec', 'ArchEntry', 'register_arch',
-           'list_archs', 'param_count', 'model_summary', 'ScaleOutput', 'ScaledModel', 'tabular_mlp', 'small_cnn',
-           'resnet18', 'resnet34', 'cnn1d', 'RNNClassifier', 'lstm', 'gru', 'init_weights', 'default_arch',
+__all__ = ['KINDS', 'TASKS', 'ARCHS', 'PRETRAINED', 'INIT_SCHEMES', 'DEFAULT_ARCHS', 'LARGE_IMAGE', 'ModelError', 'check_spec',
+           'ArchEntry', 'register_arch', 'list_archs', 'param_count', 'model_summary', 'ScaleOutput', 'ScaledModel',
+           'tabular_mlp', 'small_cnn', 'small_resnet', 'resnet18', 'resnet34', 'imagenet_weights', 'load_pretrained',
+           'cnn1d', 'fcn', 'ResBlock1d', 'resnet1d', 'RNNClassifier', 'lstm', 'gru', 'init_weights', 'default_arch',
            'check_arch', 'check_params', 'build_model']
 
 # %% ../nbs/04_model.ipynb #792d1051
@@ -139,10 +142,23 @@ def small_cnn(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
     convs = [ConvLayer(ni, nf, ks=3, stride=first if i == 0 else 2) for i,(ni,nf) in enumerate(zip(chs[:-1], chs[1:]))]
     return nn.Sequential(*convs, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], spec['n_out']))
 
+# %% ../nbs/04_model.ipynb #73daa977
+@register_arch('small_resnet', 'image')
+def small_resnet(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
+                 channels:list[int]=[32, 64, 128], # output channels of each stage; stages after the first halve the resolution
+                 dropout:float=0., # dropout before the linear head
+                )->nn.Module:
+    "A small residual CNN: a 3×3 stem, one fastai `ResBlock` per stage, global average pooling and a linear head."
+    first = 1 if min(_hw(spec)) < 64 else 2
+    chs = [channels[0], *channels]
+    blocks = [ResBlock(1, ni, nf, stride=first if i == 0 else 2) for i,(ni,nf) in enumerate(zip(chs[:-1], chs[1:]))]
+    return nn.Sequential(ConvLayer(spec['channels'], channels[0], ks=3), *blocks,
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels[-1], spec['n_out']))
+
 # %% ../nbs/04_model.ipynb #c3371cc8
-def _resnet(fn, spec, small_stem, zero_init_residual)->nn.Module:
+def _resnet(fn, spec, small_stem, zero_init_residual, pretrained=False)->nn.Module:
     m = fn(weights=None, num_classes=spec['n_out'], zero_init_residual=zero_init_residual)
-    small = min(_hw(spec)) < 64 if small_stem is None else small_stem
+    small = (min(_hw(spec)) < 64 and not pretrained) if small_stem is None else small_stem
     if small: m.conv1,m.maxpool = nn.Conv2d(spec['channels'], 64, 3, 1, 1, bias=False),nn.Identity()
     elif spec['channels'] != 3: m.conv1 = nn.Conv2d(spec['channels'], 64, 7, 2, 3, bias=False)
     if small or spec['channels'] != 3: nn.init.kaiming_normal_(m.conv1.weight, mode='fan_out', nonlinearity='relu') # as torchvision does
@@ -150,19 +166,48 @@ def _resnet(fn, spec, small_stem, zero_init_residual)->nn.Module:
 
 @register_arch('resnet18', 'image')
 def resnet18(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
-             small_stem:bool|None=None, # 3x3 stride-1 stem, no max pool; None: when the image is under 64 px
+             small_stem:bool|None=None, # 3x3 stride-1 stem, no max pool; None: when the image is under 64 px and not pretrained
              zero_init_residual:bool=False, # start each residual branch at zero (torchvision's option)
+             pretrained:bool=False, # shape it for ImageNet weights (the standard stem); `build_model` loads them
             )->nn.Module:
-    "ResNet-18 from torchvision, untrained, with the stem adapted to the channels and image size."
-    return _resnet(torchvision.models.resnet18, spec, small_stem, zero_init_residual)
+    "ResNet-18 from torchvision, with the stem adapted to the channels and image size."
+    return _resnet(torchvision.models.resnet18, spec, small_stem, zero_init_residual, pretrained)
 
 @register_arch('resnet34', 'image')
 def resnet34(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
-             small_stem:bool|None=None, # 3x3 stride-1 stem, no max pool; None: when the image is under 64 px
+             small_stem:bool|None=None, # 3x3 stride-1 stem, no max pool; None: when the image is under 64 px and not pretrained
              zero_init_residual:bool=False, # start each residual branch at zero (torchvision's option)
+             pretrained:bool=False, # shape it for ImageNet weights (the standard stem); `build_model` loads them
             )->nn.Module:
-    "ResNet-34 from torchvision, untrained, with the stem adapted to the channels and image size."
-    return _resnet(torchvision.models.resnet34, spec, small_stem, zero_init_residual)
+    "ResNet-34 from torchvision, with the stem adapted to the channels and image size."
+    return _resnet(torchvision.models.resnet34, spec, small_stem, zero_init_residual, pretrained)
+
+# %% ../nbs/04_model.ipynb #9005b8aa
+PRETRAINED = {'resnet18': 'ResNet18_Weights', 'resnet34': 'ResNet34_Weights'}  # torchvision's weight enums
+
+def imagenet_weights(arch:str, # a key of `PRETRAINED`
+                    )->dict:
+    "torchvision's ImageNet state dict for `arch`, from the torch cache (downloaded on first use), loaded weights-only."
+    w = getattr(torchvision.models, PRETRAINED[arch]).IMAGENET1K_V1
+    path = Path(torch.hub.get_dir())/'checkpoints'/Path(w.url).name
+    try: return w.get_state_dict(progress=False, check_hash=True, weights_only=True)
+    except (OSError, URLError) as e:
+        raise ModelError(f"model.pretrained: the ImageNet weights for {arch} are not in the torch cache ({path}) and could not be "
+                         f"downloaded from {w.url} ({type(e).__name__}: {e}); copy the file to that path, or set model.pretrained=false") from None
+    except Exception as e:
+        raise ModelError(f"model.pretrained: {path} is not a readable weights file ({type(e).__name__}: {e}); delete it to download it again") from None
+
+def load_pretrained(model:nn.Module, # a torchvision ResNet built with `pretrained=True`
+                    arch:str, # its name in the registry
+                   )->nn.Module:
+    "Copy the ImageNet weights into `model`: every layer but the head; the stem summed over colours for grey images."
+    sd = {k:v for k,v in imagenet_weights(arch).items() if not k.startswith('fc.')}
+    c = model.conv1.in_channels
+    if c != 3: sd['conv1.weight'] = sd['conv1.weight'].sum(1, keepdim=True).repeat(1, c, 1, 1) / c
+    missing,unexpected = model.load_state_dict(sd, strict=False)
+    if unexpected or any(not k.startswith('fc.') for k in missing):
+        raise ModelError(f"model.pretrained: the ImageNet weights don't fit {arch} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return model
 
 # %% ../nbs/04_model.ipynb #91b4f91c
 @register_arch('cnn1d', 'sequence')
@@ -175,6 +220,42 @@ def cnn1d(spec:dict, # the data spec (`n_features`, `n_out`)
     chs = [spec['n_features'], *channels]
     convs = [ConvLayer(ni, nf, ks=kernel_size, stride=1 if i == 0 else 2, ndim=1) for i,(ni,nf) in enumerate(zip(chs[:-1], chs[1:]))]
     return nn.Sequential(*convs, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], spec['n_out']))
+
+# %% ../nbs/04_model.ipynb #8557b6e8
+def _conv1d(ni:int, nf:int, ks:int, act:bool=True)->nn.Sequential:
+    "`Conv1d` with 'same' padding, batch norm and (optionally) ReLU."
+    return nn.Sequential(nn.Conv1d(ni, nf, ks, padding='same', bias=False), nn.BatchNorm1d(nf), *([nn.ReLU()] if act else []))
+
+@register_arch('fcn', 'sequence')
+def fcn(spec:dict, # the data spec (`n_features`, `n_out`)
+        channels:list[int]=[128, 256, 128], # filters of each block (Wang et al.)
+        kernel_sizes:list[int]=[8, 5, 3], # their widths, in time steps
+        dropout:float=0., # dropout before the linear head
+       )->nn.Module:
+    "Wang et al.'s fully convolutional network: full-resolution conv blocks, global average pooling, a linear head."
+    chs = [spec['n_features'], *channels]
+    return nn.Sequential(*[_conv1d(ni, nf, k) for ni,nf,k in zip(chs[:-1], chs[1:], kernel_sizes)],
+                         nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], spec['n_out']))
+
+# %% ../nbs/04_model.ipynb #3c384123
+class ResBlock1d(nn.Module):
+    "Three 'same'-padded convolutions (widths `ks`) with a shortcut (1×1 convolution when the channels change)."
+    def __init__(self, ni:int, nf:int, ks=(8, 5, 3)):
+        super().__init__()
+        self.convs = nn.Sequential(_conv1d(ni, nf, ks[0]), _conv1d(nf, nf, ks[1]), _conv1d(nf, nf, ks[2], act=False))
+        self.shortcut = nn.BatchNorm1d(ni) if ni == nf else _conv1d(ni, nf, 1, act=False)
+    def forward(self, x): return torch.relu(self.convs(x) + self.shortcut(x))
+
+@register_arch('resnet1d', 'sequence')
+def resnet1d(spec:dict, # the data spec (`n_features`, `n_out`)
+             channels:list[int]=[64, 128, 128], # filters of each residual block (Wang et al.)
+             kernel_sizes:list[int]=[8, 5, 3], # widths of the three convolutions in a block
+             dropout:float=0., # dropout before the linear head
+            )->nn.Module:
+    "Wang et al.'s ResNet for time series: residual blocks at full resolution, global average pooling, a linear head."
+    chs = [spec['n_features'], *channels]
+    return nn.Sequential(*[ResBlock1d(ni, nf, kernel_sizes) for ni,nf in zip(chs[:-1], chs[1:])],
+                         nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], spec['n_out']))
 
 # %% ../nbs/04_model.ipynb #bb2d098e
 class RNNClassifier(nn.Module):
@@ -234,21 +315,29 @@ def init_weights(model:nn.Module, # the model, changed in place
     return model
 
 # %% ../nbs/04_model.ipynb #c85ac472
-DEFAULT_ARCHS = {'tabular': 'tabular_mlp', 'image': 'small_cnn', 'sequence': 'cnn1d'}
+DEFAULT_ARCHS = {'tabular': 'tabular_mlp', 'image': 'small_resnet', 'sequence': 'resnet1d'}
+LARGE_IMAGE = 64  # pixels: from this size on, images get ResNet-18 (ImageNet's stem shrinks them 4x first)
 
-def default_arch(kind:str)->str:
+def default_arch(kind:str, # the data kind
+                 spec:dict|None=None, # the data spec; for images its size decides
+                 pretrained:bool=False, # `model.pretrained`: only the ResNets have ImageNet weights
+                )->str:
     "The architecture used when `model.arch` is not set."
     if kind not in DEFAULT_ARCHS: raise ModelError(f"data.kind: unknown kind {kind!r}; valid: {', '.join(KINDS)}")
+    if kind == 'image' and (pretrained or (spec is not None and min(_hw(spec)) >= LARGE_IMAGE)): return 'resnet18'
     return DEFAULT_ARCHS[kind]
 
 def check_arch(arch:str|None, # `model.arch`; None means the default for `kind`
                kind:str, # the data kind
+               spec:dict|None=None, # the data spec, for the default
+               pretrained:bool=False, # `model.pretrained`, for the default
               )->str:
     "The architecture name to use for `kind`; raise `ModelError` if it is unknown or meant for another kind."
-    if arch is None: return default_arch(kind)
+    if arch is None: return default_arch(kind, spec, pretrained)
     valid = ', '.join(list_archs(kind))
     if arch not in ARCHS:
-        m = difflib.get_close_matches(arch, list(ARCHS), n=1, cutoff=0.5)
+        close = lambda names: difflib.get_close_matches(arch, names, n=1, cutoff=0.5)
+        m = close(list_archs(kind)) or close(list(ARCHS))   # the kind's own names first
         hint = f"did you mean {m[0]}? " if m else ''
         raise ModelError(f"model.arch: unknown architecture {arch!r}; {hint}valid for {kind} data: {valid}")
     if kind not in ARCHS[arch].kinds:
@@ -267,18 +356,23 @@ def check_params(arch:str, params:dict)->dict:
                              f" accepted: {', '.join(ok) or '(none)'}")
     return dict(params)
 
-def build_model(model_cfg:ModelConfig, # `arch`, `init` and `params`
+def build_model(model_cfg:ModelConfig, # `arch`, `init`, `params` and `pretrained`
                 spec:dict, # what the data module found: kind, task, n_out, and the kind's sizes
+                load_weights:bool=True, # load the ImageNet weights of a pretrained model (False when a run's own weights follow)
                )->nn.Module:
     "Build, initialise and (for regression) scale the model that `model_cfg` names for data described by `spec`."
     check_spec(spec)
-    arch = check_arch(model_cfg.arch, spec['kind'])
+    arch = check_arch(model_cfg.arch, spec['kind'], spec, model_cfg.pretrained)
     params = check_params(arch, model_cfg.params or {})
+    if model_cfg.pretrained:
+        if arch not in PRETRAINED: raise ModelError(f"model.pretrained: {arch!r} has no ImageNet weights; architectures that do: {', '.join(PRETRAINED)}")
+        params = {**params, 'pretrained': True}
     try: model = ARCHS[arch].builder(spec, **params)
     except (TypeError, ValueError) as ex:
         if isinstance(ex, DlprojError): raise
         raise ModelError(f"model.params for {arch}: {ex} (given: {params})") from ex
     if not isinstance(model, nn.Module): raise ModelError(f"architecture {arch!r} returned {type(model).__name__}, not an nn.Module")
-    init_weights(model, model_cfg.init)
+    if model_cfg.pretrained and load_weights: load_pretrained(model, arch)
+    elif not model_cfg.pretrained: init_weights(model, model_cfg.init)
     if spec['task'] == 'regression': model = ScaledModel(model, spec.get('target_mean', 0.), spec.get('target_std', 1.))
     return model

@@ -57,6 +57,43 @@ def test_digits_whole_loop(tmp_path):
     r = dlproj('report', run); assert r.returncode == 0 and Path(r.stdout.strip()) == run/'report.html'
     r = dlproj('runs', '--runs-dir', tmp_path/'runs'); assert r.returncode == 0 and run.name in r.stdout
 
+def test_image_table_predict_and_evaluate(tmp_path):
+    "An image run predicts on, and is evaluated on, a table of image paths as on a folder of the same files."
+    run, _ = _train(_config(tmp_path, 'digits', epochs=2))
+    root = Path(json.loads((run/'data.json').read_text())['path'])
+    test = json.loads((run/'splits.json').read_text())['test']
+    for rel in test:
+        (tmp_path/'files'/rel).parent.mkdir(parents=True, exist_ok=True); shutil.copy(root/rel, tmp_path/'files'/rel)
+    tbl = pd.DataFrame({'image': [f'files/{r}' for r in test], 'label': [Path(r).parent.name for r in test], 'site': 'north'})
+    tbl.to_csv(tmp_path/'digits_test.csv', index=False)    # paths relative to the table's folder, not to the cwd
+    r = dlproj('predict', run, tmp_path/'digits_test.csv', '--out', tmp_path/'pred_table.csv')
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = dlproj('predict', run, tmp_path/'files', '--out', tmp_path/'pred_folder.csv')
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = pd.read_csv(tmp_path/'pred_table.csv', dtype={'prediction': str, 'label': str})
+    assert list(got.columns[:4]) == ['id', 'label', 'site', 'prediction'] and (got['site'] == 'north').all()
+    assert got['id'].tolist() == tbl['image'].tolist() and got['label'].tolist() == tbl['label'].tolist()
+    ref = pd.read_csv(tmp_path/'pred_folder.csv', dtype={'prediction': str}).set_index('id')
+    assert got['prediction'].tolist() == ref.loc[[p.removeprefix('files/') for p in got['id']], 'prediction'].tolist()
+    # evaluating on the table of the test files gives the test split's numbers, written as for a folder
+    r = dlproj('evaluate', run, '--data', tmp_path/'digits_test.csv')
+    assert r.returncode == 0 and 'accuracy=' in r.stdout, r.stderr[-3000:]
+    out = run/'evaluations'/'digits_test'
+    ev = json.loads((out/'metrics.json').read_text())['evaluation']
+    split = json.loads((run/'metrics.json').read_text())['evaluation']
+    assert split['split'] == 'test' and ev['n'] == split['n'] == len(test)
+    assert ev['metrics']['accuracy'] == pytest.approx(split['metrics']['accuracy'], abs=1e-12)
+    for f in ('predictions.csv', 'confusion_matrix.csv', 'misclassified.csv'): assert (out/f).exists(), f
+    # a table without a path column: exit 2, the file and its columns named, nothing written
+    tbl.drop(columns='image').to_csv(tmp_path/'no_paths.csv', index=False)
+    r = dlproj('predict', run, tmp_path/'no_paths.csv', '--out', tmp_path/'none.csv')
+    assert r.returncode == 2 and 'no_paths.csv: no column holds paths of image files' in r.stderr, r.stderr
+    assert "columns present: ['label', 'site']" in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert not (tmp_path/'none.csv').exists()
+    r = dlproj('evaluate', run, '--data', tmp_path/'no_paths.csv')
+    assert r.returncode == 2 and "columns present: ['label', 'site']" in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert not (run/'evaluations'/'no_paths').exists()
+
 @pytest.mark.parametrize('name,metric,low', [('breast_cancer', 'accuracy', 0.93), ('diabetes', 'r2', 0.2), ('digits_series', 'accuracy', 0.85)])
 def test_tables_and_series(tmp_path, name, metric, low):
     run, _ = _train(_config(tmp_path, name))
