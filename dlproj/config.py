@@ -28,8 +28,8 @@ class ConfigError(DlprojError, ValueError):
 class AugmentConfig:
     "Image augmentation, mapped onto fastai's batch transforms by `data_utils.augment_transforms`."
     flip: bool = False            # random horizontal flips
-    rotate: float = 0.            # maximum rotation, in degrees
-    zoom: float = 1.              # maximum zoom (1 = none)
+    rotate: float = 10.           # maximum rotation, in degrees (0 = none)
+    zoom: float = 1.1             # maximum zoom (1 = none)
     lighting: float = 0.          # maximum brightness/contrast change (0 = none)
     warp: float = 0.              # maximum perspective warp (0 = none)
     p: float = 0.75               # probability of each affine transform
@@ -80,7 +80,7 @@ class TrainConfig:
     batch_size: int|Literal['auto'] = 'auto' # items per batch; `auto` fits it to the number of training rows
     lr: float|Literal['auto']|None = None # learning rate; None: the data kind's default; `auto` runs the lr finder
     policy: Literal['one_cycle','flat_cos','constant'] = 'one_cycle' # learning-rate schedule
-    optimizer: Literal['adam','adamw','sgd','ranger'] = 'adam' # optimizer
+    optimizer: Literal['adam','adamw','sgd','ranger'] = 'adamw' # optimizer; `adamw` is fastai's Adam (decoupled weight decay)
     wd: float|None = None         # weight decay; None: the data kind's default
     loss: str|None = None         # loss name; defaults by task
     metrics: list[str]|None = None # metric names; default by task

@@ -310,7 +310,7 @@ def split_columns(df:pd.DataFrame, # the table
     cat,cont = list(cat_names or []),list(cont_names or [])
     if cat_names is not None and cont_names is not None: return cat, cont
     rest = [c for c in cols if c not in {*cat, *cont, *drop} and c != target]
-    auto_cont,auto_cat = cont_cat_split(df[rest]) if rest else ([], [])
+    auto_cont,auto_cat = cont_cat_split(df[rest], max_card=1) if rest else ([], [])   # numbers are quantities (see above)
     return cat + auto_cat, cont + auto_cont
 
 # %% ../nbs/02_data_utils.ipynb #90fa3920

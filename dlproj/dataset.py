@@ -26,10 +26,10 @@ from .data_utils import (DataError, EXAMPLES, resolve_source, read_table, read_i
     split_from_column, series_columns, fingerprint, profile, augment_transforms)
 
 # %% auto #0
-__all__ = ['TensorDL', 'DataBundle', 'cat_strings', 'tabular_preprocess', 'encode_target', 'encode_table', 'long_to_wide',
-           'series_frame', 'sequence_preprocess', 'encode_series', 'image_item_tfms', 'load_image', 'encode_images',
-           'image_batch_tfms', 'image_preprocess', 'read_source', 'make_splits', 'auto_batch_size', 'batch_size',
-           'build_data', 'show_batch', 'encode_inputs', 'input_dl']
+__all__ = ['MAX_BATCH', 'TensorDL', 'DataBundle', 'cat_strings', 'tabular_preprocess', 'encode_target', 'encode_table',
+           'long_to_wide', 'series_frame', 'sequence_preprocess', 'encode_series', 'image_item_tfms', 'load_image',
+           'encode_images', 'image_batch_tfms', 'image_preprocess', 'read_source', 'make_splits', 'auto_batch_size',
+           'batch_size', 'build_data', 'show_batch', 'encode_inputs', 'input_dl']
 
 # %% ../nbs/03_dataset.ipynb #b60cad27
 _MAX_TFM_CACHE = 512 * 2**20 # bytes (as float32) up to which `TensorDL(cache_tfms=True)` keeps transformed tensors
@@ -346,14 +346,17 @@ def _check_saved_splits(splits:dict, items:pd.DataFrame):
 # %% ../nbs/03_dataset.ipynb #7fb37694
 def _json_ids(ids): return [int(i) if isinstance(i, (np.integer, int)) else str(i) for i in ids]
 
-def auto_batch_size(n:int, # training rows
-                   )->int:
-    "`train.batch_size: auto`: the power of two nearest below `n/8`, between 8 and 128 (every epoch has about 8 steps or more)."
-    return int(min(128, max(8, 2**math.floor(math.log2(max(n, 1) / 8)))))
+MAX_BATCH = {'tabular': 128, 'image': 128, 'sequence': 32}  # the largest automatic batch size of each kind
 
-def batch_size(cfg:Config, n:int)->int:
-    "The configured batch size, or `auto_batch_size(n)`."
-    return auto_batch_size(n) if cfg.train.batch_size == 'auto' else cfg.train.batch_size
+def auto_batch_size(n:int, # training rows
+                    kind:str='tabular', # the data kind, for its largest batch
+                   )->int:
+    "`train.batch_size: auto`: the power of two nearest below `n/8`, between 8 and the kind's largest (every epoch has about 8 steps or more)."
+    return int(min(MAX_BATCH[kind], max(8, 2**math.floor(math.log2(max(n, 1) / 8)))))
+
+def batch_size(cfg:Config, n:int, kind:str)->int:
+    "The configured batch size, or `auto_batch_size(n, kind)`."
+    return auto_batch_size(n, kind) if cfg.train.batch_size == 'auto' else cfg.train.batch_size
 
 def _loaders(tensors:dict, types, bs, batch_tfms, aug, device, drop_last=True)->tuple:
     "Train (shuffled, augmented) and valid/test `TensorDL`s from per-split tensor tuples."
@@ -419,7 +422,7 @@ def build_data(config, # a `Config`, a dict or a YAML path
         enc = lambda df: (encode_series(pre, df, 'training data'), encode_target(pre, df[target]))
     tensors = {k: enc(allitems.loc[v]) for k,v in splits.items() if len(v)}
     types = [None]*len(tensors['train'])
-    trn,val,tst = _loaders(tensors, types, batch_size(cfg, len(splits['train'])), lambda aug: [], None, device)
+    trn,val,tst = _loaders(tensors, types, batch_size(cfg, len(splits['train']), kind), lambda aug: [], None, device)
     info.update(profile(items, target if task == 'classification' else None), split_sizes={k:len(v) for k,v in splits.items()})
     info['class_counts_by_split'] = _class_counts(allitems, target, splits) if task == 'classification' else None
     return DataBundle(DataLoaders(trn, val, device=device), tst, pre, splits, info, allitems)
@@ -461,7 +464,7 @@ def _build_images(cfg, items, root, test_items, splits, info, device)->DataBundl
             splits[k] = ids
         if skipped: info['skipped_files'] = info.get('skipped_files', []) + [dict(path=p, reason=r) for p,r in skipped]
         pre['mean'],pre['std'] = _image_stats(tensors['train'][0])
-        trn,val,tst = _loaders(tensors, [TensorImage, TensorCategory], batch_size(cfg, len(splits['train'])), lambda aug: image_batch_tfms(pre, aug), d.augment, device)
+        trn,val,tst = _loaders(tensors, [TensorImage, TensorCategory], batch_size(cfg, len(splits['train']), 'image'), lambda aug: image_batch_tfms(pre, aug), d.augment, device)
         dls = DataLoaders(trn, val, device=device)
     else:
         sample,_ = encode_images(pre, files['train'][:_STATS_SAMPLE], training=True)
@@ -478,7 +481,7 @@ def _lazy_image_loaders(pre, items, root, splits, cfg, device):
                        get_x=path_of, get_y=ColReader('label'),
                        splitter=IndexSplitter(list(range(len(splits['train']), len(df)))),
                        item_tfms=image_item_tfms(pre), batch_tfms=image_batch_tfms(pre, cfg.data.augment))
-    dls = dblock.dataloaders(df, bs=batch_size(cfg, len(splits['train'])), num_workers=cfg.data.num_workers, device=device)
+    dls = dblock.dataloaders(df, bs=batch_size(cfg, len(splits['train']), 'image'), num_workers=cfg.data.num_workers, device=device)
     tst = dls.test_dl(items.loc[splits['test']].reset_index(drop=True), with_labels=True) if splits.get('test') else None
     return dls, tst
 

@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 from .config import DlprojError, load_config
 from .utils import get_logger, get_device, read_json, write_json, write_text
 from .data_utils import DataError, resolve_source, read_table, read_image_folder, read_image_table, check_target
-from .dataset import build_data, encode_inputs, encode_target, input_dl, load_image
+from .dataset import build_data, encode_inputs, encode_target, input_dl, load_image, series_frame
 from .train import load_model
 from .inference import image_path_column
 from .visualization import (_probs, _labels, plot_confusion_matrix, plot_roc_pr, plot_calibration, plot_regression,
@@ -223,6 +223,7 @@ def _data_context(run:Path, data, device, target:str|None=None, path_column:str|
         ids,y,files,xs = [items['path'].iloc[i] for i in keep],y[keep],[files[i] for i in keep],(x,)
     else:
         df,col = read_table(path, cfg.data.sheet),target or pre['target']
+        if pre['kind'] == 'sequence': df = series_frame(pre, df, str(path))   # a long table (or .ts file): one row per series
         t = check_target(df, col, path)
         dropped = int(t.isna().sum()); df = df[t.notna()]
         if df.empty: raise DataError(f"{path}: every row is missing the target {col!r}")

@@ -36,9 +36,9 @@ from .visualization import plot_loss_curves, plot_lr_find
 # %% auto #0
 __all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'KIND_DEFAULTS', 'get_loss', 'default_metrics', 'get_metrics', 'BackgroundWriter',
            'history_csv', 'HistoryCallback', 'lower_is_better', 'RunTracker', 'DlprojLearner', 'steps_per_epoch',
-           'auto_epochs', 'watch_from', 'auto_patience', 'tabular_layers', 'show_progress', 'build_learner',
-           'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'save_model', 'load_model', 'find_unfinished',
-           'train']
+           'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params', 'show_progress', 'build_learner',
+           'ChannelsLastFit', 'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'save_model', 'load_model',
+           'find_unfinished', 'train']
 
 # %% ../nbs/06_train.ipynb #7d7cd151
 class _PlainTensors:
@@ -226,8 +226,8 @@ class DlprojLearner(Learner):
 # %% ../nbs/06_train.ipynb #a18530ae
 KIND_DEFAULTS = {   # one rule per data kind (see the benchmark on the benchmarks page)
     #             lr, weight decay, optimizer steps `epochs: auto` aims at, and its bounds on epochs
-    'tabular':  dict(lr=1e-2, wd=0.1,  steps=4000, epochs=(20, 300)),
-    'image':    dict(lr=3e-3, wd=0.01, steps=2000, epochs=(10, 40)),
+    'tabular':  dict(lr=1e-2, wd=1.0,  steps=1000, epochs=(20, 200)),
+    'image':    dict(lr=3e-3, wd=0.01, steps=4500, epochs=(10, 40)),
     'sequence': dict(lr=1e-3, wd=0.01, steps=1000, epochs=(20, 200)),
 }
 
@@ -251,9 +251,10 @@ def auto_patience(epochs:int)->int:
     "Early-stopping patience for `epochs: auto`: a fifth of the epochs, at least 10."
     return max(10, epochs // 5)
 
-def tabular_layers(n:int)->list[int]:
-    "One hidden layer for `tabular_mlp`, wider for more rows: 64 units under 1,000 rows, 256 up to 100,000, 512 beyond."
-    return [64] if n < 1000 else [256] if n <= 100_000 else [512]
+def tabular_params(n:int)->dict:
+    "`tabular_mlp`'s size for `n` training rows: one hidden layer, wider for more rows, with dropout that shrinks as rows grow."
+    layers = [64] if n < 1000 else [256] if n <= 100_000 else [512]
+    return dict(layers=layers, ps=0.5 if n < 1000 else 0.1)
 
 # %% ../nbs/06_train.ipynb #e8fb73a9
 def show_progress(progress:bool=True)->bool:
@@ -273,8 +274,12 @@ def build_learner(cfg:Config, bundle:DataBundle, model:torch.nn.Module|None=None
     if t.monitor not in valid: raise ConfigError(f"train.monitor: {t.monitor!r} is not recorded; valid: {', '.join(valid)}")
     if not show_progress(t.progress): learn.remove_cb(ProgressCallback); learn.logger = noop  # HistoryCallback logs each epoch instead
     if bundle.dls.device is not None and torch.device(bundle.dls.device).type == 'cuda' and t.mixed_precision: learn.to_fp16()
-    if pre['kind'] == 'image': learn.add_cb(ChannelsLast())  # NHWC convolutions: 1.4-2.5x faster on a CPU, and on GPUs with AMP
+    if pre['kind'] == 'image': learn.add_cb(ChannelsLastFit())
     return learn
+
+class ChannelsLastFit(ChannelsLast):
+    "fastai's `ChannelsLast` for the fit only: NHWC convolutions are 1.4-2.5x faster on a CPU (and on GPUs with AMP); the model is handed back in the default layout, so evaluation and a reloaded model compute bit for bit the same."
+    def after_fit(self): self.learn.model.to(memory_format=torch.contiguous_format)
 
 def body_head_splitter(model:torch.nn.Module)->list:
     "Two parameter groups, body and head (a torchvision ResNet's `fc`), for freezing and discriminative lrs; one group otherwise."
@@ -316,7 +321,7 @@ def find_lr(learn:Learner, plot_path:Path|None=None)->dict:
 def save_model(run_dir:Path, model:torch.nn.Module, bundle_or_pre, cfg:Config):
     "Write `model.safetensors` and `preprocess.json` into `run_dir`."
     pre = dict(bundle_or_pre.preprocess if isinstance(bundle_or_pre, DataBundle) else bundle_or_pre)
-    pre['model'] = dict(arch=cfg.model.arch, params=cfg.model.params, n_params=param_count(model))
+    pre['model'] = dict(arch=cfg.model.arch, params=cfg.model.params, pretrained=cfg.model.pretrained, n_params=param_count(model))
     save_weights(Path(run_dir)/'model.safetensors', model.state_dict())
     write_json(Path(run_dir)/'preprocess.json', pre)
 
@@ -329,7 +334,8 @@ def load_model(run_dir:Path, device='cpu')->tuple[torch.nn.Module, dict]:
     pre = read_json(run_dir/'preprocess.json')
     m = pre.get('model')
     if not isinstance(m, dict) or 'arch' not in m: raise DlprojError(f"{run_dir/'preprocess.json'}: no model section (arch, params); was it written by dlproj?")
-    model = build_model(ModelConfig(arch=m['arch'], params=m.get('params') or {}), pre)
+    # a pretrained model has the ImageNet layout (its stem); its own weights follow, so nothing is downloaded
+    model = build_model(ModelConfig(arch=m['arch'], params=m.get('params') or {}, pretrained=bool(m.get('pretrained'))), pre, load_weights=False)
     try: model.load_state_dict(load_weights(run_dir/'model.safetensors', device=device))
     except RuntimeError as e:
         raise DlprojError(f"{run_dir/'model.safetensors'}: weights don't fit {m['arch']} as preprocess.json describes it ({str(e).splitlines()[0][:200]})") from None
@@ -343,7 +349,7 @@ def _resolve(cfg:Config, bundle:DataBundle)->Config:
     cfg.data.kind,cfg.data.task = pre['kind'],pre['task']
     if pre['kind'] != 'image': cfg.data.target = pre['target']
     m.arch = m.arch or default_arch(pre['kind'], pre, m.pretrained)
-    if m.arch == 'tabular_mlp' and 'layers' not in m.params: m.params = {**m.params, 'layers': tabular_layers(n)}
+    if m.arch == 'tabular_mlp' and not m.params: m.params = tabular_params(n)   # a model sized by hand is left as it is
     t.batch_size = bundle.dls.train.bs
     if t.early_stopping == 'auto': t.early_stopping = auto_patience(auto_epochs(n, t.batch_size, pre['kind'])) if t.epochs == 'auto' else None
     if t.epochs == 'auto': t.epochs = auto_epochs(n, t.batch_size, pre['kind'])

@@ -31,3 +31,10 @@ def test_default_series_model_on_gunpoint(tmp_path):
     assert c.model.arch == 'resnet1d' and c.data.kind == 'sequence'
     assert read_json(run/'data.json')['split_sizes']['test'] == 150
     assert m['test']['accuracy'] >= 0.90, m
+    # the same .ts file through predict and evaluate: one row per series, the run's own test score
+    from dlproj.inference import predict
+    from dlproj.evaluate import evaluate
+    p = predict(run, files[1])
+    assert len(p) == 150 and list(p['id'][:3]) == [0, 1, 2]
+    ev = evaluate(run, data=str(files[1]))
+    assert ev['n'] == 150 and abs(ev['metrics']['accuracy'] - m['test']['accuracy']) < 1e-6, (ev['metrics'], m['test'])
