@@ -208,8 +208,8 @@ SERIES = {'ArrowHead': (0.843, 0.845), 'OSULeaf': (0.977, 0.979), 'BasicMotions'
 ANCHOR_NOTE = {'BasicMotions': 'n/a (not in Fawaz et al. 2019)'}
 
 def find_wheel()->Path|None:
-    "The sktime 1.2.0 wheel: `$DLPROJ_SKTIME_WHEEL`, the cache, /tmp/dl, or `pip download` into the cache."
-    cands = [os.environ.get('DLPROJ_SKTIME_WHEEL'), DATA/'wheels'/SKTIME_WHEEL, Path('/tmp/dl')/SKTIME_WHEEL]
+    "The sktime 1.2.0 wheel: `$DLPROJ_SKTIME_WHEEL`, the cache, or `pip download` into the cache."
+    cands = [os.environ.get('DLPROJ_SKTIME_WHEEL'), DATA/'wheels'/SKTIME_WHEEL]
     for c in cands:
         if c and Path(c).is_file(): return Path(c)
     (DATA/'wheels').mkdir(parents=True, exist_ok=True)
