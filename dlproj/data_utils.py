@@ -274,6 +274,7 @@ def series_columns(df:pd.DataFrame, # a table
 
 def infer_kind(path:Path, # the resolved source
                df:pd.DataFrame|None=None, # the table already read from `path`, if any
+               ignore=(), # columns that are not features: the target, id, split and group columns
               )->str:
     "`image`, `sequence` or `tabular`, from the source's layout and columns."
     path = Path(path)
@@ -281,7 +282,9 @@ def infer_kind(path:Path, # the resolved source
     if df is None: df = read_table(path)
     if df.attrs.get('id_column'): return 'sequence'      # a long series table (`.ts` files)
     if _file_columns(df, path.parent.resolve(), images_only=True): return 'image'
-    return 'sequence' if series_columns(df) else 'tabular'
+    steps = series_columns(df)
+    others = [c for c in df.columns if c not in set(steps) | set(ignore)]
+    return 'sequence' if steps and len(others) <= (0 if ignore else 1) else 'tabular'   # without a known target, allow one column for it
 
 def infer_task(y:pd.Series, # the target column
                max_card:int=20, # integer targets with at most this many values are classes

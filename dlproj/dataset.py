@@ -135,10 +135,16 @@ def tabular_preprocess(train:pd.DataFrame, target:str, task:str, cat_names:list,
     return _with_target(pre, train[target], task)
 
 def _with_target(pre:dict, y:pd.Series, task:str)->dict:
-    if task == 'classification': pre.update(classes=_classes(y), n_out=len(_classes(y)))
+    "Classes or target statistics from the training rows; a target nothing can be learnt from is refused here, before any run exists."
+    if task == 'classification':
+        classes = _classes(y)
+        if len(classes) < 2: raise DataError(f"target {pre['target']!r}: the training rows hold one class ({classes[0]!r} x {len(y)}); "
+                                             "classification needs at least two (add rows of another class, or use data.task=regression)")
+        pre.update(classes=classes, n_out=len(classes))
     else:
         y = pd.to_numeric(y, errors='coerce')
-        pre.update(n_out=1, target_mean=float(y.mean()), target_std=float(y.std() or 1.))
+        if not y.std() > 0: raise DataError(f"target {pre['target']!r} is constant ({y.iloc[0]!r}) in the training rows: there is nothing to predict")
+        pre.update(n_out=1, target_mean=float(y.mean()), target_std=float(y.std()))
     return pre
 
 def encode_target(pre:dict, y:pd.Series)->torch.Tensor:
@@ -306,7 +312,8 @@ def read_source(source, data_cfg)->tuple[pd.DataFrame, Path|None, str, str, str|
         items,root,kind = read_image_folder(path),path,'image'
     else:
         df = read_table(path, data_cfg.sheet)
-        kind = data_cfg.kind or ex.get('kind') or ('sequence' if data_cfg.id_column else infer_kind(path, df))
+        ignore = [c for c in (target, data_cfg.split_column, data_cfg.group_column, *data_cfg.drop_columns) if c]
+        kind = data_cfg.kind or ex.get('kind') or ('sequence' if data_cfg.id_column else infer_kind(path, df, ignore))
         if kind == 'image':
             items = read_image_table(path, data_cfg.path_column, target, data_cfg.sheet)
             root,pcol = Path(items.attrs['root']),items.attrs['path_column']
@@ -381,6 +388,7 @@ def build_data(config, # a `Config`, a dict or a YAML path
         test_items,_,tkind,_,_ = read_source(d.test_source, d)
         if tkind != kind: raise DataError(f"data.test_source holds {tkind} data but data.source holds {kind} data")
     info = dict(source=d.source, path=str(src), kind=kind, task=task, target=target,
+                inferred=[k for k in ('kind', 'task') if getattr(d, k) is None],  # what the config left to dlproj
                 fingerprint=fingerprint(src), rows=len(items))
     for k in ('group_column', 'split_column'):
         c = getattr(d, k)

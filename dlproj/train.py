@@ -23,7 +23,8 @@ from fastai.callback.channelslast import ChannelsLast
 from fastai.torch_core import params
 from fastai.optimizer import Adam, SGD, ranger
 from fastai.losses import BaseLoss, CrossEntropyLossFlat, MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropyFlat, FocalLossFlat
-from fastai.metrics import AccumMetric, accuracy, error_rate, rmse, mae, R2Score, F1Score, RocAucBinary, BalancedAccuracy
+from fastai.metrics import AccumMetric, accuracy, error_rate, rmse, mae, R2Score, F1Score, BalancedAccuracy, skm_to_fastai, ActivationType
+import sklearn.metrics as skm
 from .config import Config, DlprojError, ConfigError, load_config, save_config, to_dict
 from .utils import (get_logger, log_to_file, seed_everything, get_device, write_json, read_json, write_text,
     save_weights, load_weights, save_checkpoint, read_checkpoint, load_checkpoint, make_run_dir, env_record,
@@ -34,11 +35,11 @@ from .model import build_model, default_arch, param_count
 from .visualization import plot_loss_curves, plot_lr_find
 
 # %% auto #0
-__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'KIND_DEFAULTS', 'get_loss', 'default_metrics', 'get_metrics', 'BackgroundWriter',
-           'history_csv', 'HistoryCallback', 'lower_is_better', 'RunTracker', 'DlprojLearner', 'steps_per_epoch',
-           'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params', 'show_progress', 'build_learner',
-           'ChannelsLastFit', 'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'save_model', 'load_model',
-           'find_unfinished', 'train']
+__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'KIND_DEFAULTS', 'roc_auc_binary', 'get_loss', 'default_metrics', 'get_metrics',
+           'BackgroundWriter', 'history_csv', 'HistoryCallback', 'lower_is_better', 'RunTracker', 'DlprojLearner',
+           'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params', 'show_progress',
+           'build_learner', 'ChannelsLastFit', 'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'save_model',
+           'load_model', 'find_unfinished', 'train']
 
 # %% ../nbs/06_train.ipynb #7d7cd151
 class _PlainTensors:
@@ -55,8 +56,19 @@ LOSSES = {'cross_entropy': _CrossEntropyLoss, 'label_smoothing': _LabelSmoothing
           'mae': partial(_FlatLoss, torch.nn.L1Loss, floatify=True, is_2d=False)}
 METRICS = {'accuracy': lambda: accuracy, 'error_rate': lambda: error_rate,
            'balanced_accuracy': BalancedAccuracy, 'f1_macro': partial(F1Score, average='macro'),
-           'roc_auc': RocAucBinary, 'rmse': lambda: rmse, 'mae': lambda: mae, 'r2': R2Score}
+           'roc_auc': lambda: roc_auc_binary(), 'rmse': lambda: rmse, 'mae': lambda: mae, 'r2': R2Score}
 OPTIMIZERS = {'adam': partial(Adam, decouple_wd=False), 'adamw': Adam, 'sgd': partial(SGD, mom=0.9), 'ranger': ranger}
+
+def _roc_auc_or_nan(y_true, y_score, **kwargs):
+    "scikit-learn's ROC AUC; NaN with a warning when the labels hold one class (a validation split can), instead of a crash."
+    if len(np.unique(y_true)) < 2:
+        get_logger('train').warning("roc_auc: the validation split holds one class this epoch; recorded as empty")
+        return float('nan')
+    return skm.roc_auc_score(y_true, y_score, **kwargs)
+
+def roc_auc_binary():
+    "fastai's `RocAucBinary`, NaN rather than an error on a one-class validation split."
+    return skm_to_fastai(_roc_auc_or_nan, axis=-1, activation=ActivationType.BinarySoftmax, flatten=False)
 
 def _choose(d:dict, name:str, key:str):
     if name not in d: raise ConfigError(f"{key}: unknown value {name!r}; valid: {', '.join(d)}")
