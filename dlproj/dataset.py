@@ -26,10 +26,10 @@ from .data_utils import (DataError, EXAMPLES, resolve_source, read_table, read_i
     split_from_column, series_columns, fingerprint, profile, augment_transforms)
 
 # %% auto #0
-__all__ = ['MAX_BATCH', 'TensorDL', 'DataBundle', 'cat_strings', 'tabular_preprocess', 'encode_target', 'encode_table',
-           'long_to_wide', 'series_frame', 'sequence_preprocess', 'encode_series', 'image_item_tfms', 'load_image',
-           'encode_images', 'image_batch_tfms', 'image_preprocess', 'read_source', 'make_splits', 'auto_batch_size',
-           'batch_size', 'build_data', 'show_batch', 'encode_inputs', 'input_dl']
+__all__ = ['MAX_BATCH', 'MAX_LOST', 'TensorDL', 'DataBundle', 'cat_strings', 'tabular_preprocess', 'encode_target',
+           'encode_table', 'long_to_wide', 'series_frame', 'sequence_preprocess', 'encode_series', 'image_item_tfms',
+           'load_image', 'encode_images', 'image_batch_tfms', 'image_preprocess', 'read_source', 'make_splits',
+           'auto_batch_size', 'batch_size', 'build_data', 'show_batch', 'encode_inputs', 'input_dl']
 
 # %% ../nbs/03_dataset.ipynb #b60cad27
 _MAX_TFM_CACHE = 512 * 2**20 # bytes (as float32) up to which `TensorDL(cache_tfms=True)` keeps transformed tensors
@@ -443,8 +443,10 @@ def _build_images(cfg, items, root, test_items, splits, info, device)->DataBundl
     d = cfg.data
     items = items.copy(); items['path'] = [str(Path(p)) for p in items['path']]
     items.index = items['path'].values
+    for what,it in (('data.source', items), ('data.test_source', test_items)):
+        if it is not None and it.attrs.get('skipped'): _check_lost(what, len(it) + len(it.attrs['skipped']), it.attrs['skipped'])
     if test_items is not None:
-        troot = resolve_source(d.test_source); troot = troot if troot.is_dir() else troot.parent
+        troot = resolve_source(d.test_source).resolve(); troot = troot if troot.is_dir() else troot.parent   # absolute: test files are not under the training folder
         test_items = test_items.copy(); test_items['path'] = [str(troot/p) for p in test_items['path']]
         test_items.index = [f"test:{p}" for p in test_items['path']]
     if splits is None:
@@ -466,6 +468,7 @@ def _build_images(cfg, items, root, test_items, splits, info, device)->DataBundl
         for k,fs in files.items():
             if not fs: continue
             x,sk = encode_images(pre, fs, training=True); skipped += sk
+            _check_lost(f"the {k} split", len(fs), sk)
             keep = [i for i,f in enumerate(fs) if str(f) not in {s for s,_ in sk}]
             ids = [splits[k][i] for i in keep]
             tensors[k] = (x, encode_target(pre, allitems.loc[ids, 'label']))
@@ -480,6 +483,15 @@ def _build_images(cfg, items, root, test_items, splits, info, device)->DataBundl
         dls,tst = _lazy_image_loaders(pre, allitems, root, splits, cfg, device)
     info['split_sizes'] = {k:len(v) for k,v in splits.items()}
     return DataBundle(dls, tst, pre, {k:_json_ids(v) for k,v in splits.items()}, info, allitems, root)
+
+MAX_LOST = 3  # unreadable files a split may lose (and 1 %) before it is an error
+
+def _check_lost(what:str, n:int, skipped:list):
+    "A few unreadable files are skipped and reported; losing more than that (or everything) is an error, not a quieter result."
+    if len(skipped) > max(MAX_LOST, n // 100) or (n and len(skipped) == n):
+        p,r = (skipped[0]['path'],skipped[0]['reason']) if isinstance(skipped[0], dict) else skipped[0]
+        raise DataError(f"{what} lost {len(skipped)} of its {n} image(s) as unreadable, e.g. {p} ({r}); "
+                        "check the paths (relative paths in a table are read from the table's folder) and the files")
 
 def _lazy_image_loaders(pre, items, root, splits, cfg, device):
     "fastai `DataBlock` loaders that decode files on the fly, with the same transforms as the in-memory path."
