@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_evaluate.ipynb #a71cc7d1
 from __future__ import annotations
-import math, warnings
+import itertools, math, re, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
@@ -19,7 +19,8 @@ from .visualization import (_probs, _labels, plot_confusion_matrix, plot_roc_pr,
     plot_top_losses, plot_feature_maps)
 
 # %% auto #0
-__all__ = ['SPLITS', 'WORST_K', 'compute_metrics', 'predictions_frame', 'worst_predictions', 'get_split_predictions', 'evaluate']
+__all__ = ['SPLITS', 'WORST_K', 'compute_metrics', 'predictions_frame', 'worst_predictions', 'get_split_predictions',
+           'evaluation_dir', 'evaluate']
 
 # %% ../nbs/07_evaluate.ipynb #02ba9c42
 def _num(v)->float|None:
@@ -271,6 +272,17 @@ def _write_evaluation(out:Path, ev:dict, c:dict, own:bool)->list[str]:
     return files
 
 # %% ../nbs/07_evaluate.ipynb #c2a6f72e
+def evaluation_dir(run:Path, # the run directory
+                   data:Path, # the data evaluated
+                  )->Path:
+    "`RUN/evaluations/<name>`: the data's own name (resolved, so `dir/..` names the real folder; `-2`, `-3`... when other data took it), never outside `evaluations/`."
+    p = Path(data).resolve()
+    base = re.sub(r'[^\w.-]', '_', p.name if p.is_dir() else p.stem).lstrip('.') or 'data'
+    for i in itertools.count(1):
+        out = Path(run)/'evaluations'/(base if i == 1 else f"{base}-{i}")
+        m = out/'metrics.json'
+        if not out.exists() or (m.exists() and Path(read_json(m).get('evaluation', {}).get('data', '')).resolve() == p): return out
+
 def evaluate(run:Path|str, # a finished run directory
              data:Path|str|None=None, # labelled data in the training format; None evaluates the run's own split
              split:str='test', # the run's split to evaluate: `test` or `valid` (ignored with `data`)
@@ -289,7 +301,7 @@ def evaluate(run:Path|str, # a finished run directory
           'metrics': compute_metrics(pre['task'], c['y'], c['preds'], pre.get('classes'))}
     if not own: ev.update(data=str(c['path']), dropped_no_target=c['dropped'], skipped=c['skipped'])
     if not write: return ev
-    out = run if own else run/'evaluations'/(c['path'].name if c['path'].is_dir() else c['path'].stem)
+    out = run if own else evaluation_dir(run, c['path'])
     ev['files'] = _write_evaluation(out, ev, c, own)
     m = read_json(run/'metrics.json') if own and (run/'metrics.json').exists() else {}
     write_json(out/'metrics.json', {**m, 'evaluation': ev})

@@ -384,10 +384,13 @@ def _metrics_row(learn, dl)->dict:
 
 _RESUMABLE = ('train.resume', 'train.epochs', 'train.device', 'train.progress', 'train.early_stopping', 'train.checkpoint', 'output.plots', 'output.report')
 
-def _check_resume_overrides(overrides):
-    "Only keys that don't change what the run has done so far may be overridden on resume."
+def _check_resume_overrides(overrides, policy:str|None=None):
+    "Only keys that don't change what the run has done so far may be overridden on resume (and not the length of a scheduled fit)."
     for o in overrides:
         k = o.split('=', 1)[0].strip()
+        if k == 'train.epochs' and policy in ('one_cycle', 'flat_cos'):
+            raise ConfigError(f"train.epochs: can't be changed when resuming a {policy} run: its learning-rate schedule is laid out over the "
+                              "planned epochs and would jump; start a new run, or use train.policy=constant")
         if k not in _RESUMABLE: raise ConfigError(f"{k}: can't be changed when resuming a run (it would change what the run already did); keys that can: {', '.join(_RESUMABLE)}")
 
 def train(config=None, # a YAML path, a dict or a `Config` (ignored when resuming)
@@ -402,7 +405,7 @@ def train(config=None, # a YAML path, a dict or a `Config` (ignored when resumin
         if cfg.train.resume: resume = find_unfinished(cfg)
     if resume is not None:
         run = Path(resume)
-        _check_resume_overrides(overrides)
+        _check_resume_overrides(overrides, load_config(run/'config.yaml').train.policy if (run/'config.yaml').exists() else None)
         if not (run/'config.yaml').exists(): raise DlprojError(f"cannot resume {run}: it has no config.yaml (is it a run directory?)")
         if (run/'metrics.json').exists(): raise DlprojError(f"cannot resume {run}: the run already finished")
         ck = read_checkpoint(run/'checkpoints'/'last.pth')
@@ -417,6 +420,8 @@ def train(config=None, # a YAML path, a dict or a `Config` (ignored when resumin
     cfg = _resolve(cfg, bundle)
     model = build_model(cfg.model, bundle.preprocess)
     learn = build_learner(cfg, bundle, model)
+    if run is not None and overrides:   # the config says what the resumed run does (but not "resume": it is a run's config)
+        saved = copy.deepcopy(cfg); saved.train.resume = False; save_config(saved, run/'config.yaml')
     if run is None:
         run = make_run_dir(cfg.output.runs_dir, cfg.experiment)
         save_config(cfg, run/'config.yaml')
