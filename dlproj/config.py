@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #56e1bdd5
 from __future__ import annotations
-import dataclasses, difflib, os, types, typing, copy
+import dataclasses, difflib, os, tempfile, types, typing, copy
 from dataclasses import dataclass, field, fields, is_dataclass, asdict
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -276,10 +276,12 @@ def validate(cfg:Config, check_files:bool=True)->Config:
 
 # %% ../nbs/00_config.ipynb #353eedc9
 def _atomic_write_text(path:Path, text:str):
+    "Write `text` to a fresh temporary file (O_EXCL) beside `path`, then rename it over `path` (01_utils explains why)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd,tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix='.tmp', dir=path.parent); tmp = Path(tmp)
     try:
-        with open(tmp, 'w', encoding='utf-8') as f: f.write(text); f.flush(); os.fsync(f.fileno())
+        if hasattr(os, 'fchmod'): os.fchmod(fd, 0o644)
+        with os.fdopen(fd, 'w', encoding='utf-8') as f: f.write(text); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists(): tmp.unlink()

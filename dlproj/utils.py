@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_utils.ipynb #080e1cdb
 from __future__ import annotations
-import contextlib, datetime, io, json, logging, os, platform, random, re, subprocess, sys, pickle
+import contextlib, datetime, io, json, logging, os, platform, random, re, subprocess, sys, pickle, tempfile
 from pathlib import Path
 from typing import Any
 import numpy as np, torch, yaml
@@ -12,7 +12,7 @@ from fastcore.foundation import L
 from .config import DlprojError, Config, config_yaml
 
 # %% auto #0
-__all__ = ['write_bytes', 'get_logger', 'log_to_file', 'seed_everything', 'get_device', 'atomic_write', 'write_text',
+__all__ = ['write_bytes', 'get_logger', 'log_to_file', 'seed_everything', 'get_device', 'atomic_write', 'fsync_dir', 'write_text',
            'write_json', 'read_json', 'write_yaml', 'weights_bytes', 'save_weights', 'load_weights', 'rng_states',
            'set_rng_states', 'plain', 'checkpoint_bytes', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint',
            'make_run_id', 'make_run_dir', 'env_record']
@@ -75,14 +75,25 @@ def atomic_write(path:Path, # the file to (re)place
                 ):
     "Open a temporary file beside `path`; rename it over `path` only if the block succeeds."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd,tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix='.tmp', dir=path.parent)   # O_EXCL, unpredictable name
+    tmp = Path(tmp)
     try:
-        with open(tmp, mode, **({} if 'b' in mode else {'encoding':'utf-8'})) as f:
+        if hasattr(os, 'fchmod'): os.fchmod(fd, 0o644)   # mkstemp's 0600 would hide results from the rest of a team
+        with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding':'utf-8'})) as f:
             yield f
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     finally:
         if tmp.exists(): tmp.unlink()
+
+def fsync_dir(d:Path):
+    "Flush a folder's entries, so a rename in it survives a power cut (POSIX; a no-op where folders can't be opened)."
+    try: fd = os.open(d, os.O_RDONLY)
+    except OSError: return
+    try: os.fsync(fd)
+    except OSError: pass
+    finally: os.close(fd)
 
 def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
