@@ -21,6 +21,7 @@ from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize
 from fastai.tabular.model import emb_sz_rule
 from .config import Config, load_config
+from .utils import get_logger
 from .data_utils import (DataError, EXAMPLES, resolve_source, read_table, read_image_folder, read_image_table,
     infer_kind, infer_task, check_target, split_columns, clean_table, fill_stats, apply_fill, norm_stats, split_rows,
     split_from_column, series_columns, fingerprint, profile, augment_transforms)
@@ -373,6 +374,14 @@ def _loaders(tensors:dict, types, bs, batch_tfms, aug, device, drop_last=True)->
                                    cache_tfms=not (train and random))
     return mk('train', True), mk('valid', False), (mk('test', False) if 'test' in tensors and len(tensors['test'][0]) else None)
 
+def _task_reason(y:pd.Series, task:str)->str:
+    "Why `infer_task` chose `task`, logged and kept in `data.json` (a 1-5 rating read as classes, or a count read as a quantity, should not be a surprise)."
+    n,whole = y.nunique(),pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    why = (f"{task}: the target {y.name!r} holds {n} distinct " + ("whole numbers" if whole and task == 'classification' else "numbers" if whole else "labels") +
+           f"; set data.task={'regression' if task == 'classification' else 'classification'} if that is wrong")
+    get_logger('data').info(f"inferred data.task={why}")
+    return why
+
 def build_data(config, # a `Config`, a dict or a YAML path
                splits:dict|None=None, # a saved split to reuse exactly
                device=None, # put batches on this device
@@ -390,6 +399,7 @@ def build_data(config, # a `Config`, a dict or a YAML path
     info = dict(source=d.source, path=str(src), kind=kind, task=task, target=target,
                 inferred=[k for k in ('kind', 'task') if getattr(d, k) is None],  # what the config left to dlproj
                 fingerprint=fingerprint(src), rows=len(items))
+    if d.task is None and kind != 'image': info['task_reason'] = _task_reason(items[target], task)
     for k in ('group_column', 'split_column'):
         c = getattr(d, k)
         if c and c not in items.columns: raise DataError(f"data.{k} {c!r} is not a column of {src.name}; columns present: {list(items.columns)}")
