@@ -119,7 +119,7 @@ def read_ts(path:Path, # a `.ts` file (UCR/UEA format)
                                   **({'label': label} if labelled else {})}))
     if not rows: raise DataError(f"{path}: no series after @data")
     df = pd.concat(rows, ignore_index=True)
-    if labelled: df['label'] = pd.to_numeric(df['label'], errors='ignore') if header.get('targetlabel') == 'true' else df['label'].astype(str)
+    if labelled: df['label'] = pd.to_numeric(df['label'], errors='coerce') if header.get('targetlabel') == 'true' else df['label'].astype(str)
     df.attrs.update(id_column='series', time_column='step', target='label' if labelled else None)
     return df
 
