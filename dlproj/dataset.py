@@ -376,8 +376,9 @@ def _loaders(tensors:dict, types, bs, batch_tfms, aug, device, drop_last=True)->
 
 def _task_reason(y:pd.Series, task:str)->str:
     "Why `infer_task` chose `task`, logged and kept in `data.json` (a 1-5 rating read as classes, or a count read as a quantity, should not be a surprise)."
-    n,whole = y.nunique(),pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
-    why = (f"{task}: the target {y.name!r} holds {n} distinct " + ("whole numbers" if whole and task == 'classification' else "numbers" if whole else "labels") +
+    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    what = ('whole numbers' if task == 'classification' else 'numbers') if numeric else 'labels'
+    why = (f"{task}: the target {y.name!r} holds {y.nunique()} distinct {what}" +
            f"; set data.task={'regression' if task == 'classification' else 'classification'} if that is wrong")
     get_logger('data').info(f"inferred data.task={why}")
     return why

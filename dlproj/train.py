@@ -363,8 +363,9 @@ def _resolve(cfg:Config, bundle:DataBundle)->Config:
     m.arch = m.arch or default_arch(pre['kind'], pre, m.pretrained)
     if m.arch == 'tabular_mlp' and not m.params: m.params = tabular_params(n)   # a model sized by hand is left as it is
     t.batch_size = bundle.dls.train.bs
-    if t.early_stopping == 'auto': t.early_stopping = auto_patience(auto_epochs(n, t.batch_size, pre['kind'])) if t.epochs == 'auto' else None
-    if t.epochs == 'auto': t.epochs = auto_epochs(n, t.batch_size, pre['kind'])
+    auto = t.epochs == 'auto'
+    if auto: t.epochs = auto_epochs(n, t.batch_size, pre['kind'])
+    if t.early_stopping == 'auto': t.early_stopping = auto_patience(t.epochs) if auto else None   # stop early only when dlproj chose the length
     if t.lr is None: t.lr = kd['lr']
     if t.wd is None: t.wd = kd['wd']
     return cfg
