@@ -383,9 +383,19 @@ def _task_reason(y:pd.Series, task:str)->str:
     get_logger('data').info(f"inferred data.task={why}")
     return why
 
+def _fingerprint(src:Path, expected:str|None)->str:
+    "The data's sha256; `DataError` naming both when it is not the `expected` one."
+    fp = fingerprint(src)
+    if expected and fp != expected:
+        raise DataError(f"{src} changed since the run was trained: sha256 {fp} now, {expected} in the run's data.json; "
+                        "the saved split names rows of the old data (train a new run on the new data)")
+    return fp
+
 def build_data(config, # a `Config`, a dict or a YAML path
                splits:dict|None=None, # a saved split to reuse exactly
                device=None, # put batches on this device
+               preprocess:dict|None=None, # a saved run's preprocessing, used instead of deriving it from the training split
+               fingerprint:str|None=None, # the sha256 the data must have (a saved run's); other data is refused
               )->DataBundle:
     "Read, clean, split and encode the data of `config`; return loaders and everything needed to reproduce them."
     cfg = load_config(config)
@@ -399,12 +409,12 @@ def build_data(config, # a `Config`, a dict or a YAML path
         if tkind != kind: raise DataError(f"data.test_source holds {tkind} data but data.source holds {kind} data")
     info = dict(source=d.source, path=str(src), kind=kind, task=task, target=target,
                 inferred=[k for k in ('kind', 'task') if getattr(d, k) is None],  # what the config left to dlproj
-                fingerprint=fingerprint(src), rows=len(items))
+                fingerprint=_fingerprint(src, fingerprint), rows=len(items))
     if d.task is None and kind != 'image': info['task_reason'] = _task_reason(items[target], task)
     for k in ('group_column', 'split_column'):
         c = getattr(d, k)
         if c and c not in items.columns: raise DataError(f"data.{k} {c!r} is not a column of {src.name}; columns present: {list(items.columns)}")
-    if kind == 'image': return _build_images(cfg, items, root, test_items, splits, info, device)
+    if kind == 'image': return _build_images(cfg, items, root, test_items, splits, info, device, preprocess)
     drop = list(d.drop_columns) + [c for c in (d.split_column, d.group_column) if c]
     channels,long = None,None
     if kind == 'tabular': cat_names,cont_names = split_columns(items, target, d.cat_names, d.cont_names, drop=drop)
@@ -434,10 +444,10 @@ def build_data(config, # a `Config`, a dict or a YAML path
     _check_saved_splits(splits, allitems)
     train = allitems.loc[splits['train']]
     if kind == 'tabular':
-        pre = tabular_preprocess(train, target, task, cat_names, cont_names, d)
+        pre = preprocess or tabular_preprocess(train, target, task, cat_names, cont_names, d)
         enc = lambda df: (*encode_table(pre, df, 'training data'), encode_target(pre, df[target]))
     else:
-        pre = sequence_preprocess(train, target, task, cont_names, d, channels, long)
+        pre = preprocess or sequence_preprocess(train, target, task, cont_names, d, channels, long)
         enc = lambda df: (encode_series(pre, df, 'training data'), encode_target(pre, df[target]))
     tensors = {k: enc(allitems.loc[v]) for k,v in splits.items() if len(v)}
     types = [None]*len(tensors['train'])
@@ -450,7 +460,7 @@ def _class_counts(items, label, splits)->dict:
     return {k: {str(c):int(n) for c,n in items.loc[v, label].astype(str).value_counts().sort_index().items()} for k,v in splits.items()}
 
 # %% ../nbs/03_dataset.ipynb #e9b549fb
-def _build_images(cfg, items, root, test_items, splits, info, device)->DataBundle:
+def _build_images(cfg, items, root, test_items, splits, info, device, saved=None)->DataBundle:
     d = cfg.data
     items = items.copy(); items['path'] = [str(Path(p)) for p in items['path']]
     items.index = items['path'].values
@@ -466,7 +476,7 @@ def _build_images(cfg, items, root, test_items, splits, info, device)->DataBundl
     allitems = pd.concat([items, test_items]) if test_items is not None else items
     _check_valid(splits)
     _check_saved_splits(splits, allitems)
-    pre = image_preprocess(allitems.loc[splits['train']], root, d)
+    pre = dict(saved) if saved else image_preprocess(allitems.loc[splits['train']], root, d)
     files = {k: [Path(p) if Path(p).is_absolute() else root/p for p in allitems.loc[v, 'path']] for k,v in splits.items()}
     c,(h,w) = pre['channels'],pre['image_size']
     in_mem = d.in_memory if d.in_memory is not None else len(allitems)*c*h*w <= _MAX_IN_MEMORY
@@ -485,12 +495,13 @@ def _build_images(cfg, items, root, test_items, splits, info, device)->DataBundl
             tensors[k] = (x, encode_target(pre, allitems.loc[ids, 'label']))
             splits[k] = ids
         if skipped: info['skipped_files'] = info.get('skipped_files', []) + [dict(path=p, reason=r) for p,r in skipped]
-        pre['mean'],pre['std'] = _image_stats(tensors['train'][0])
+        if not saved: pre['mean'],pre['std'] = _image_stats(tensors['train'][0])
         trn,val,tst = _loaders(tensors, [TensorImage, TensorCategory], batch_size(cfg, len(splits['train']), 'image'), lambda aug: image_batch_tfms(pre, aug), d.augment, device)
         dls = DataLoaders(trn, val, device=device)
     else:
-        sample,_ = encode_images(pre, files['train'][:_STATS_SAMPLE], training=True)
-        pre['mean'],pre['std'] = _image_stats(sample)
+        if not saved:
+            sample,_ = encode_images(pre, files['train'][:_STATS_SAMPLE], training=True)
+            pre['mean'],pre['std'] = _image_stats(sample)
         dls,tst = _lazy_image_loaders(pre, allitems, root, splits, cfg, device)
     info['split_sizes'] = {k:len(v) for k,v in splits.items()}
     return DataBundle(dls, tst, pre, {k:_json_ids(v) for k,v in splits.items()}, info, allitems, root)
