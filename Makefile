@@ -66,7 +66,7 @@ docs-source: $(STAMP)
 	@$(BIN)/python -c "import nbdev.quarto as q; q._ensure_quarto = lambda: None; q._pre_docs()" >/dev/null && echo "docs source (_proc) built"
 
 pytest: $(STAMP)
-	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow" tests/ $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -rs -m "not slow" tests/ $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
 # Refresh the lock from the current venv after a green `make test` (commit the result).
 lock: $(STAMP)

@@ -158,11 +158,8 @@ def _split_context(run:Path, split:str, device)->dict:
     cfg,splits = load_config(run/'config.yaml'),read_json(run/'splits.json')
     if not splits.get(split): raise _no_split(run, split)
     model,pre = load_model(run, device)
-    bundle = build_data(cfg, splits=splits, device=device)
     was = (read_json(run/'data.json') if (run/'data.json').exists() else {}).get('fingerprint')
-    if was and was != bundle.info['fingerprint']:
-        get_logger('evaluate').warning(f"{bundle.info['path']} changed since {run.name} was trained (sha256 {was[:12]}… now "
-                                       f"{bundle.info['fingerprint'][:12]}…): the {split} split is rebuilt from the rows it names, on the new data")
+    bundle = build_data(cfg, splits=splits, device=device, preprocess=pre, fingerprint=was)
     dl = bundle.test_dl if split == 'test' else bundle.dls.valid
     if dl is None: raise _no_split(run, split)
     out,y,first = _forward(model, dl)
@@ -177,7 +174,7 @@ def get_split_predictions(run:Path, # a finished run directory
                           device=None, # where to run the model; `auto` by default
                          )->tuple[list, np.ndarray, np.ndarray]:
     "`(ids, y_true, preds)` for a run's saved split: class indices and probabilities, or values."
-    c = _split_context(_check_run(run), split, get_device(device or 'auto'))
+    c = _split_context(_check_run(run), split, get_device(device or 'auto', 'device'))
     return c['ids'], c['y'], c['preds']
 
 # %% ../nbs/07_evaluate.ipynb #85236260
@@ -292,7 +289,7 @@ def evaluate(run:Path|str, # a finished run directory
              path_column:str|None=None, # image runs, `data` a table: the column of image paths; found when None
             )->dict:
     "Evaluate a run on its held-out split or on new labelled data; returns the evaluation dict."
-    run = _check_run(run); dev = get_device(device or 'auto')
+    run = _check_run(run); dev = get_device(device or 'auto', 'device')
     own = data is None
     if own and (target or path_column): raise DlprojError("target and path_column name columns of data=; the run's own split needs neither")
     c = _split_context(run, split, dev) if own else _data_context(run, data, dev, target, path_column)

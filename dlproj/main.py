@@ -20,10 +20,11 @@ def cmd_train(a):
     from dlproj.run_experiment import report
     from dlproj.config import load_config
     run = train(a.config, *a.overrides, resume=a.resume)
-    ev = evaluate(run, split='test' if _has_test(run) else 'valid')
+    cfg = load_config(run/'config.yaml', check_files=False)
+    ev = evaluate(run, split='test' if _has_test(run) else 'valid', device=cfg.train.device)   # where it was trained
     print(f"run: {run}")
     _print_metrics(f"{ev['split']} metrics:", ev['metrics'])
-    if load_config(run/'config.yaml', check_files=False).output.report: print(f"report: {report(run)}")
+    if cfg.output.report: print(f"report: {report(run)}")
 
 def _has_test(run)->bool:
     from dlproj.utils import read_json
@@ -31,7 +32,7 @@ def _has_test(run)->bool:
 
 def cmd_evaluate(a):
     from dlproj.evaluate import evaluate
-    ev = evaluate(a.run, data=a.data, split=a.split, target=a.target, path_column=a.path_column)
+    ev = evaluate(a.run, data=a.data, split=a.split, target=a.target, path_column=a.path_column, device=a.device)
     _print_metrics(f"{ev.get('split') or a.data} metrics ({ev.get('n')} items):", ev['metrics'])
 
 def cmd_predict(a):
@@ -81,6 +82,7 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('--split', default='test', choices=['test', 'valid'])
     s.add_argument('--target', metavar='COLUMN', help="the label column of --data (default: the run's data.target, else label)")
     s.add_argument('--path-column', metavar='COLUMN', help='image runs: the column of image paths in a --data table (default: found)')
+    s.add_argument('--device', default='auto', help='auto (default: a GPU when there is one), cpu, cuda, cuda:N or mps')
     s.set_defaults(func=cmd_evaluate)
     s = sub.add_parser('predict', help="predict with a run's model on a file, folder or image")
     s.add_argument('run'); s.add_argument('input', help='a table file, an image, a folder of images, or (image runs) a table of image paths')

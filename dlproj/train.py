@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #ee304976
 from __future__ import annotations
-import copy, csv, io, math, sys, tempfile, time
+import contextlib, copy, csv, io, math, shutil, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -28,7 +28,7 @@ import sklearn.metrics as skm
 from .config import Config, DlprojError, ConfigError, load_config, save_config, to_dict
 from .utils import (get_logger, log_to_file, seed_everything, get_device, write_json, read_json, write_text,
     save_weights, load_weights, save_checkpoint, read_checkpoint, load_checkpoint, make_run_dir, env_record,
-    plain, rng_states, atomic_write, checkpoint_bytes, weights_bytes, write_bytes)
+    plain, rng_states, atomic_write, checkpoint_bytes, weights_bytes, write_bytes, run_lock, storage_error, StorageError)
 from .data_utils import DataError
 from .dataset import build_data, DataBundle, auto_batch_size
 from .model import build_model, default_arch, param_count
@@ -110,10 +110,12 @@ class BackgroundWriter:
         "Queue `f(*args)`."
         while self.pending and (self.pending[0].done() or len(self.pending) >= self.max_pending): self.pending.pop(0).result()
         self.pending.append(self.pool.submit(f, *args))
-    def close(self):
+    def flush(self):
         "Wait for every queued write; raise the first error."
-        try:
-            while self.pending: self.pending.pop(0).result()
+        while self.pending: self.pending.pop(0).result()
+    def close(self):
+        "Flush, and stop the thread."
+        try: self.flush()
         finally: self.pool.shutdown(wait=True)
 
 def history_csv(rows:list[dict])->str:
@@ -368,6 +370,9 @@ def _resolve(cfg:Config, bundle:DataBundle)->Config:
     if t.early_stopping == 'auto': t.early_stopping = auto_patience(t.epochs) if auto else None   # stop early only when dlproj chose the length
     if t.lr is None: t.lr = kd['lr']
     if t.wd is None: t.wd = kd['wd']
+    for k in ('source', 'test_source'):   # absolute, so the run can be resumed and evaluated from any folder
+        v = getattr(cfg.data, k)
+        if v and not str(v).startswith('example:'): setattr(cfg.data, k, str(Path(v).expanduser().resolve()))
     return cfg
 
 def find_unfinished(cfg:Config)->Path:
@@ -394,6 +399,17 @@ def _check_resume_overrides(overrides, policy:str|None=None):
                               "planned epochs and would jump; start a new run, or use train.policy=constant")
         if k not in _RESUMABLE: raise ConfigError(f"{k}: can't be changed when resuming a run (it would change what the run already did); keys that can: {', '.join(_RESUMABLE)}")
 
+def _storage_failed(e:StorageError, run:Path|None, created:bool)->StorageError:
+    "`e`, saying what became of the run: resumable from its last checkpoint, or removed when no epoch had finished."
+    ck = run/'checkpoints'/'last.pth' if run is not None else None
+    if ck is not None and ck.exists():
+        return StorageError(f"{e.msg}. {run} keeps its last complete checkpoint (epoch {read_checkpoint(ck)['epoch']}): "
+                            f"make room, then resume it: dlproj train --resume {run}")
+    if run is not None and created:
+        shutil.rmtree(run, ignore_errors=True)
+        return StorageError(f"{e.msg}. No epoch had finished, so {run} was removed")
+    return StorageError(e.msg)
+
 def train(config=None, # a YAML path, a dict or a `Config` (ignored when resuming)
           *overrides:str, # `section.key=value` strings
           resume:Path|str|None=None, # a run directory to continue
@@ -404,35 +420,49 @@ def train(config=None, # a YAML path, a dict or a `Config` (ignored when resumin
     if resume is None:
         cfg = load_config(config, *overrides)
         if cfg.train.resume: resume = find_unfinished(cfg)
-    if resume is not None:
-        run = Path(resume)
-        _check_resume_overrides(overrides, load_config(run/'config.yaml').train.policy if (run/'config.yaml').exists() else None)
-        if not (run/'config.yaml').exists(): raise DlprojError(f"cannot resume {run}: it has no config.yaml (is it a run directory?)")
-        if (run/'metrics.json').exists(): raise DlprojError(f"cannot resume {run}: the run already finished")
-        ck = read_checkpoint(run/'checkpoints'/'last.pth')
-        cfg,splits = load_config(run/'config.yaml', *overrides),read_json(run/'splits.json')
-        for f in run.rglob('.*.tmp'): f.unlink()   # left by a write the kill interrupted; the renamed files are whole
-    else: run,ck,splits = None,None,None
-    seed_everything(cfg.seed, cfg.train.deterministic)
-    device = get_device(cfg.train.device)
-    bundle = build_data(cfg, splits=splits, device=device)
-    if run is not None and read_json(run/'data.json').get('fingerprint') != bundle.info['fingerprint']:
-        raise DataError(f"cannot resume {run}: {bundle.info['path']} changed since the run started (sha256 differs from data.json)")
-    cfg = _resolve(cfg, bundle)
-    model = build_model(cfg.model, bundle.preprocess)
-    learn = build_learner(cfg, bundle, model)
-    if run is not None and overrides:   # the config says what the resumed run does (but not "resume": it is a run's config)
-        saved = copy.deepcopy(cfg); saved.train.resume = False; save_config(saved, run/'config.yaml')
-    if run is None:
-        run = make_run_dir(cfg.output.runs_dir, cfg.experiment)
-        save_config(cfg, run/'config.yaml')
-        write_json(run/'env.json', env_record(device))
-        write_json(run/'data.json', bundle.info)
-        write_json(run/'splits.json', bundle.splits)
+    with contextlib.ExitStack() as held:
+        if resume is not None:
+            run = Path(resume)
+            _check_resume_overrides(overrides, load_config(run/'config.yaml').train.policy if (run/'config.yaml').exists() else None)
+            if not (run/'config.yaml').exists(): raise DlprojError(f"cannot resume {run}: it has no config.yaml (is it a run directory?)")
+            if (run/'metrics.json').exists(): raise DlprojError(f"cannot resume {run}: the run already finished")
+            held.enter_context(run_lock(run))   # before touching anything: another process may be training it
+            ck = read_checkpoint(run/'checkpoints'/'last.pth')
+            cfg,splits = load_config(run/'config.yaml', *overrides),read_json(run/'splits.json')
+            for f in run.rglob('.*.tmp'): f.unlink()   # left by a write the kill interrupted; the renamed files are whole
+            fp = read_json(run/'data.json').get('fingerprint')
+        else: run,ck,splits,fp = None,None,None,None
+        seed_everything(cfg.seed, cfg.train.deterministic)
+        device = get_device(cfg.train.device)
+        bundle = build_data(cfg, splits=splits, device=device, fingerprint=fp)   # data changed since the run started: refused
+        cfg = _resolve(cfg, bundle)
+        model = build_model(cfg.model, bundle.preprocess)
+        learn = build_learner(cfg, bundle, model)
+        created = run is None
+        try:
+            if run is not None and overrides:   # the config says what the resumed run does (but not "resume": it is a run's config)
+                saved = copy.deepcopy(cfg); saved.train.resume = False; save_config(saved, run/'config.yaml')
+            if created:
+                run = make_run_dir(cfg.output.runs_dir, cfg.experiment)
+                held.enter_context(run_lock(run))
+                save_config(cfg, run/'config.yaml')
+                write_json(run/'env.json', env_record(device))
+                write_json(run/'data.json', bundle.info)
+                write_json(run/'splits.json', bundle.splits)
+            _fit_run(run, cfg, bundle, learn, model, ck, cbs, log)
+        except StorageError as e: raise _storage_failed(e, run, created) from None
+        except OSError as e:   # a write outside dlproj's atomic writers (the log, fastai's lr finder)
+            err = storage_error(e, run if run is not None else cfg.output.runs_dir)
+            if err is e: raise
+            raise _storage_failed(err, run, created) from None
+    return run
+
+def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:dict|None, cbs, log):
+    "Fit (or continue) the run in `run`, then write its model, metrics and plots."
     handler = log_to_file(run/'train.log')
     learn.path = run
     try:
-        log.info(f"run {run}: {cfg.model.arch} ({param_count(model):,} parameters), {bundle.info['split_sizes']} on {device}")
+        log.info(f"run {run}: {cfg.model.arch} ({param_count(model):,} parameters), {bundle.info['split_sizes']} on {bundle.dls.device or 'cpu'}")
         lr = cfg.train.lr
         if lr == 'auto':
             res = find_lr(learn, run/'plots'/'lr_find.png' if cfg.output.plots else None)
@@ -464,4 +494,3 @@ def train(config=None, # a YAML path, a dict or a `Config` (ignored when resumin
         log.info(f"finished {run}: valid {metrics['valid']}" + (f", test {metrics['test']}" if metrics['test'] else ''))
     finally:
         handler.close(); get_logger().removeHandler(handler)
-    return run

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_utils.ipynb #080e1cdb
 from __future__ import annotations
-import contextlib, datetime, io, json, logging, os, platform, random, re, subprocess, sys, pickle, tempfile
+import contextlib, datetime, errno, io, json, logging, os, platform, random, re, shutil, subprocess, sys, pickle, tempfile
 from pathlib import Path
 from typing import Any
 import numpy as np, torch, yaml
@@ -12,10 +12,11 @@ from fastcore.foundation import L
 from .config import DlprojError, Config, config_yaml
 
 # %% auto #0
-__all__ = ['write_bytes', 'get_logger', 'log_to_file', 'seed_everything', 'get_device', 'atomic_write', 'fsync_dir', 'write_text',
-           'write_json', 'read_json', 'write_yaml', 'weights_bytes', 'save_weights', 'load_weights', 'rng_states',
-           'set_rng_states', 'plain', 'checkpoint_bytes', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint',
-           'make_run_id', 'make_run_dir', 'env_record']
+__all__ = ['write_bytes', 'LOCK_NAME', 'get_logger', 'log_to_file', 'seed_everything', 'get_device', 'StorageError',
+           'storage_error', 'atomic_write', 'fsync_dir', 'write_text', 'write_json', 'read_json', 'write_yaml',
+           'weights_bytes', 'save_weights', 'load_weights', 'rng_states', 'set_rng_states', 'plain', 'checkpoint_bytes',
+           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'make_run_id', 'make_run_dir', 'lock_owner',
+           'run_lock', 'env_record']
 
 # %% ../nbs/01_utils.ipynb #ebbce18e
 _FMT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
@@ -50,7 +51,9 @@ def seed_everything(seed:int, # the one seed
     return seed
 
 # %% ../nbs/01_utils.ipynb #5f6a2cae
-def get_device(pref:str|torch.device|None='auto')->torch.device:
+def get_device(pref:str|torch.device|None='auto', # `auto`, `cpu`, `cuda`, `cuda:N` or `mps`
+               what:str='train.device', # the setting it came from, for the error message
+              )->torch.device:
     "The torch device for `pref`: `auto`, `cpu`, `cuda`, `cuda:N` or `mps`."
     if isinstance(pref, torch.device): return pref
     pref = (pref or 'auto').lower()
@@ -58,31 +61,61 @@ def get_device(pref:str|torch.device|None='auto')->torch.device:
     if pref == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu')
     if pref == 'cpu': return torch.device('cpu')
     if pref.startswith('cuda'):
-        if not torch.cuda.is_available(): raise DlprojError(f"train.device={pref}: CUDA is not available here; use auto or cpu")
+        if not torch.cuda.is_available(): raise DlprojError(f"{what}={pref}: CUDA is not available here; use auto or cpu")
         d = torch.device(pref)
         if d.index is not None and d.index >= torch.cuda.device_count():
-            raise DlprojError(f"train.device={pref}: only {torch.cuda.device_count()} CUDA device(s) here")
+            raise DlprojError(f"{what}={pref}: only {torch.cuda.device_count()} CUDA device(s) here")
         return d
     if pref == 'mps':
-        if not has_mps: raise DlprojError("train.device=mps: Apple MPS is not available here; use auto or cpu")
+        if not has_mps: raise DlprojError(f"{what}=mps: Apple MPS is not available here; use auto or cpu")
         return torch.device('mps')
-    raise DlprojError(f"train.device={pref}: unknown device; valid: auto, cpu, cuda, cuda:N, mps")
+    raise DlprojError(f"{what}={pref}: unknown device; valid: auto, cpu, cuda, cuda:N, mps")
 
 # %% ../nbs/01_utils.ipynb #06806a5e
+class StorageError(DlprojError):
+    "The file system refused a write: full, over quota, read-only or not writable by us."
+    def __init__(self, msg:str): super().__init__(msg); self.msg = msg   # kept as written: fastai prefixes errors raised in callbacks
+
+_STORAGE_ERRNOS = {errno.ENOSPC: 'no space left on the device', errno.EDQUOT: 'disk quota exceeded',
+                   errno.EROFS: 'read-only file system', errno.EACCES: 'permission denied', errno.EPERM: 'operation not permitted'}
+
+def _free_space(path:Path)->str:
+    p = Path(path).parent
+    while not p.exists() and p != p.parent: p = p.parent
+    try: return f"{shutil.disk_usage(p).free / 2**20:.2f} MiB free in {p}"
+    except OSError: return f"free space in {p} unknown"
+
+def storage_error(e:OSError, path:Path)->Exception:
+    "A `StorageError` naming `path` and its free space for what the storage refused; any other error as it is."
+    why = _STORAGE_ERRNOS.get(getattr(e, 'errno', None))
+    return e if why is None else StorageError(f"cannot write {path}: {why} ({_free_space(path)})")
+
+@contextlib.contextmanager
+def _storage(path:Path):
+    "Raise what the storage refuses inside the block as a `StorageError` about `path`."
+    try: yield
+    except OSError as e:
+        err = storage_error(e, path)
+        if err is e: raise
+        raise err from None
+
 @contextlib.contextmanager
 def atomic_write(path:Path, # the file to (re)place
                  mode:str='w', # `w` for text, `wb` for bytes
                 ):
     "Open a temporary file beside `path`; rename it over `path` only if the block succeeds."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd,tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix='.tmp', dir=path.parent)   # O_EXCL, unpredictable name
+    path = Path(path)
+    with _storage(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd,tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix='.tmp', dir=path.parent)   # O_EXCL, unpredictable name
     tmp = Path(tmp)
     try:
-        if hasattr(os, 'fchmod'): os.fchmod(fd, 0o644)   # mkstemp's 0600 would hide results from the rest of a team
-        with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding':'utf-8'})) as f:
-            yield f
-            f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with _storage(path):
+            if hasattr(os, 'fchmod'): os.fchmod(fd, 0o644)   # mkstemp's 0600 would hide results from the rest of a team
+            with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding':'utf-8'})) as f:
+                yield f
+                f.flush(); os.fsync(f.fileno())
+            os.replace(tmp, path)
         fsync_dir(path.parent)
     finally:
         if tmp.exists(): tmp.unlink()
@@ -226,13 +259,53 @@ def make_run_dir(runs_dir:Path, # the root of all runs (`output.runs_dir`)
                 )->Path:
     "Create and return a new, empty run directory."
     root = Path(runs_dir)/experiment
-    root.mkdir(parents=True, exist_ok=True)
+    with _storage(root): root.mkdir(parents=True, exist_ok=True)
     for _ in range(100):
         p = root/(run_id or make_run_id())
-        try: p.mkdir(); return p
+        try:
+            with _storage(p): p.mkdir(); return p
         except FileExistsError:
             if run_id: raise DlprojError(f"run directory already exists: {p}")
     raise DlprojError(f"could not create a new run directory under {root}")
+
+LOCK_NAME = 'train.lock'
+
+def _pid_alive(pid:int)->bool:
+    if os.name == 'nt': return True   # signal 0 is CTRL_C_EVENT on Windows: never send it; assume the owner lives
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True   # another user's live process
+    return True
+
+def lock_owner(run:Path)->dict|None:
+    "The live owner of `RUN/train.lock` (`pid`, `host`, `since`), or None when there is no lock or its process is gone."
+    try: o = json.loads((Path(run)/LOCK_NAME).read_text(encoding='utf-8'))
+    except FileNotFoundError: return None
+    except (OSError, ValueError): return {'pid': None, 'host': None, 'since': None}   # unreadable: respect it
+    if o.get('host') == platform.node() and isinstance(o.get('pid'), int) and not _pid_alive(o['pid']): return None
+    return o
+
+@contextlib.contextmanager
+def run_lock(run:Path):
+    "Hold `RUN/train.lock` for the block: refuse a run another live process holds, take over a stale lock."
+    lock = Path(run)/LOCK_NAME
+    me = {'pid': os.getpid(), 'host': platform.node(), 'since': datetime.datetime.now().isoformat(timespec='seconds')}
+    with _storage(lock):
+        fd,tmp = tempfile.mkstemp(prefix='.train.lock.', suffix='.tmp', dir=run)
+        with os.fdopen(fd, 'w', encoding='utf-8') as f: json.dump(me, f)
+    try:
+        for _ in range(3):
+            try: os.link(tmp, lock); break
+            except FileExistsError:
+                o = lock_owner(run)
+                if o is not None:
+                    raise DlprojError(f"{run} is being trained by process {o['pid']} on {o['host']} since {o['since']}: "
+                                      f"wait for it to finish or stop it; if that process is gone, remove {lock}")
+                lock.unlink(missing_ok=True)   # stale: its process is gone
+        else: raise DlprojError(f"could not take the lock {lock}: other processes keep taking it")
+    finally: os.unlink(tmp)
+    try: yield lock
+    finally: lock.unlink(missing_ok=True)
 
 # %% ../nbs/01_utils.ipynb #22f43bb9
 def _git(*args, cwd=None)->str|None:
