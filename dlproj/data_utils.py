@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data_utils.ipynb #cb054015
 from __future__ import annotations
-import hashlib, os, re, shutil, tempfile
+import codecs, collections, csv, hashlib, json, os, re, shutil, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.tabular.core import cont_cat_split
@@ -13,11 +13,12 @@ from .config import DlprojError, ConfigError, DataConfig, AugmentConfig
 from .utils import get_logger, write_json, read_json
 
 # %% auto #0
-__all__ = ['EXAMPLES', 'TABLE_SUFFIXES', 'IMAGE_SUFFIXES', 'SPLITS', 'DataError', 'cache_dir', 'example_path', 'resolve_source',
-           'read_ts', 'read_table', 'check_images', 'read_image_folder', 'check_target', 'read_image_table',
-           'series_columns', 'infer_kind', 'infer_task', 'split_columns', 'clean_table', 'fill_stats', 'apply_fill',
-           'norm_stats', 'normalize', 'split_rows', 'split_from_column', 'split_data', 'save_splits', 'load_splits',
-           'fingerprint', 'profile', 'augment_transforms']
+__all__ = ['EXAMPLES', 'CSV_SEPARATORS', 'TABLE_SUFFIXES', 'IMAGE_SUFFIXES', 'SPLITS', 'DataError', 'cache_dir', 'example_path',
+           'resolve_source', 'read_ts', 'decode_error', 'sniff_csv', 'csv_header', 'check_columns', 'csv_options',
+           'read_table', 'check_images', 'read_image_folder', 'check_target', 'read_image_table', 'series_columns',
+           'infer_kind', 'infer_task', 'split_columns', 'clean_table', 'fill_stats', 'apply_fill', 'norm_stats',
+           'normalize', 'split_rows', 'split_from_column', 'split_data', 'save_splits', 'load_splits', 'fingerprint',
+           'profile', 'augment_transforms']
 
 # %% ../nbs/02_data_utils.ipynb #8be6a22d
 class DataError(DlprojError, ValueError):
@@ -123,14 +124,75 @@ def read_ts(path:Path, # a `.ts` file (UCR/UEA format)
     df.attrs.update(id_column='series', time_column='step', target='label' if labelled else None)
     return df
 
+# %% ../nbs/02_data_utils.ipynb #d69cb807
+CSV_SEPARATORS = (',', ';', '\t', '|')  # the separators `sniff_csv` chooses from
+_SNIFF_BYTES = 64 * 1024               # the start of a CSV file read to detect its encoding and separator
+_SEP_NAMES = {'tab': '\t', '\\t': '\t'}
+
+def decode_error(path:Path, e:UnicodeDecodeError)->DataError:
+    "The `DataError` for text that is not in the encoding it was read with: the file, the byte, and `data.encoding`."
+    return DataError(f"{path}: not {e.encoding} text ({e.reason}: byte {e.object[e.start:e.start+1]!r}); set data.encoding "
+                     "to the file's encoding, e.g. data.encoding: latin-1 (cp1252 for Windows files), or save the file as UTF-8")
+
+def _sniff_sep(text:str)->str:
+    "The separator the first lines of `text` agree on, among `CSV_SEPARATORS`; `,` when there is none."
+    try: return csv.Sniffer().sniff('\n'.join(text.splitlines()[:50]), delimiters=''.join(CSV_SEPARATORS)).delimiter
+    except csv.Error: return ','
+
+def sniff_csv(path:Path, # a .csv or .tsv file
+              encoding:str|None=None, # `data.encoding`; None: UTF-8 (`utf-8-sig` when the file starts with a BOM)
+              sep:str|None=None, # `data.sep`; None: a tab for .tsv, else sniffed among `CSV_SEPARATORS`
+             )->dict:
+    "The `encoding` and `sep` to read a CSV or TSV file with: those given, else detected from its first 64 KB."
+    path = Path(path)
+    with open(path, 'rb') as f: head = f.read(_SNIFF_BYTES)
+    enc = encoding or 'utf-8'
+    try: utf8 = codecs.lookup(enc).name == 'utf-8'
+    except LookupError: raise DataError(f"data.encoding: unknown encoding {enc!r}; e.g. utf-8, latin-1, cp1252") from None
+    if utf8 and head.startswith(codecs.BOM_UTF8): enc = 'utf-8-sig'
+    try: text = codecs.getincrementaldecoder(enc)().decode(head, final=len(head) < _SNIFF_BYTES)
+    except UnicodeDecodeError as e: raise decode_error(path, e) from None
+    if sep is None: sep = '\t' if path.suffix.lower() == '.tsv' else _sniff_sep(text if len(head) < _SNIFF_BYTES else text[:text.rfind('\n')])
+    return dict(encoding=enc, sep=_SEP_NAMES.get(sep, sep))
+
+def csv_header(path:Path, # a .csv or .tsv file
+               **kwargs, # `encoding` and `sep`, from `sniff_csv`
+              )->list[str]:
+    "The column names in a CSV file's first line, as written (pandas would rename duplicates)."
+    return pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **kwargs).iloc[0].tolist()
+
+def check_columns(path:Path, # the file, for the message
+                  names:list, # the column names as the file has them
+                 ):
+    "`DataError` naming the file and the names when a column name appears more than once."
+    counts = collections.Counter(n for n in names if not (pd.isna(n) or n == ''))   # pandas numbers empty names itself
+    if dups := [n for n,k in counts.items() if k > 1]:
+        raise DataError(f"{path}: duplicated column name(s) {dups}: each column needs its own name (pandas would rename or drop the copies)")
+
+def csv_options(data_cfg)->dict:
+    "`encoding` and `sep` from the data config (None when not set), as keyword arguments of `read_table`."
+    return dict(encoding=getattr(data_cfg, 'encoding', None), sep=getattr(data_cfg, 'sep', None))
+
 # %% ../nbs/02_data_utils.ipynb #7e655c1b
 TABLE_SUFFIXES = ('.csv', '.tsv', '.json', '.jsonl', '.xlsx', '.xls', '.parquet', '.ts')
 
-def _read(path:Path, sfx:str, sheet):
-    if sfx == '.csv': return pd.read_csv(path)
-    if sfx == '.tsv': return pd.read_csv(path, sep='\t')
-    if sfx == '.json': return pd.read_json(path, precise_float=True, convert_dates=False)
-    if sfx == '.jsonl': return pd.read_json(path, lines=True, precise_float=True, convert_dates=False)
+def _check_json_columns(path:Path, lines:bool):
+    "`check_columns` on each object of a JSON (or JSON lines) file: of two equal keys, `read_json` keeps the last."
+    def hook(pairs):
+        if len({k for k,_ in pairs}) < len(pairs): check_columns(path, [k for k,_ in pairs])
+        return dict(pairs)
+    with open(path, encoding='utf-8-sig') as f:
+        for l in (f if lines else [f.read()]):
+            if l.strip(): json.loads(l, object_pairs_hook=hook)
+
+def _read(path:Path, sfx:str, sheet, encoding=None, sep=None):
+    if sfx in ('.csv', '.tsv'):
+        opts = sniff_csv(path, encoding, sep)
+        check_columns(path, csv_header(path, **opts))
+        return pd.read_csv(path, **opts)
+    if sfx in ('.json', '.jsonl'):
+        _check_json_columns(path, sfx == '.jsonl')
+        return pd.read_json(path, lines=sfx == '.jsonl', precise_float=True, convert_dates=False)
     if sfx == '.parquet': return pd.read_parquet(path)
     if sfx == '.ts': return read_ts(path)
     try: xl = pd.ExcelFile(path, engine='calamine' if sfx == '.xls' else None)
@@ -139,10 +201,14 @@ def _read(path:Path, sfx:str, sheet):
         names = xl.sheet_names
         if (isinstance(sheet, int) and not -len(names) <= sheet < len(names)) or (isinstance(sheet, str) and sheet not in names):
             raise DataError(f"{path}: no sheet {sheet!r} (data.sheet); sheets present: {', '.join(map(repr, names))}")
+        head = xl.parse(sheet, header=None, nrows=1)
+        if len(head): check_columns(path, head.iloc[0].tolist())
         return xl.parse(sheet)
 
 def read_table(path:Path, # a .csv, .tsv, .json, .jsonl, .xlsx, .xls or .parquet file
                sheet:str|int=0, # the Excel sheet, by name or index
+               encoding:str|None=None, # CSV/TSV: the text encoding (`data.encoding`); None: UTF-8, with or without a BOM
+               sep:str|None=None, # CSV/TSV: the separator (`data.sep`); None: detected (`sniff_csv`)
               )->pd.DataFrame:
     "Read a table, choosing pandas' reader by the file's suffix."
     path = Path(path); sfx = path.suffix.lower()
@@ -150,8 +216,9 @@ def read_table(path:Path, # a .csv, .tsv, .json, .jsonl, .xlsx, .xls or .parquet
     if path.is_dir(): raise DataError(f"{path}: expected a table file, got a folder")
     if sfx not in TABLE_SUFFIXES: raise DataError(f"{path}: unsupported file type {path.suffix!r}; supported: {', '.join(TABLE_SUFFIXES)}")
     if path.stat().st_size == 0: raise DataError(f"{path}: empty file")
-    try: df = _read(path, sfx, sheet)
+    try: df = _read(path, sfx, sheet, encoding, sep)
     except DataError: raise
+    except UnicodeDecodeError as e: raise decode_error(path, e) from None
     except pd.errors.EmptyDataError: raise DataError(f"{path}: empty file (no columns)") from None
     except Exception as e: raise DataError(f"{path}: could not be read as {sfx[1:]}: {type(e).__name__}: {e}") from None
     if len(df) == 0 or len(df.columns) == 0: raise DataError(f"{path}: the table has no rows (columns: {list(df.columns)})")
@@ -227,10 +294,12 @@ def read_image_table(path:Path, # a table file (any `read_table` format) listing
                      target:str|None=None, # the label column, checked when given
                      sheet:str|int=0, # the Excel sheet
                      verify:bool=True, # skip (and report) images PIL can't read
+                     encoding:str|None=None, # CSV/TSV: the text encoding (`data.encoding`)
+                     sep:str|None=None, # CSV/TSV: the separator (`data.sep`)
                     )->pd.DataFrame:
     "The table of image paths (relative to its folder), checked; `attrs` holds `root`, `path_column`, `skipped`."
     path = Path(path); root = path.parent.resolve()
-    df = read_table(path, sheet)
+    df = read_table(path, sheet, encoding, sep)
     if target is not None: check_target(df, target, path)
     if path_column is None:
         cands = _file_columns(df, root)
