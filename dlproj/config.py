@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #56e1bdd5
 from __future__ import annotations
-import dataclasses, difflib, os, tempfile, types, typing, copy
+import dataclasses, difflib, os, re, tempfile, types, typing, copy
 from dataclasses import dataclass, field, fields, is_dataclass, asdict
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -13,7 +13,8 @@ import yaml
 # %% auto #0
 __all__ = ['DlprojError', 'ConfigError', 'AugmentConfig', 'DataConfig', 'ModelConfig', 'TrainConfig', 'TrackingConfig',
            'TuneConfig', 'OutputConfig', 'Config', 'check_value', 'from_dict', 'to_dict', 'parse_override',
-           'apply_overrides', 'validate', 'read_yaml', 'load_config', 'config_yaml', 'save_config']
+           'apply_overrides', 'checkpoint_interval', 'validate', 'read_yaml', 'load_config', 'config_yaml',
+           'save_config']
 
 # %% ../nbs/00_config.ipynb #b00aae0c
 class DlprojError(Exception):
@@ -89,7 +90,8 @@ class TrainConfig:
     mixed_precision: bool = True  # use mixed precision when a GPU is present
     device: str = 'auto'          # `auto`, `cpu`, `cuda`, `cuda:1`, `mps`
     deterministic: bool = False   # ask torch for deterministic algorithms
-    checkpoint: bool = True       # write a checkpoint every epoch, for resuming
+    checkpoint: bool = True       # write checkpoints, for resuming
+    checkpoint_every: float|str = 'auto' # seconds between checkpoints, epochs as 'Nep', or `auto` (a few percent of the training time)
     resume: bool = False          # continue the run from its last checkpoint
     progress: bool = True         # show progress bars
 
@@ -239,6 +241,14 @@ def apply_overrides(cfg:Config, *overrides:str)->Config:
 # %% ../nbs/00_config.ipynb #d80ccaa0
 def _is_example(s:str|None)->bool: return bool(s) and s.startswith('example:')
 
+def checkpoint_interval(v)->tuple[str, float]:
+    "`train.checkpoint_every` as `('auto', 0)`, `('seconds', s)` or `('epochs', n)`; `ConfigError` for anything else."
+    if v == 'auto': return 'auto', 0.
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0: return 'seconds', float(v)
+    m = re.fullmatch(r'\s*(\d+)\s*ep(?:och)?s?\s*', str(v))
+    if m and int(m.group(1)) >= 1: return 'epochs', int(m.group(1))
+    raise ConfigError(f"train.checkpoint_every: expected seconds (e.g. 300), epochs as 'Nep' (e.g. '5ep') or 'auto', got {v!r}")
+
 def validate(cfg:Config, check_files:bool=True)->Config:
     "Check ranges, combinations and file existence; raise `ConfigError` naming the key."
     d,t = cfg.data,cfg.train
@@ -249,6 +259,7 @@ def validate(cfg:Config, check_files:bool=True)->Config:
     if t.wd is not None and t.wd < 0: err(f"train.wd must be >= 0 or null, got {t.wd}")
     if t.early_stopping not in ('auto', None) and t.early_stopping < 1:
         err(f"train.early_stopping must be at least 1 epoch, 'auto' or null, got {t.early_stopping}")
+    checkpoint_interval(t.checkpoint_every)
     if d.id_column is not None and d.kind not in (None, 'sequence'): err(f"data.id_column is for long sequence tables, but data.kind is {d.kind!r}")
     for k in ('valid_pct','test_pct'):
         v = getattr(d, k)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #ee304976
 from __future__ import annotations
-import contextlib, copy, csv, io, math, shutil, sys, tempfile, time
+import contextlib, copy, csv, io, math, shutil, signal, sys, tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -25,7 +25,7 @@ from fastai.optimizer import Adam, SGD, ranger
 from fastai.losses import BaseLoss, CrossEntropyLossFlat, MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropyFlat, FocalLossFlat
 from fastai.metrics import AccumMetric, accuracy, error_rate, rmse, mae, R2Score, F1Score, BalancedAccuracy, skm_to_fastai, ActivationType
 import sklearn.metrics as skm
-from .config import Config, DlprojError, ConfigError, load_config, save_config, to_dict
+from .config import Config, DlprojError, ConfigError, load_config, save_config, to_dict, checkpoint_interval
 from .utils import (get_logger, log_to_file, seed_everything, get_device, write_json, read_json, write_text,
     save_weights, load_weights, save_checkpoint, read_checkpoint, load_checkpoint, make_run_dir, env_record,
     plain, rng_states, atomic_write, checkpoint_bytes, weights_bytes, write_bytes, run_lock, storage_error, StorageError)
@@ -35,11 +35,11 @@ from .model import build_model, default_arch, param_count
 from .visualization import plot_loss_curves, plot_lr_find
 
 # %% auto #0
-__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'KIND_DEFAULTS', 'roc_auc_binary', 'get_loss', 'default_metrics', 'get_metrics',
-           'BackgroundWriter', 'history_csv', 'HistoryCallback', 'lower_is_better', 'RunTracker', 'DlprojLearner',
-           'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params', 'show_progress',
-           'build_learner', 'ChannelsLastFit', 'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'save_model',
-           'load_model', 'find_unfinished', 'train']
+__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS', 'roc_auc_binary', 'get_loss', 'default_metrics',
+           'get_metrics', 'BackgroundWriter', 'history_csv', 'HistoryCallback', 'lower_is_better', 'RunTracker',
+           'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params',
+           'show_progress', 'build_learner', 'ChannelsLastFit', 'body_head_splitter', 'fit', 'fine_tune_head',
+           'find_lr', 'save_model', 'load_model', 'find_unfinished', 'train']
 
 # %% ../nbs/06_train.ipynb #7d7cd151
 class _PlainTensors:
@@ -136,8 +136,9 @@ def _write(cb, path:Path, data:bytes|str):
 def _metric_names(recorder)->list[str]: return [n for n in recorder.metric_names if n not in ('epoch', 'time')]
 
 class HistoryCallback(Callback):
-    "Rewrite `history.csv` atomically after every epoch: epoch, losses, metrics, lr, seconds."
+    "Keep one row per epoch (epoch, losses, metrics, lr, seconds) and rewrite `history.csv` atomically."
     order = Recorder.order + 1
+    write_every_epoch = True   # a `RunTracker` turns this off: it writes the history with its checkpoints
     def __init__(self, path:Path, rows:list|None=None, log:bool=False): store_attr(); self.rows = list(rows or [])
     def before_epoch(self): self.t0 = time.perf_counter()
     def after_epoch(self):
@@ -145,57 +146,104 @@ class HistoryCallback(Callback):
         row = {'epoch': self.epoch + 1, **{k: float(v) for k,v in vals.items()},
                'lr': float(self.opt.hypers[-1]['lr']), 'seconds': round(time.perf_counter() - self.t0, 4)}
         self.rows.append(row)
-        _write(self, self.path, history_csv(self.rows))
+        if self.write_every_epoch: _write(self, self.path, history_csv(self.rows))
         if self.log: get_logger('train').info('epoch %d/%d ' % (row['epoch'], self.n_epoch) + ' '.join(f"{k}={v:.4g}" for k,v in vals.items()))
 
 def lower_is_better(monitor:str)->bool:
     "Losses and errors improve downwards, everything else upwards (fastai only knows about losses and errors)."
     return 'loss' in monitor or 'error' in monitor or monitor in ('rmse', 'mae')
 
+AUTO_CHECKPOINT = dict(share=0.04, max_seconds=600.)   # `checkpoint_every: auto`: at most ~4% of the time, at least every 10 minutes
+
+def _cpu_copy(o):
+    "`o` with every tensor copied to the CPU: a snapshot the next training steps can't change."
+    if isinstance(o, torch.Tensor): return o.detach().to('cpu', copy=True)
+    if isinstance(o, dict): return {k: _cpu_copy(v) for k,v in o.items()}
+    if isinstance(o, (list, tuple)): return type(o)(_cpu_copy(v) for v in o)
+    return o
+
 class RunTracker(TrackerCallback):
-    "Best weights (safetensors), early stopping and a resumable checkpoint after every epoch."
+    "Best weights (safetensors), early stopping and a resumable checkpoint at every `train.checkpoint_every`."
     order = TrackerCallback.order + 1
     def __init__(self, run_dir:Path, monitor:str='valid_loss', patience:int|None=None, checkpoint:bool=True,
                  history:HistoryCallback|None=None, state:dict|None=None,
                  watch_from:int=0, # epochs before this one are neither candidates for the best weights nor counted by early stopping
+                 every:float|str='auto', # seconds between checkpoints, epochs as 'Nep', or `auto`
                 ):
         super().__init__(monitor=monitor, comp=np.less if lower_is_better(monitor) else np.greater, reset_on_fit=False)
         store_attr('run_dir,patience,checkpoint,history,watch_from')
+        if history is not None: history.write_every_epoch = False   # written here, with the checkpoints
+        self.unit,self.amount = checkpoint_interval(every)
         s = state or {}
         self.best,self.best_epoch,self.wait = s.get('best'),s.get('best_epoch', 0),s.get('wait', 0)
-        self.stopped_early = False
-        self.smooth = s.get('smooth_loss')
+        self.stopped_early,self.smooth = False,s.get('smooth_loss')
+        self.best_state,self.best_dirty,self.pending = None,False,None
+        self.cost,self.write_seconds = None,0.
     @property
     def best_path(self): return Path(self.run_dir)/'checkpoints'/'best.safetensors'
+    @property
+    def last_path(self): return Path(self.run_dir)/'checkpoints'/'last.pth'
     def before_fit(self):
         super().before_fit()
         # fastai's train_loss is a running average that `Recorder` resets at every fit: carry it over a resume
         if self.smooth and self.run:
             sl = self.recorder.smooth_loss
             sl.val,sl.count = torch.tensor(self.smooth['val']),self.smooth['count']
+        self.saved_epoch,self.saved_at = getattr(self.learn, 'resume_epoch', 0),time.monotonic()
     def state(self):
         sl = self.recorder.smooth_loss
         return dict(best=float(self.best), best_epoch=self.best_epoch, wait=self.wait,
                     smooth_loss=dict(val=float(sl.val), count=int(sl.count)))
+    def _due(self)->bool:
+        "Is a checkpoint due after this epoch?"
+        if self.unit == 'epochs': return self.epoch + 1 - self.saved_epoch >= self.amount
+        waited = time.monotonic() - self.saved_at
+        if self.unit == 'seconds': return waited >= self.amount
+        return self.cost is None or waited >= min(self.cost / AUTO_CHECKPOINT['share'], AUTO_CHECKPOINT['max_seconds'])
+    def _snapshot(self, copy:bool=False)->dict:
+        "What a checkpoint after this epoch holds (copied to the CPU when it is written later)."
+        f = _cpu_copy if copy else noop
+        return dict(epoch=self.epoch + 1, model=f(self.model.state_dict()), opt=f(plain(self.opt.state_dict())), rng=rng_states(),
+                    tracker=self.state(), history=list(self.history.rows) if self.history else [], stopped_early=self.stopped_early)
+    def _put(self, path:Path, data:bytes):
+        "Write on the learner's background writer (or now), adding the time it takes to `write_seconds`."
+        def f():
+            t = time.perf_counter(); write_bytes(path, data); self.write_seconds += time.perf_counter() - t
+        w = getattr(self.learn, 'writer', None)
+        if w is None: f()
+        else: w(f)
+    def save(self, s:dict):
+        "Write the history, the best weights (when they changed) and the checkpoint `s`; time it for `auto`."
+        t0,written = time.perf_counter(),self.write_seconds
+        if self.history is not None: self._put(self.history.path, history_csv(s['history']))
+        if self.best_dirty: self._put(self.best_path, weights_bytes(self.best_state)); self.best_dirty = False
+        if self.checkpoint:
+            self._put(self.last_path, checkpoint_bytes(s['model'], s['opt'], s['epoch'], rng=s['rng'], tracker=s['tracker'],
+                                                       history=s['history'], stopped_early=s['stopped_early']))
+        self.write_seconds -= written
+        self.cost = time.perf_counter() - t0 + written   # this save's serialising, and the last one's writing
+        self.pending,self.saved_epoch,self.saved_at = None,s['epoch'],time.monotonic()
+    def save_pending(self):
+        "Write the last finished epoch if the interval held its checkpoint back (on Ctrl-C or SIGTERM)."
+        if self.pending is not None: self.save(self.pending)
     def after_epoch(self):
         watched = self.epoch + 1 > self.watch_from
         if watched: super().after_epoch()    # fastai's `TrackerCallback`: is the monitor the best so far?
         else: self.new_best = False
         if self.new_best:
             self.best_epoch,self.wait = self.epoch + 1,0
-            _write(self, self.best_path, weights_bytes(self.model.state_dict()))
+            self.best_state,self.best_dirty = _cpu_copy(self.model.state_dict()),True
         elif watched: self.wait += 1
         self.stopped_early = bool(self.patience) and self.wait >= self.patience
-        if self.checkpoint:
-            _write(self, Path(self.run_dir)/'checkpoints'/'last.pth',
-                   checkpoint_bytes(self.model, self.opt, self.epoch + 1, tracker=self.state(),
-                                    history=self.history.rows if self.history else [], stopped_early=self.stopped_early))
+        if self.epoch + 1 == self.n_epoch or self.stopped_early or self._due(): self.save(self._snapshot())
+        else: self.pending = self._snapshot(copy=True)
         if self.stopped_early:
             get_logger('train').info(f"no improvement in {self.monitor} for {self.wait} epochs: stopping after epoch {self.epoch + 1}")
             raise CancelFitException()
     def after_fit(self):
         super().after_fit()
-        if self.best_path.exists(): self.model.load_state_dict(load_weights(self.best_path, device=next(self.model.parameters()).device))
+        if self.best_state is not None: self.model.load_state_dict(self.best_state)
+        elif self.best_path.exists(): self.model.load_state_dict(load_weights(self.best_path, device=next(self.model.parameters()).device))
 
 class DlprojLearner(Learner):
     "A fastai `Learner` that can start at `resume_epoch` (to resume), calls only the callbacks that handle an event, and writes files in the background."
@@ -457,6 +505,15 @@ def train(config=None, # a YAML path, a dict or a `Config` (ignored when resumin
             raise _storage_failed(err, run, created) from None
     return run
 
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    "SIGTERM (`kill`, a scheduler's stop) interrupts the fit as Ctrl-C does, so the last finished epoch is saved."
+    if threading.current_thread() is not threading.main_thread(): yield; return   # signals reach the main thread only
+    def stop(signum, frame): raise KeyboardInterrupt('SIGTERM')
+    old = signal.signal(signal.SIGTERM, stop)
+    try: yield
+    finally: signal.signal(signal.SIGTERM, old)
+
 def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:dict|None, cbs, log):
     "Fit (or continue) the run in `run`, then write its model, metrics and plots."
     handler = log_to_file(run/'train.log')
@@ -472,7 +529,7 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
             log.info(f"lr finder suggests {lr:.3g}")
         hist = HistoryCallback(run/'history.csv', rows=ck['extra']['history'] if ck else None, log=not show_progress(cfg.train.progress))
         tracker = RunTracker(run, cfg.train.monitor, cfg.train.early_stopping, cfg.train.checkpoint, hist,
-                             state=ck['extra']['tracker'] if ck else None, watch_from=watch_from(cfg))
+                             state=ck['extra']['tracker'] if ck else None, watch_from=watch_from(cfg), every=cfg.train.checkpoint_every)
         start = 0
         if ck is not None:
             learn.create_opt()
@@ -481,7 +538,14 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
             start = ck['epoch']
             log.info(f"resuming {run} at epoch {start + 1}/{cfg.train.epochs}")
         if cfg.model.pretrained: lr = fine_tune_head(learn, lr, ck is None)
-        if not (ck and ck['extra'].get('stopped_early')): fit(learn, cfg, lr, cbs=[hist, tracker, *(cbs or [])], start_epoch=start)
+        if not (ck and ck['extra'].get('stopped_early')):
+            try:
+                with _sigterm_interrupts(): fit(learn, cfg, lr, cbs=[hist, tracker, *(cbs or [])], start_epoch=start)
+            except KeyboardInterrupt:   # Ctrl-C or SIGTERM: keep the last finished epoch, then stop
+                tracker.save_pending()
+                if tracker.checkpoint and tracker.last_path.exists():
+                    log.info(f"interrupted: {run} resumes after epoch {tracker.saved_epoch}: dlproj train --resume {run}")
+                raise
         elif tracker.best_path.exists(): learn.model.load_state_dict(load_weights(tracker.best_path))
         save_model(run, learn.model, bundle, cfg)
         metrics = dict(valid=_metrics_row(learn, bundle.dls.valid),

@@ -199,14 +199,16 @@ def plain(o):
     if isinstance(o, np.ndarray): return torch.from_numpy(o)
     raise TypeError(f"can't store a {type(o).__name__} in a checkpoint: only tensors and plain data are allowed")
 
-def checkpoint_bytes(model:torch.nn.Module, # its weights are saved
-                     opt=None, # an optimizer with `state_dict()`, or None
+def checkpoint_bytes(model:torch.nn.Module|dict, # a model (its weights are saved), or its `state_dict`
+                     opt=None, # an optimizer with `state_dict()`, its state dict, or None
                      epoch:int=0, # the number of epochs completed
+                     rng:dict|None=None, # RNG states from `rng_states`; read now when None
                      **extra, # more plain data: numbers, strings, lists, dicts, tensors
                     )->bytes:
-    "A checkpoint as bytes: weights, optimizer state, epoch, RNG states (read now) and `extra`."
-    ck = {'format': 'dlproj-checkpoint-1', 'epoch': int(epoch), 'model': model.state_dict(),
-          'opt': plain(opt.state_dict()) if opt is not None else None, 'rng': rng_states(), 'extra': plain(extra)}
+    "A checkpoint as bytes: weights, optimizer state, epoch, RNG states and `extra`."
+    ck = {'format': 'dlproj-checkpoint-1', 'epoch': int(epoch), 'model': model if isinstance(model, dict) else model.state_dict(),
+          'opt': None if opt is None else plain(opt if isinstance(opt, dict) else opt.state_dict()),
+          'rng': rng if rng is not None else rng_states(), 'extra': plain(extra)}
     buf = io.BytesIO(); torch.save(ck, buf)
     return buf.getvalue()
 
