@@ -24,13 +24,14 @@ from .config import Config, load_config
 from .utils import get_logger
 from .data_utils import (DataError, EXAMPLES, resolve_source, read_table, read_image_folder, read_image_table,
     infer_kind, infer_task, check_target, split_columns, clean_table, fill_stats, apply_fill, norm_stats, split_rows,
-    split_from_column, series_columns, fingerprint, profile, augment_transforms)
+    split_from_column, series_columns, fingerprint, profile, augment_transforms, csv_options)
 
 # %% auto #0
-__all__ = ['MAX_BATCH', 'MAX_LOST', 'TensorDL', 'DataBundle', 'cat_strings', 'tabular_preprocess', 'encode_target',
+__all__ = ['MAX_BATCH', 'MAX_LOST', 'TensorDL', 'DataBundle', 'cat_strings', 'cat_codes', 'tabular_preprocess', 'encode_target',
            'encode_table', 'long_to_wide', 'series_frame', 'sequence_preprocess', 'encode_series', 'image_item_tfms',
            'load_image', 'encode_images', 'image_batch_tfms', 'image_preprocess', 'read_source', 'make_splits',
-           'auto_batch_size', 'batch_size', 'build_data', 'show_batch', 'encode_inputs', 'input_dl']
+           'duplicates_across_splits', 'auto_batch_size', 'batch_size', 'build_data', 'show_batch', 'encode_inputs',
+           'input_dl']
 
 # %% ../nbs/03_dataset.ipynb #b60cad27
 _MAX_TFM_CACHE = 512 * 2**20 # bytes (as float32) up to which `TensorDL(cache_tfms=True)` keeps transformed tensors
@@ -122,6 +123,29 @@ def cat_strings(s:pd.Series)->pd.Series:
         return str(v)
     return s.map(one).astype(object)
 
+_BOOLS = {'true': 'True', 'false': 'False'}
+
+def _as_read(v:str)->str:
+    "The text of a category as pandas would have read it as a number or boolean: `'01'` and `'1.0'` give `'1'`, `'TRUE'` gives `'True'`."
+    if (b := _BOOLS.get(v.lower())) and v in (b, v.lower(), v.upper()): return b   # pandas' true/false spellings
+    try: return str(int(v))
+    except ValueError: pass
+    try: f = float(v)
+    except ValueError: return v
+    return str(int(f)) if f.is_integer() else str(f)
+
+def cat_codes(s:pd.Series, # a categorical column, of any dtype
+              categories:list[str], # its training categories, `#na#` first
+             )->np.ndarray:
+    "The code of each value: its `cat_strings` text among `categories`, else the category it reads as the same number or boolean as, else 0 (`#na#`)."
+    x = cat_strings(s)
+    codes = pd.Categorical(x, categories=categories).codes.astype(np.int64)
+    if (miss := codes < 0).any():
+        alias = {}
+        for i,c in enumerate(categories): alias.setdefault(_as_read(c), i)
+        codes[miss] = x[miss].map({v: alias.get(_as_read(v), 0) for v in pd.unique(x[miss])}).to_numpy(np.int64)
+    return codes
+
 def tabular_preprocess(train:pd.DataFrame, target:str, task:str, cat_names:list, cont_names:list, data_cfg)->dict:
     "Statistics for encoding a table, computed on the training rows only."
     fill = fill_stats(train, cont_names, data_cfg.fill_missing, data_cfg.fill_value)
@@ -173,8 +197,8 @@ def encode_table(pre:dict, df:pd.DataFrame, what:str='input table')->tuple[torch
         if len(bad): raise DataError(f"{what}: column {c!r} must be numeric; row {bad.index[0]!r} holds {bad.iloc[0]!r}")
         df[c] = v
     df,_ = apply_fill(df, pre['fill'], pre['cat_names'], pre['na_cols'])
-    codes = [pd.Categorical(cat_strings(df[c]), categories=pre['categories'][c]).codes for c in pre['cat_all']]
-    x_cat = torch.tensor(np.stack(codes, 1).clip(0).astype(np.int64)) if codes else torch.zeros(len(df), 0, dtype=torch.long)
+    codes = [cat_codes(df[c], pre['categories'][c]) for c in pre['cat_all']]
+    x_cat = torch.tensor(np.stack(codes, 1)) if codes else torch.zeros(len(df), 0, dtype=torch.long)
     x_cont = torch.tensor(np.stack([((df[c].to_numpy(np.float64) - pre['means'][c]) / pre['stds'][c]) for c in pre['cont_names']], 1).astype(np.float32)) \
         if pre['cont_names'] else torch.zeros(len(df), 0)
     return x_cat, x_cont
@@ -312,11 +336,11 @@ def read_source(source, data_cfg)->tuple[pd.DataFrame, Path|None, str, str, str|
     if path.is_dir():
         items,root,kind = read_image_folder(path),path,'image'
     else:
-        df = read_table(path, data_cfg.sheet)
+        df = read_table(path, data_cfg.sheet, **csv_options(data_cfg))
         ignore = [c for c in (target, data_cfg.split_column, data_cfg.group_column, *data_cfg.drop_columns) if c]
         kind = data_cfg.kind or ex.get('kind') or ('sequence' if data_cfg.id_column else infer_kind(path, df, ignore))
         if kind == 'image':
-            items = read_image_table(path, data_cfg.path_column, target, data_cfg.sheet)
+            items = read_image_table(path, data_cfg.path_column, target, data_cfg.sheet, **csv_options(data_cfg))
             root,pcol = Path(items.attrs['root']),items.attrs['path_column']
             if target is None: raise DataError(f"data.target is required for a table of images; columns in {path.name}: {list(items.columns)}")
             items = items[[pcol, target]].rename(columns={pcol:'path', target:'label'})
@@ -341,6 +365,15 @@ def make_splits(items:pd.DataFrame, label:str, task:str, cfg:Config, has_test_so
     groups = items[d.group_column] if d.group_column else None
     return split_rows(items[label], d.valid_pct, 0. if has_test_source else d.test_pct, cfg.seed,
                       stratify=d.stratify and task == 'classification', groups=groups, task=task)
+
+def duplicates_across_splits(items:pd.DataFrame, # the clean table, indexed by row id
+                             cols:list[str], # the columns that make two rows the same: inputs and target
+                             splits:dict, # row ids per split
+                            )->dict[str,int]:
+    "How many rows of the validation and test splits are exact copies (on `cols`) of a training row."
+    h = pd.util.hash_pandas_object(items[cols], index=False)
+    seen = set(h.loc[splits['train']])
+    return {k: int(h.loc[splits.get(k, [])].isin(seen).sum()) for k in ('valid', 'test')}
 
 def _check_valid(splits:dict):
     if not splits.get('valid'): raise DataError("the validation split is empty: training needs one (raise data.valid_pct, or mark rows 'valid' in data.split_column)")
@@ -443,6 +476,11 @@ def build_data(config, # a `Config`, a dict or a YAML path
     allitems = pd.concat([items, test_items]) if test_items is not None else items
     _check_saved_splits(splits, allitems)
     train = allitems.loc[splits['train']]
+    info['duplicates_across_splits'] = dup = duplicates_across_splits(allitems, [*cat_names, *cont_names, target], splits)
+    if dup['valid'] or dup['test']:
+        get_logger('data').warning(f"{dup['valid']} validation and {dup['test']} test row(s) are exact copies (inputs and target) of training rows, "
+            "so their scores overstate how well the model does on new data; " +
+            ("remove them from data.test_source" if d.drop_duplicates else "set data.drop_duplicates: true to keep one copy of each row"))
     if kind == 'tabular':
         pre = preprocess or tabular_preprocess(train, target, task, cat_names, cont_names, d)
         enc = lambda df: (*encode_table(pre, df, 'training data'), encode_target(pre, df[target]))
