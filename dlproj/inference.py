@@ -4,18 +4,20 @@
 
 # %% ../nbs/08_inference.ipynb #f60e748b
 from __future__ import annotations
+import re
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
 from .config import DlprojError, load_config
 from .utils import get_logger, get_device, atomic_write
-from .data_utils import DataError, IMAGE_SUFFIXES, TABLE_SUFFIXES, read_table, resolve_source
+from .data_utils import (DataError, IMAGE_SUFFIXES, TABLE_SUFFIXES, read_table, resolve_source, sniff_csv, csv_header,
+    check_columns, csv_options, decode_error)
 from .dataset import encode_inputs, input_dl, series_frame
 from .train import load_model
 
 # %% auto #0
 __all__ = ['DEFAULT_BATCH_SIZE', 'check_run', 'check_top_k', 'postprocess', 'Predictor', 'read_chunks', 'list_images',
-           'image_path_column', 'image_table_files', 'predict']
+           'image_path_column', 'image_table_files', 'csv_safe', 'predict']
 
 # %% ../nbs/08_inference.ipynb #8c726b86
 _log = get_logger('inference')
@@ -78,6 +80,12 @@ class Predictor:
         "The column of image paths the run was trained with, when its config names one (`data.path_column`)."
         f = self.run/'config.yaml'
         return load_config(f, check_files=False).data.path_column if f.is_file() else None
+    @property
+    def read_options(self)->dict:
+        "How `read_chunks` reads a CSV input for this run: the run's `data.encoding` and `data.sep`, and its categorical columns as text."
+        f = self.run/'config.yaml'
+        return dict(**csv_options(load_config(f, check_files=False).data if f.is_file() else None),
+                    dtype={c: str for c in self.pre.get('cat_names', [])})
     def __repr__(self): return f"Predictor({str(self.run)!r}, {self.kind} {self.task}, device={self.device})"
 
     def outputs(self, tensors:tuple, # encoded inputs, from `dataset.encode_inputs`
@@ -145,14 +153,22 @@ def predict_files(self:Predictor, paths:list, # image files
 def read_chunks(path:Path, # a table file (any `read_table` format)
                 chunk_size:int=50_000, # rows per chunk
                 sheet:str|int=0, # the Excel sheet
+                encoding:str|None=None, # CSV/TSV: the text encoding; None: UTF-8, with or without a BOM
+                sep:str|None=None, # CSV/TSV: the separator; None: detected (`data_utils.sniff_csv`)
+                dtype:dict|None=None, # CSV/TSV: pandas types by column, e.g. `str` for the categorical ones
                ):
     "Yield the file's rows in chunks: CSV and TSV streamed by pandas' chunked reader, other formats read whole and sliced."
     path = Path(path); sfx = path.suffix.lower()
     if sfx not in ('.csv', '.tsv') or not path.is_file() or path.stat().st_size == 0:
-        df = read_table(path, sheet)   # its checks and messages for missing, empty and unsupported files
+        df = read_table(path, sheet, encoding, sep)   # its checks and messages for missing, empty and unsupported files
         for i in range(0, len(df), chunk_size): yield df.iloc[i:i+chunk_size]
         return
-    try: reader = pd.read_csv(path, sep='\t' if sfx == '.tsv' else ',', chunksize=chunk_size)
+    try:
+        opts = sniff_csv(path, encoding, sep)
+        check_columns(path, csv_header(path, **opts))
+        reader = pd.read_csv(path, chunksize=chunk_size, dtype=dtype, **opts)
+    except DataError: raise
+    except UnicodeDecodeError as e: raise decode_error(path, e) from None
     except pd.errors.EmptyDataError: raise DataError(f"{path}: empty file (no columns)") from None
     except Exception as e: raise DataError(f"{path}: could not be read as {sfx[1:]}: {type(e).__name__}: {e}") from None
     n = 0
@@ -160,6 +176,7 @@ def read_chunks(path:Path, # a table file (any `read_table` format)
         while True:
             try: df = next(reader)
             except StopIteration: break
+            except UnicodeDecodeError as e: raise decode_error(path, e) from None
             except Exception as e: raise DataError(f"{path}: could not be read as {sfx[1:]} after row {n}: {type(e).__name__}: {e}") from None
             n += len(df)
             if len(df): yield df
@@ -220,10 +237,28 @@ def _kept_columns(p:Predictor, df:pd.DataFrame, path:Path, col:str, keep, top_k)
 def _image_table_frames(p:Predictor, path:Path, bs:int, top_k, keep, chunk_size:int, path_column:str|None=None):
     "Yield prediction frames for a table of image paths, chunk by chunk, with the table's other columns after `id`."
     col = None
-    for df in read_chunks(path, min(chunk_size, _IMAGE_CHUNK)):
+    for df in read_chunks(path, min(chunk_size, _IMAGE_CHUNK), **p.read_options):
         if col is None: col = image_path_column(df, path, path_column, p.path_column); cols = _kept_columns(p, df, path, col, keep, top_k)
         files,ids = image_table_files(df, path, col)
         yield p.predict_files(files, bs, top_k, ids, extra=df[cols])
+
+# %% ../nbs/08_inference.ipynb #cfbc818f
+_FORMULA_START = ('=', '+', '-', '@', '\t', '\r')
+_NUMBER = re.compile(r'[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?')
+
+def _safe_cell(v):
+    "`v` with a leading `'` when it is text a spreadsheet would run as a formula."
+    return "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) and not _NUMBER.fullmatch(v) else v
+
+def csv_safe(df:pd.DataFrame)->pd.DataFrame:
+    "A copy of `df` to write as CSV: text cells, column names and index labels a spreadsheet would run as formulas start with `'`."
+    df = df.copy()
+    for c in df.columns:
+        if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]) or pd.api.types.is_datetime64_any_dtype(df[c])):
+            df[c] = df[c].map(_safe_cell)
+    df.columns = df.columns.map(_safe_cell)
+    if not pd.api.types.is_numeric_dtype(df.index): df.index = df.index.map(_safe_cell)
+    return df
 
 # %% ../nbs/08_inference.ipynb #7d71a40d
 def _input_frames(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_column=None):
@@ -243,7 +278,7 @@ def _input_frames(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_
         elif path.suffix.lower() in TABLE_SUFFIXES:
             if p.kind == 'image': yield from _image_table_frames(p, path, bs, top_k, keep, chunk_size, path_column)
             else:
-                for df in read_chunks(path, chunk_size): yield p.predict_df(df, bs, top_k, keep, what=str(path))
+                for df in read_chunks(path, chunk_size, **p.read_options): yield p.predict_df(df, bs, top_k, keep, what=str(path))
             return
         else: raise DataError(f"{path}: unsupported input type {path.suffix!r}; give a table ({', '.join(TABLE_SUFFIXES)}), an image ({', '.join(IMAGE_SUFFIXES)}) or a folder of images")
     _check_kind(p, True, what)
@@ -289,7 +324,7 @@ def predict(run:Path|str|Predictor, # a finished run directory, or a loaded `Pre
     streamed,kept,n,skipped = _is_table_file(input),[],0,[]
     with atomic_write(Path(out)) as f:
         for i,fr in enumerate(frames):
-            fr.to_csv(f, header=i == 0, index=False)
+            csv_safe(fr).to_csv(f, header=i == 0, index=False)
             n += len(fr); skipped += fr.attrs.get('skipped', [])
             if not streamed: kept.append(fr)
     _log.info(f"wrote {n} predictions to {out}" + (f"; skipped {len(skipped)} unreadable file(s)" if skipped else ''))
