@@ -3,17 +3,17 @@
 Both sides train the same seeded model (the initial weights that `train()` builds, copied) on the same in-memory
 tensors, in the same batch order (the torch RNG state `train()` starts its epochs with), with Adam (lr 1e-3,
 no weight decay, constant learning rate; torch's Adam with fastai's defaults betas=(0.9, 0.99), eps=1e-5 on
-the raw side), batch size as given, num_workers=0, no progress bar, and the same validation pass (loss and
+the raw side), no augmentation, batch size as given, num_workers=0, no progress bar, and the same validation pass (loss and
 accuracy) after every epoch.
 
 - **dlproj** is `dlproj.train.train()` itself: `build_data` (in-memory `TensorDL`), `build_learner`, `fit` with
-  `HistoryCallback` and `RunTracker` (history.csv, best weights and a checkpoint after every epoch, in a temporary
-  run directory). An extra callback records the wall clock at the end of each epoch.
+  `HistoryCallback` and `RunTracker` (history.csv, best weights and checkpoints at the default
+  `train.checkpoint_every: auto`, in a temporary run directory). An extra callback records the wall clock at the end of each epoch.
 - **raw** is `for xb,yb in batches: loss = F.cross_entropy(model(xb), yb); loss.backward(); opt.step();
   opt.zero_grad()` then the validation loop, over tensors normalised once up front (images) or as encoded by
   dlproj (tables).
 - **checkpoint: false** (for context): the same `train()` with `train.checkpoint=false`, i.e. without the
-  per-epoch checkpoint file (history.csv and the best weights are still written).
+  checkpoint file (history.csv and the best weights are still written, at the same interval).
 - **fastai default** (digits only, for context): a plain fastai `Learner` over `DataLoaders.from_dsets`, i.e.
   fastai's per-item collation, with fastai's Adam; same model and hyperparameters, its own shuffling.
 
@@ -32,7 +32,7 @@ from fastai.callback.core import Callback
 from dlproj.config import load_config
 from dlproj.dataset import build_data
 from dlproj.model import build_model
-from dlproj.train import train
+from dlproj.train import train, _resolve
 from dlproj.utils import read_json, seed_everything
 
 ROUNDS, EPOCHS, TARGET = 6, 6, 1.10   # per round: 1 warm-up + 5 kept epochs, for each side
@@ -44,7 +44,7 @@ CASES = [  # name, source, batch size, extra config
 ]
 
 def config(source, bs, extra, runs_dir):
-    cfg = {'experiment': 'bench', 'seed': 0, 'data': {'source': source, 'num_workers': 0},
+    cfg = {'experiment': 'bench', 'seed': 0, 'data': {'source': source, 'num_workers': 0, 'augment': {'rotate': 0., 'zoom': 1.}},
            'train': {'epochs': EPOCHS, 'batch_size': bs, 'lr': 1e-3, 'policy': 'constant', 'wd': 0., 'optimizer': 'adam',
                      'progress': False, 'device': 'cpu', 'mixed_precision': False},
            'output': {'runs_dir': str(runs_dir), 'plots': False, 'report': False}}
@@ -134,7 +134,7 @@ def main():
         bundle = build_data(cfg)   # the same tensors train() used (same seed, same split)
         pre = bundle.preprocess
         image = pre['kind'] == 'image'
-        model0 = build_model(load_config(cfg).model, pre); model0.load_state_dict(sd0)
+        model0 = build_model(_resolve(load_config(cfg), bundle).model, pre); model0.load_state_dict(sd0)   # the model train() resolved
         times = {'dlproj': list(t_d), 'raw': [], 'no_ckpt': []}
         nock = copy.deepcopy(cfg); nock['train']['checkpoint'] = False
         losses = {'dlproj': l_d}
