@@ -569,6 +569,7 @@ def _lazy_image_loaders(pre, items, root, splits, cfg, device):
 def show_batch(bundle:DataBundle, n:int=9, dl=None):
     "Show `n` items of a batch: a figure for images and series, a DataFrame for tables."
     import matplotlib.pyplot as plt
+    from dlproj.visualization import plain_text
     pre,dl = bundle.preprocess,dl or bundle.dls.valid
     b = dl.one_batch(); y = b[-1][:n].cpu()
     lab = [pre['classes'][int(i)] for i in y] if pre['task'] == 'classification' else [f"{float(v):.3g}" for v in y]
@@ -587,7 +588,7 @@ def show_batch(bundle:DataBundle, n:int=9, dl=None):
             ax.imshow(im.permute(1,2,0).squeeze(-1).clamp(0,1).numpy(), cmap='gray' if pre['channels'] == 1 else None)
             ax.axis('off')
         else: ax.plot((xi[0] * pre['std'][0] + pre['mean'][0]).numpy())
-        ax.set_title(li)
+        ax.set_title(plain_text(li))
     for ax in list(axs.flat)[len(x):]: ax.axis('off')
     fig.tight_layout()
     return fig

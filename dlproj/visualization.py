@@ -18,9 +18,9 @@ from .config import DlprojError
 from .utils import atomic_write
 
 # %% auto #0
-__all__ = ['DPI', 'fig_to_png_bytes', 'new_figure', 'save_fig', 'plot_loss_curves', 'plot_lr_find', 'plot_confusion_matrix',
-           'plot_roc_pr', 'expected_calibration_error', 'plot_calibration', 'plot_regression', 'plot_top_losses',
-           'plot_feature_maps', 'plot_run_comparison']
+__all__ = ['DPI', 'fig_to_png_bytes', 'new_figure', 'save_fig', 'plain_text', 'plot_loss_curves', 'plot_lr_find',
+           'plot_confusion_matrix', 'plot_roc_pr', 'expected_calibration_error', 'plot_calibration', 'plot_regression',
+           'plot_top_losses', 'plot_feature_maps', 'plot_run_comparison']
 
 # %% ../nbs/05_visualization.ipynb #754a8b32
 DPI = 100 # dots per inch of saved images: a (6, 4) inch figure is 600x400 pixels
@@ -58,6 +58,11 @@ def save_fig(fig:Figure, # the figure to write
 def _done(fig:Figure, path:Path|None)->Figure:
     if path is not None: save_fig(fig, path)
     return fig
+
+# %% ../nbs/05_visualization.ipynb #55dd4eae
+def plain_text(s)->str:
+    "`s` as text matplotlib draws as written: each `$` escaped, so a class named `$x$` is not typeset as math."
+    return str(s).replace('$', r'\$')
 
 # %% ../nbs/05_visualization.ipynb #9c00ee7a
 def _short(xs, n:int=5)->str:
@@ -123,7 +128,7 @@ def plot_loss_curves(history:pd.DataFrame, # one row per epoch: `epoch`, `train_
     for c in ('train_loss', 'valid_loss'):
         if c in h and h[c].notna().any(): axs[0].plot(h['epoch'], h[c], marker='o', ms=3, label=c)
     axs[0].set(xlabel='epoch', ylabel='loss', title='loss'); axs[0].legend()
-    for c in metrics: axs[1].plot(h['epoch'], h[c], marker='o', ms=3, label=c)
+    for c in metrics: axs[1].plot(h['epoch'], h[c], marker='o', ms=3, label=plain_text(c))
     if metrics: axs[1].set(xlabel='epoch', title='metrics'); axs[1].legend()
     for ax in axs: ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _done(fig, path)
@@ -172,7 +177,7 @@ def plot_confusion_matrix(cm:np.ndarray, # counts, shape (n_classes, n_classes):
     fig = new_figure(figsize or (side + 1, side)); ax = fig.subplots()
     im = ax.imshow(shown, cmap='Blues', vmin=0, vmax=1 if normalize else max(shown.max(), 1))
     fig.colorbar(im, ax=ax, shrink=0.8, label='share of the actual class' if normalize else 'count')
-    names = [str(c) for c in classes]; rot = 45 if max(map(len, names)) > 3 else 0
+    names = [plain_text(c) for c in classes]; rot = 45 if max(len(str(c)) for c in classes) > 3 else 0
     ax.set_xticks(range(k), names, rotation=rot, ha='right' if rot else 'center'); ax.set_yticks(range(k), names)
     acc = np.trace(cm) / max(cm.sum(), 1)
     ax.set(xlabel='predicted', ylabel='actual', title=f"confusion matrix{' (row-normalized)' if normalize else ''}, accuracy {acc:.1%}")
@@ -201,16 +206,16 @@ def plot_roc_pr(y_true:np.ndarray, # actual labels: class indices or class names
         if t.all() or not t.any(): skipped.append(str(classes[c])); continue
         fpr, tpr, _ = roc_curve(t, p[:, c]); prec, rec, _ = precision_recall_curve(t, p[:, c])
         aucs.append(auc(fpr, tpr))
-        rax.plot(fpr, tpr, color=cols[c], label=f"{classes[c]} (AUC = {aucs[-1]:.3f})")
-        pax.plot(rec, prec, color=cols[c], label=f"{classes[c]} (AP = {average_precision_score(t, p[:, c]):.3f})")
+        rax.plot(fpr, tpr, color=cols[c], label=f"{plain_text(classes[c])} (AUC = {aucs[-1]:.3f})")
+        pax.plot(rec, prec, color=cols[c], label=f"{plain_text(classes[c])} (AP = {average_precision_score(t, p[:, c]):.3f})")
     if not aucs: raise DlprojError(f"y_true: ROC and PR curves need positive and negative examples of a class; every sample is '{classes[y[0]]}'")
     if k == 2: pax.axhline((y == 1).mean(), ls=':', color='grey', lw=1, label='_prevalence')
-    what = f"{classes[1]} vs {classes[0]}" if k == 2 else f"one-vs-rest, macro AUC = {np.mean(aucs):.3f}"
+    what = f"{plain_text(classes[1])} vs {plain_text(classes[0])}" if k == 2 else f"one-vs-rest, macro AUC = {np.mean(aucs):.3f}"
     rax.set(xlabel='false positive rate', ylabel='true positive rate', title=f"ROC ({what})", xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
     pax.set(xlabel='recall', ylabel='precision', title='precision-recall', xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
     fs = 'small' if len(aucs) > 5 else None
     rax.legend(loc='lower right', fontsize=fs); pax.legend(loc='lower left', fontsize=fs)
-    if skipped: fig.suptitle(f"no curve for {', '.join(skipped)}: all or none of the samples belong to it", fontsize=9)
+    if skipped: fig.suptitle(f"no curve for {', '.join(map(plain_text, skipped))}: all or none of the samples belong to it", fontsize=9)
     return _done(fig, path)
 
 # %% ../nbs/05_visualization.ipynb #993514a9
@@ -317,7 +322,7 @@ def plot_top_losses(images:np.ndarray|torch.Tensor, # (N, C, H, W), (N, H, W) or
     for ax, i in zip(axs, top):
         a = _to_display(images[i])
         ax.imshow(a, cmap='gray' if a.ndim == 2 else None, vmin=0, vmax=1)
-        ax.set_title(f"{pred[i]}/{true[i]}\n{l[i]:.2f} / {pr[i]:.2f}", fontsize=9, color='red' if str(pred[i]) != str(true[i]) else 'black')
+        ax.set_title(f"{plain_text(pred[i])}/{plain_text(true[i])}\n{l[i]:.2f} / {pr[i]:.2f}", fontsize=9, color='red' if str(pred[i]) != str(true[i]) else 'black')
         ax.axis('off')
     for ax in axs[k:]: fig.delaxes(ax)
     fig.suptitle('prediction/actual / loss / probability', fontsize=10)
@@ -383,7 +388,7 @@ def plot_feature_maps(model:nn.Module, # the model
         else: ax.plot(a[i], lw=1); ax.tick_params(labelsize=7)
         ax.set_title(f"channel {i}", fontsize=9)
     for ax in axs[n:]: fig.delaxes(ax)
-    fig.suptitle(f"{name} ({type(m).__name__}): output {tuple(out.shape[1:])}, first {n} of {c} channels", fontsize=10)
+    fig.suptitle(f"{plain_text(name)} ({type(m).__name__}): output {tuple(out.shape[1:])}, first {n} of {c} channels", fontsize=10)
     return _done(fig, path)
 
 # %% ../nbs/05_visualization.ipynb #c5e8782f
@@ -407,6 +412,6 @@ def plot_run_comparison(df:pd.DataFrame, # one row per run
     ax.bar_label(bars, labels=[f"{m:.4g}" + (f"\n± {s:.2g}" if c > 1 else '') for m, s, c in g.itertuples(index=False)],
                  label_type='center', fontsize=8)
     rot = 30 if max(map(len, g.index)) > 8 else 0
-    ax.set_xticks(range(len(g)), g.index, rotation=rot, ha='right' if rot else 'center')
-    ax.set(xlabel=by, ylabel=metric, title=f"{metric} by {by}" + (f" (mean ± std over up to {g['count'].max()} runs)" if many.any() else ''))
+    ax.set_xticks(range(len(g)), [plain_text(o) for o in g.index], rotation=rot, ha='right' if rot else 'center')
+    ax.set(xlabel=plain_text(by), ylabel=plain_text(metric), title=f"{plain_text(metric)} by {plain_text(by)}" + (f" (mean ± std over up to {g['count'].max()} runs)" if many.any() else ''))
     return _done(fig, path)
