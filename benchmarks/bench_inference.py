@@ -13,6 +13,14 @@ image files (the digits PNGs, copied with new names into class folders).
   stage, and building + writing the output table.
 
 Each timing: 1 warm-up call dropped, then the median of 15 calls (reading, writing and end to end: of 3).
+
+End to end against the floor a hand-written script would have (the same process, the model already loaded):
+
+- **table, 200,000 rows**: `predict(predictor, CSV, out=CSV)` against the I/O floor, pandas reading the same CSV
+  and writing one column of results (no model at all); target 1.5x.
+- **images, 10,000 files**: `predict(predictor, folder, out=CSV)` against a hand-written loop: PIL opens each
+  file, `torch.from_numpy` stacks batches of 256, normalise, forward pass, argmax, pandas writes path and class;
+  target 1.2x.
 """
 from __future__ import annotations
 import _common as C
@@ -27,6 +35,7 @@ from dlproj.dataset import encode_inputs, input_dl
 from dlproj.inference import Predictor, predict, read_chunks, list_images, postprocess
 
 N, BS, REPEATS, TARGET = 10_000, 256, 15, 0.9
+N_BIG, E2E_TABLE_TARGET, E2E_IMAGE_TARGET = 200_000, 1.5, 1.2
 
 def timed(f, repeats=REPEATS, warmup=1):
     for _ in range(warmup): f()
@@ -81,6 +90,38 @@ def bench_kind(kind:str, run:Path, inp:Path, tmp:Path)->dict:
     return dict(kind=kind, n=n, bare_s=t_bare, model_s=t_model, read_encode_s=t_read_encode, post_s=t_post, e2e_s=t_e2e,
                 bare_per_s=n / t_bare, model_per_s=n / t_model, e2e_per_s=n / t_e2e, ratio=t_bare / t_model)
 
+def table_vs_io_floor(run:Path, tmp:Path)->dict:
+    "A whole `predict` on a 200,000-row CSV against pandas reading it and writing one column."
+    df = pd.read_csv(resolve_source('example:breast_cancer')).drop(columns=['target'])
+    big = tmp/'rows_200k.csv'; df.sample(N_BIG, replace=True, random_state=1).to_csv(big, index=False)
+    p = Predictor(run)
+    def floor():
+        x = pd.read_csv(big)
+        pd.DataFrame({'prediction': np.zeros(len(x), dtype=np.int64)}).to_csv(tmp/'floor.csv', index=False)
+    t_floor = timed(floor, repeats=3)
+    t_dlproj = timed(lambda: predict(p, big, out=tmp/'pred_200k.csv'), repeats=3)
+    assert len(pd.read_csv(tmp/'pred_200k.csv', usecols=['prediction'])) == N_BIG
+    return dict(n=N_BIG, floor_s=t_floor, dlproj_s=t_dlproj, ratio=t_dlproj / t_floor)
+
+def images_vs_pil_loop(run:Path, folder:Path, tmp:Path)->dict:
+    "A whole `predict` on 10,000 image files against a hand-written PIL + torch loop."
+    from PIL import Image
+    p = Predictor(run); pre,model = p.pre,p.model
+    mean,std = torch.tensor(pre['mean'])[:,None,None],torch.tensor(pre['std'])[:,None,None]
+    classes = np.array(pre['classes'])
+    def hand():
+        files = sorted(folder.rglob('*.png')); preds = []
+        with torch.inference_mode():
+            for i in range(0, len(files), BS):
+                x = torch.from_numpy(np.stack([np.asarray(Image.open(f).convert('L')) for f in files[i:i+BS]]))[:,None]
+                preds.append(model((x.float() / 255 - mean) / std).argmax(1))
+        pd.DataFrame({'path': [str(f) for f in files], 'prediction': classes[torch.cat(preds).numpy()]}).to_csv(tmp/'hand.csv', index=False)
+    t_hand = timed(hand, repeats=3)
+    t_dlproj = timed(lambda: predict(p, folder, out=tmp/'pred_img.csv'), repeats=3)
+    a,b = pd.read_csv(tmp/'hand.csv'),pd.read_csv(tmp/'pred_img.csv')
+    assert len(a) == len(b) == N and (a['prediction'].astype(str).values == b.sort_values('id')['prediction'].astype(str).values).mean() > 0.999
+    return dict(n=N, hand_s=t_hand, dlproj_s=t_dlproj, ratio=t_dlproj / t_hand)
+
 def main():
     C.header('Inference: dlproj predict vs the bare forward pass',
              f"{N:,} rows / images; batch size {BS}; 1 warm-up then the median of {REPEATS} calls (end to end and I/O stages: of 3); "
@@ -95,7 +136,16 @@ def main():
     print('## Where the end-to-end time goes (seconds)\n')
     C.table([{'input': k, 'read + encode': r['read_encode_s'], 'model stage': r['model_s'], 'post-process + write CSV': r['post_s'],
               'end to end': r['e2e_s'], 'model share': r['model_s'] / r['e2e_s']} for k,r in res.items()], nd=4)
+    e2e_t = table_vs_io_floor(runs['tabular'], tmp)
+    e2e_i = images_vs_pil_loop(runs['image'], inputs['image'], tmp)
+    print('## End to end against a hand-written floor (seconds)\n')
+    C.table([{'input': f"table ({e2e_t['n']:,} rows)", 'floor': 'pandas read + write one column', 'floor s': e2e_t['floor_s'],
+              'dlproj predict s': e2e_t['dlproj_s'], 'dlproj / floor': e2e_t['ratio']},
+             {'input': f"images ({e2e_i['n']:,} files)", 'floor': 'PIL + torch loop', 'floor s': e2e_i['hand_s'],
+              'dlproj predict s': e2e_i['dlproj_s'], 'dlproj / floor': e2e_i['ratio']}], nd=3)
     for k,r in res.items(): C.result(f"inference_{k}_model_stage_vs_bare", r['ratio'], TARGET, higher_is_better=True)
-    C.save('bench_inference', stages=res)
+    C.result('inference_e2e_table_200k_vs_io_floor', e2e_t['ratio'], E2E_TABLE_TARGET)
+    C.result('inference_e2e_images_10k_vs_pil_loop', e2e_i['ratio'], E2E_IMAGE_TARGET)
+    C.save('bench_inference', stages=res, e2e_table=e2e_t, e2e_images=e2e_i)
 
 if __name__ == '__main__': main()
