@@ -1,15 +1,103 @@
-"report.html renders in headless Chromium (Debian's `chromium` package): marked slow, run by `make test-slow`."
-import os, shutil, subprocess, sys, tempfile
-from pathlib import Path
-import pytest
+"""report.html shows what the data names (classes, columns, the file, the experiment) as text, never as markup: checked in
+the raw HTML always, and in headless Chromium (Debian's `chromium` package), marked slow and run by `make test-slow`.
+The plots take class names as text too."""
+import html, os, shutil, signal, subprocess
+from html.parser import HTMLParser
+import numpy as np, pandas as pd, pytest, yaml
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
          '--disable-component-update', '--disable-sync', '--hide-scrollbars']
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)")
+
+# each would run a script, add an element or break out of an attribute if it reached the page as markup
+CLASSES = ['<script>alert(1)</script>', '<img id=injected1 src=x onerror="document.title=\'pwned\'">', '"dq" \'sq\' $x$ &amp;']
+TARGET = '<script>document.title="pwned"</script>'
+COLUMN = '<b id=injected2>"col"</b> \'$x$\' &amp;'
+EXPERIMENT = '<i id=injected3>"dq" \'sq\' $x$ &amp;'
+FILE = '<script>alert(3)</script> "dq" \'sq\' $x$ &amp;.csv'   # a folder `<script>alert(3)<` holding `script> ... .csv`
+
+@pytest.fixture(scope='module')
+def hostile(tmp_path_factory):
+    "A trained and evaluated table run whose classes, target, a column, file and experiment are hostile; its report page."
+    from dlproj.train import train
+    from dlproj.evaluate import evaluate
+    from dlproj.run_experiment import report
+    tmp,rng = tmp_path_factory.mktemp('report'),np.random.default_rng(0)
+    y = np.arange(120) % 3
+    src = tmp/FILE; src.parent.mkdir()
+    pd.DataFrame({COLUMN: y + rng.normal(0, .3, 120), 'b': rng.normal(0, 1, 120), TARGET: [CLASSES[i] for i in y]}).to_csv(src, index=False)
+    run = train({'experiment': EXPERIMENT, 'data': {'source': str(src), 'target': TARGET, 'cont_names': [COLUMN, 'b']},
+                 'output': {'runs_dir': str(tmp/'runs')}, 'train': {'epochs': 2, 'progress': False}})
+    evaluate(run)
+    return run, report(run), src
+
+class _Page(HTMLParser):
+    "What a page is made of: its elements (tag and attributes), its text, its title and its `<pre>` blocks."
+    def __init__(self, s):
+        super().__init__(); self.tags,self.text,self.pre,self.title,self._in = [],[],[],None,None
+        self.feed(s); self.close(); self.text = ''.join(self.text)
+    def handle_starttag(self, tag, attrs): self.tags.append((tag, dict(attrs))); self._in = tag
+    def handle_endtag(self, tag): self._in = None
+    def handle_data(self, d):
+        self.text.append(d)
+        if self._in == 'title': self.title = d
+        if self._in == 'pre': self.pre.append(d)
+
+def _check_page(s, run, src):
+    "No element, script or handler came from the data; every hostile name is there as text."
+    p = _Page(s)
+    assert p.title == f"dlproj report — {EXPERIMENT} / {run.name}"                  # no script set the title
+    assert not [(t,a) for t,a in p.tags if t == 'script' or 'injected' in (a.get('id') or '') or any(k.startswith('on') for k in a)]
+    for h in [*CLASSES, EXPERIMENT, str(src), f"prob_{CLASSES[0]}"]: assert h in p.text, h   # `prob_...`: a table's column
+    cfg = yaml.safe_load(p.pre[-1])                                                  # the config, as written
+    assert (cfg['data']['target'], cfg['data']['cont_names']) == (TARGET, [COLUMN, 'b'])
+
+def test_report_escapes_hostile_names(hostile):
+    # the raw report.html, without a browser: every name from the data escaped, so CI checks it with or without Chromium
+    run,page,src = hostile
+    s = page.read_text(encoding='utf-8')
+    assert '<script' not in s.lower() and '<img id' not in s and '<b id' not in s and '<i id' not in s
+    assert html.escape(CLASSES[0]) in s
+    _check_page(s, run, src)
+
+def test_evaluate_draws_class_names_with_dollars(tmp_path):
+    # a class name is a label, not a formula: `$\foo$` (not valid mathtext) must not stop the evaluation or its plots
+    from dlproj.train import train
+    from dlproj.evaluate import evaluate
+    y = np.arange(60) % 2
+    pd.DataFrame({'a': y + np.random.default_rng(0).normal(0, .3, 60), 't': np.array(['$\\foo$', 'b'])[y]}).to_csv(tmp_path/'d.csv', index=False)
+    run = train({'data': {'source': str(tmp_path/'d.csv'), 'target': 't'}, 'output': {'runs_dir': str(tmp_path/'runs')},
+                 'train': {'epochs': 1, 'progress': False}})
+    assert 'plots/confusion_matrix.png' in evaluate(run)['files']
+
+def _dom(page, prof):
+    "The page's DOM after it loaded and ran whatever scripts it has, as Chromium serializes it."
+    p = subprocess.Popen([CHROMIUM, *FLAGS, f'--user-data-dir={prof}', '--dump-dom', page.as_uri()],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try: out,err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL); p.communicate()   # the browser and its helper processes
+        pytest.fail(f"{page}: Chromium did not finish; an alert() from the data blocks --dump-dom")
+    assert '</html>' in out, err[-2000:]
+    return out
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)")
+@needs_chromium
+def test_hostile_names_stay_text_in_chromium(hostile, tmp_path):
+    # the report as a browser builds it: no script from the data ran (the title is the report's), nothing was injected
+    run,page,src = hostile
+    _check_page(_dom(page, tmp_path/'profile'), run, src)
+    # the check can see an injection: the same names written into a page as markup change its title and elements
+    raw = tmp_path/'raw.html'
+    raw.write_text(f"<html><head><title>t</title></head><body>{CLASSES[1]}{TARGET}{COLUMN}{EXPERIMENT}</body></html>")
+    p = _Page(_dom(raw, tmp_path/'profile'))
+    assert p.title == 'pwned' and {a.get('id') for _,a in p.tags} >= {'injected1', 'injected2', 'injected3'}
+
+@pytest.mark.slow
+@needs_chromium
 def test_report_renders_in_chromium(tmp_path):
+    # a digits run's report has its title, plots and contrast (not a blank page) in a screenshot
     from PIL import Image
     from dlproj.train import train
     from dlproj.evaluate import evaluate
