@@ -13,7 +13,7 @@ from .config import DlprojError, load_config
 from .utils import get_logger, get_device, read_json, write_json, write_text
 from .data_utils import DataError, resolve_source, read_table, read_image_folder, read_image_table, check_target
 from .dataset import build_data, encode_inputs, encode_target, input_dl, load_image, series_frame
-from .train import load_model
+from .model import load_model
 from .inference import image_path_column
 from .visualization import (_probs, _labels, plot_confusion_matrix, plot_roc_pr, plot_calibration, plot_regression,
     plot_top_losses, plot_feature_maps)

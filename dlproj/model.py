@@ -7,20 +7,20 @@ from __future__ import annotations
 import difflib, inspect
 from dataclasses import dataclass
 from typing import Callable
-import torch, torchvision
+import torch
 from torch import nn
 from pathlib import Path
 from urllib.error import URLError
 from fastai.layers import ConvLayer, ResBlock
-from fastai.tabular.model import TabularModel
 from .config import DlprojError, ModelConfig
+from .utils import read_json, load_weights
 
 # %% auto #0
 __all__ = ['KINDS', 'TASKS', 'ARCHS', 'PRETRAINED', 'INIT_SCHEMES', 'DEFAULT_ARCHS', 'LARGE_IMAGE', 'ModelError', 'check_spec',
            'ArchEntry', 'register_arch', 'list_archs', 'param_count', 'model_summary', 'ScaleOutput', 'ScaledModel',
            'tabular_mlp', 'small_cnn', 'small_resnet', 'resnet18', 'resnet34', 'imagenet_weights', 'load_pretrained',
            'cnn1d', 'fcn', 'ResBlock1d', 'resnet1d', 'RNNClassifier', 'lstm', 'gru', 'init_weights', 'default_arch',
-           'check_arch', 'check_params', 'build_model']
+           'check_arch', 'check_params', 'build_model', 'load_model']
 
 # %% ../nbs/04_model.ipynb #792d1051
 class ModelError(DlprojError, ValueError):
@@ -127,6 +127,7 @@ def tabular_mlp(spec:dict, # the data spec (`emb_szs`, `n_cont`, `n_out`)
                 use_bn:bool=True, # batch norm in the hidden layers
                )->nn.Module:
     "fastai's TabularModel: embeddings for categorical columns, then an MLP."
+    from fastai.tabular.model import TabularModel
     return TabularModel([tuple(e) for e in spec['emb_szs']], spec['n_cont'], spec['n_out'], layers=list(layers),
                         ps=list(ps) if isinstance(ps, (list, tuple)) else ps, embed_p=embed_p, use_bn=use_bn)
 
@@ -156,8 +157,9 @@ def small_resnet(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels[-1], spec['n_out']))
 
 # %% ../nbs/04_model.ipynb #c3371cc8
-def _resnet(fn, spec, small_stem, zero_init_residual, pretrained=False)->nn.Module:
-    m = fn(weights=None, num_classes=spec['n_out'], zero_init_residual=zero_init_residual)
+def _resnet(name, spec, small_stem, zero_init_residual, pretrained=False)->nn.Module:
+    import torchvision
+    m = getattr(torchvision.models, name)(weights=None, num_classes=spec['n_out'], zero_init_residual=zero_init_residual)
     small = (min(_hw(spec)) < 64 and not pretrained) if small_stem is None else small_stem
     if small: m.conv1,m.maxpool = nn.Conv2d(spec['channels'], 64, 3, 1, 1, bias=False),nn.Identity()
     elif spec['channels'] != 3: m.conv1 = nn.Conv2d(spec['channels'], 64, 7, 2, 3, bias=False)
@@ -171,7 +173,7 @@ def resnet18(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
              pretrained:bool=False, # shape it for ImageNet weights (the standard stem); `build_model` loads them
             )->nn.Module:
     "ResNet-18 from torchvision, with the stem adapted to the channels and image size."
-    return _resnet(torchvision.models.resnet18, spec, small_stem, zero_init_residual, pretrained)
+    return _resnet('resnet18', spec, small_stem, zero_init_residual, pretrained)
 
 @register_arch('resnet34', 'image')
 def resnet34(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
@@ -180,7 +182,7 @@ def resnet34(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
              pretrained:bool=False, # shape it for ImageNet weights (the standard stem); `build_model` loads them
             )->nn.Module:
     "ResNet-34 from torchvision, with the stem adapted to the channels and image size."
-    return _resnet(torchvision.models.resnet34, spec, small_stem, zero_init_residual, pretrained)
+    return _resnet('resnet34', spec, small_stem, zero_init_residual, pretrained)
 
 # %% ../nbs/04_model.ipynb #9005b8aa
 PRETRAINED = {'resnet18': 'ResNet18_Weights', 'resnet34': 'ResNet34_Weights'}  # torchvision's weight enums
@@ -188,6 +190,7 @@ PRETRAINED = {'resnet18': 'ResNet18_Weights', 'resnet34': 'ResNet34_Weights'}  #
 def imagenet_weights(arch:str, # a key of `PRETRAINED`
                     )->dict:
     "torchvision's ImageNet state dict for `arch`, from the torch cache (downloaded on first use), loaded weights-only."
+    import torchvision
     w = getattr(torchvision.models, PRETRAINED[arch]).IMAGENET1K_V1
     path = Path(torch.hub.get_dir())/'checkpoints'/Path(w.url).name
     try: return w.get_state_dict(progress=False, check_hash=True, weights_only=True)
@@ -376,3 +379,20 @@ def build_model(model_cfg:ModelConfig, # `arch`, `init`, `params` and `pretraine
     elif not model_cfg.pretrained: init_weights(model, model_cfg.init)
     if spec['task'] == 'regression': model = ScaledModel(model, spec.get('target_mean', 0.), spec.get('target_std', 1.))
     return model
+
+# %% ../nbs/04_model.ipynb #5480a032
+def load_model(run_dir:Path, device='cpu')->tuple[nn.Module, dict]:
+    "Rebuild a run's model from `preprocess.json` and load its safetensors weights: `(model, preprocess)`."
+    run_dir = Path(run_dir)
+    if not (run_dir/'preprocess.json').exists() or not (run_dir/'model.safetensors').exists():
+        raise DlprojError(f"{run_dir}: not a finished run (expected model.safetensors and preprocess.json)")
+    pre = read_json(run_dir/'preprocess.json')
+    m = pre.get('model')
+    if not isinstance(m, dict) or 'arch' not in m: raise DlprojError(f"{run_dir/'preprocess.json'}: no model section (arch, params); was it written by dlproj?")
+    # a pretrained model has the ImageNet layout (its stem); its own weights follow, so nothing is downloaded
+    model = build_model(ModelConfig(arch=m['arch'], params=m.get('params') or {}, pretrained=bool(m.get('pretrained'))), pre, load_weights=False)
+    try: model.load_state_dict(load_weights(run_dir/'model.safetensors', device=device))
+    except RuntimeError as e:
+        raise DlprojError(f"{run_dir/'model.safetensors'}: weights don't fit {m['arch']} as preprocess.json describes it ({str(e).splitlines()[0][:200]})") from None
+    return model.to(device).eval(), pre
+

@@ -31,7 +31,7 @@ from .utils import (get_logger, log_to_file, seed_everything, get_device, write_
     plain, rng_states, atomic_write, checkpoint_bytes, weights_bytes, write_bytes, run_lock, storage_error, StorageError)
 from .data_utils import DataError
 from .dataset import build_data, DataBundle, auto_batch_size
-from .model import build_model, default_arch, param_count
+from .model import build_model, default_arch, param_count, load_model
 from .visualization import plot_loss_curves, plot_lr_find
 
 # %% auto #0
@@ -39,7 +39,7 @@ __all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS'
            'get_metrics', 'BackgroundWriter', 'history_csv', 'HistoryCallback', 'lower_is_better', 'RunTracker',
            'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params',
            'show_progress', 'build_learner', 'ChannelsLastFit', 'body_head_splitter', 'fit', 'fine_tune_head',
-           'find_lr', 'save_model', 'load_model', 'find_unfinished', 'train']
+           'find_lr', 'save_model', 'find_unfinished', 'train']
 
 # %% ../nbs/06_train.ipynb #7d7cd151
 class _PlainTensors:
@@ -387,21 +387,6 @@ def save_model(run_dir:Path, model:torch.nn.Module, bundle_or_pre, cfg:Config):
     save_weights(Path(run_dir)/'model.safetensors', model.state_dict())
     write_json(Path(run_dir)/'preprocess.json', pre)
 
-def load_model(run_dir:Path, device='cpu')->tuple[torch.nn.Module, dict]:
-    "Rebuild a run's model from `preprocess.json` and load its safetensors weights: `(model, preprocess)`."
-    from dlproj.config import ModelConfig
-    run_dir = Path(run_dir)
-    if not (run_dir/'preprocess.json').exists() or not (run_dir/'model.safetensors').exists():
-        raise DlprojError(f"{run_dir}: not a finished run (expected model.safetensors and preprocess.json)")
-    pre = read_json(run_dir/'preprocess.json')
-    m = pre.get('model')
-    if not isinstance(m, dict) or 'arch' not in m: raise DlprojError(f"{run_dir/'preprocess.json'}: no model section (arch, params); was it written by dlproj?")
-    # a pretrained model has the ImageNet layout (its stem); its own weights follow, so nothing is downloaded
-    model = build_model(ModelConfig(arch=m['arch'], params=m.get('params') or {}, pretrained=bool(m.get('pretrained'))), pre, load_weights=False)
-    try: model.load_state_dict(load_weights(run_dir/'model.safetensors', device=device))
-    except RuntimeError as e:
-        raise DlprojError(f"{run_dir/'model.safetensors'}: weights don't fit {m['arch']} as preprocess.json describes it ({str(e).splitlines()[0][:200]})") from None
-    return model.to(device).eval(), pre
 
 # %% ../nbs/06_train.ipynb #0b1f1ad2
 def _resolve(cfg:Config, bundle:DataBundle)->Config:
