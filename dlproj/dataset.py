@@ -371,7 +371,8 @@ def duplicates_across_splits(items:pd.DataFrame, # the clean table, indexed by r
                              splits:dict, # row ids per split
                             )->dict[str,int]:
     "How many rows of the validation and test splits are exact copies (on `cols`) of a training row."
-    h = pd.util.hash_pandas_object(items[cols], index=False)
+    try: h = pd.util.hash_pandas_object(items[cols], index=False)
+    except TypeError: h = pd.util.hash_pandas_object(items[cols].astype(str), index=False)   # unhashable cells (lists from JSON)
     seen = set(h.loc[splits['train']])
     return {k: int(h.loc[splits.get(k, [])].isin(seen).sum()) for k in ('valid', 'test')}
 
