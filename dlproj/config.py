@@ -50,6 +50,8 @@ class DataConfig:
     group_column: str|None = None # rows sharing a value of this column stay in one split
     stratify: bool = True         # stratify splits by the target (classification only)
     sheet: str|int = 0            # the Excel sheet, by name or index
+    encoding: str|None = None     # CSV/TSV text encoding, e.g. latin-1 or cp1252; None: UTF-8 (a byte-order mark is skipped)
+    sep: str|None = None          # CSV separator, e.g. ';' or tab; None: detected among , ; tab |
     cat_names: list[str]|None = None   # categorical columns; inferred when absent
     cont_names: list[str]|None = None  # continuous columns; inferred when absent
     drop_columns: list[str] = field(default_factory=list) # columns to ignore (ids, leaks)

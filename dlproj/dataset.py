@@ -469,7 +469,8 @@ def build_data(config, # a `Config`, a dict or a YAML path
     if test_items is not None:
         test_items,_ = clean_table(test_items, d, target, cat_names, cont_names if channels is None else [])  # short test series leave steps empty
         test_items.index = [f"test:{i}" for i in test_items.index]
-    if splits is None:
+    splits_made = splits is None
+    if splits_made:
         splits = make_splits(items, target, task, cfg, has_test_source=test_items is not None)
         if test_items is not None: splits['test'] = list(test_items.index)
     splits = {k:_json_ids(v) for k,v in splits.items()}
@@ -478,7 +479,7 @@ def build_data(config, # a `Config`, a dict or a YAML path
     _check_saved_splits(splits, allitems)
     train = allitems.loc[splits['train']]
     info['duplicates_across_splits'] = dup = duplicates_across_splits(allitems, [*cat_names, *cont_names, target], splits)
-    if dup['valid'] or dup['test']:
+    if (dup['valid'] or dup['test']) and splits_made:   # said once, when the split is made (not again at resume or evaluation)
         get_logger('data').warning(f"{dup['valid']} validation and {dup['test']} test row(s) are exact copies (inputs and target) of training rows, "
             "so their scores overstate how well the model does on new data; " +
             ("remove them from data.test_source" if d.drop_duplicates else "set data.drop_duplicates: true to keep one copy of each row"))
@@ -539,7 +540,10 @@ def _build_images(cfg, items, root, test_items, splits, info, device, saved=None
         dls = DataLoaders(trn, val, device=device)
     else:
         if not saved:
-            sample,_ = encode_images(pre, files['train'][:_STATS_SAMPLE], training=True)
+            # a seeded random sample: the files are in path order, one class folder after another, and the first
+            # `_STATS_SAMPLE` of them would describe the first classes only
+            pick = np.random.default_rng(cfg.seed).permutation(len(files['train']))[:_STATS_SAMPLE]
+            sample,_ = encode_images(pre, [files['train'][i] for i in sorted(pick)], training=True)
             pre['mean'],pre['std'] = _image_stats(sample)
         dls,tst = _lazy_image_loaders(pre, allitems, root, splits, cfg, device)
     info['split_sizes'] = {k:len(v) for k,v in splits.items()}

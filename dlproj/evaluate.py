@@ -11,10 +11,10 @@ from torch import nn
 from sklearn import metrics as skm
 from .config import DlprojError, load_config
 from .utils import get_logger, get_device, read_json, write_json, write_text
-from .data_utils import DataError, resolve_source, read_table, read_image_folder, read_image_table, check_target
+from .data_utils import DataError, resolve_source, read_table, read_image_folder, read_image_table, check_target, csv_options
 from .dataset import build_data, encode_inputs, encode_target, input_dl, load_image, series_frame
 from .model import load_model
-from .inference import image_path_column
+from .inference import image_path_column, csv_safe
 from .visualization import (_probs, _labels, plot_confusion_matrix, plot_roc_pr, plot_calibration, plot_regression,
     plot_top_losses, plot_feature_maps)
 
@@ -190,11 +190,11 @@ def _image_items(path:Path, cfg, target:str|None, path_column:str|None)->tuple[p
     "`(items, root, dropped)`: the `path`/`label` table of a labelled image folder or table of image paths, without unlabelled rows."
     if path.is_dir(): return read_image_folder(path), path, 0
     label = target or cfg.data.target or 'label'
-    df = read_table(path, cfg.data.sheet)
+    df = read_table(path, cfg.data.sheet, **csv_options(cfg.data))
     if label not in df.columns: raise DataError(f"{path}: label column {label!r} not found; columns present: {list(df.columns)}; "
                                                 "name the label column with target= (--target)")
     col = image_path_column(df, path, path_column, cfg.data.path_column)
-    items = read_image_table(path, col, label, cfg.data.sheet)
+    items = read_image_table(path, col, label, cfg.data.sheet, **csv_options(cfg.data))
     has = items[label].notna()
     if not has.any(): raise DataError(f"{path}: every row is missing the label {label!r}")
     res = items.loc[has, [col, label]].set_axis(['path', 'label'], axis=1)
@@ -220,7 +220,7 @@ def _data_context(run:Path, data, device, target:str|None=None, path_column:str|
         if not keep: raise DataError(f"{path}: none of the {len(files)} images could be used ({skipped[0]['reason']})")
         ids,y,files,xs = [items['path'].iloc[i] for i in keep],y[keep],[files[i] for i in keep],(x,)
     else:
-        df,col = read_table(path, cfg.data.sheet),target or pre['target']
+        df,col = read_table(path, cfg.data.sheet, **csv_options(cfg.data)),target or pre['target']
         if pre['kind'] == 'sequence': df = series_frame(pre, df, str(path))   # a long table (or .ts file): one row per series
         t = check_target(df, col, path)
         dropped = int(t.isna().sum()); df = df[t.notna()]
@@ -245,13 +245,13 @@ def _write_evaluation(out:Path, ev:dict, c:dict, own:bool)->list[str]:
     pre,task,files = c['pre'],c['pre']['task'],[]
     frame = predictions_frame(pre, c['ids'], c['y'], c['preds'])
     name = f"predictions_{ev['split']}.csv" if own else 'predictions.csv'
-    write_text(out/name, frame.to_csv(index=False)); files.append(name)
+    write_text(out/name, csv_safe(frame).to_csv(index=False)); files.append(name)   # no formula a spreadsheet would run
     worst = 'misclassified.csv' if task == 'classification' else 'largest_errors.csv'
-    write_text(out/worst, worst_predictions(frame, WORST_K).to_csv(index=False)); files.append(worst)
+    write_text(out/worst, csv_safe(worst_predictions(frame, WORST_K)).to_csv(index=False)); files.append(worst)
     if task == 'classification':
         classes = pre['classes']
         cm = skm.confusion_matrix(c['y'], c['preds'].argmax(1), labels=list(range(len(classes))))
-        write_text(out/'confusion_matrix.csv', pd.DataFrame(cm, index=pd.Index(classes, name='actual'), columns=classes).to_csv())
+        write_text(out/'confusion_matrix.csv', csv_safe(pd.DataFrame(cm, index=pd.Index(classes, name='actual'), columns=classes)).to_csv())
         files.append('confusion_matrix.csv')
     if not c['cfg'].output.plots: return files
     if task == 'classification':

@@ -13,7 +13,7 @@ from .utils import get_logger, get_device, atomic_write
 from .data_utils import (DataError, IMAGE_SUFFIXES, TABLE_SUFFIXES, read_table, resolve_source, sniff_csv, csv_header,
     check_columns, csv_options, decode_error)
 from .dataset import encode_inputs, input_dl, series_frame
-from .train import load_model
+from .model import load_model
 
 # %% auto #0
 __all__ = ['DEFAULT_BATCH_SIZE', 'check_run', 'check_top_k', 'postprocess', 'Predictor', 'read_chunks', 'list_images',
@@ -66,7 +66,7 @@ class Predictor:
     def __init__(self, run:Path|str, # a finished run directory
                  device='cpu', # `cpu`, `cuda`, `auto`, ...
                 ):
-        self.run,self.device = check_run(run),get_device(device)
+        self.run,self.device = check_run(run),get_device(device, 'device')
         self.model,self.pre = load_model(self.run, self.device)
         self.model.eval()
     @property

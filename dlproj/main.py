@@ -36,11 +36,11 @@ def cmd_evaluate(a):
     _print_metrics(f"{ev.get('split') or a.data} metrics ({ev.get('n')} items):", ev['metrics'])
 
 def cmd_predict(a):
-    from dlproj.inference import predict
+    from dlproj.inference import predict, csv_safe
     from dlproj.utils import get_device
     df = predict(a.run, a.input, batch_size=a.batch_size, out=a.out, top_k=a.top_k, path_column=a.path_column, device=get_device(a.device))
     if a.out: print(f"predictions written to {a.out}")
-    elif df is not None: print(df.to_csv(index=False), end='')
+    elif df is not None: print(csv_safe(df).to_csv(index=False), end='')   # often redirected into a .csv file
 
 def cmd_report(a):
     from dlproj.run_experiment import report

@@ -51,14 +51,11 @@ def test_paths_decode_the_same_pixels_beyond_the_sample(folder, monkeypatch):
     assert torch.equal(yl, ym)
     torch.testing.assert_close(_pixels(lazy, xl), _pixels(mem, xm), atol=1e-5, rtol=0)
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the lazy path reads the first `_STATS_SAMPLE` training files in path order, which lists one class "
-                          "folder after another, so its statistics describe the first classes only")
 def test_lazy_stats_sample_stands_for_the_training_split(folder, monkeypatch):
-    # the lazy path's statistics come from 100 of the 210 training images. A sample that mixes the classes as the split
-    # does is close to the in-memory path's statistics of all 210 (a random 100 lands within 0.06 of their mean 0.49 in
+    # the lazy path's statistics come from a seeded random 100 of the 210 training images. A sample that mixes the classes
+    # as the split does is close to the in-memory path's statistics of all 210 (a random 100 lands within 0.06 of their mean 0.49 in
     # 99 draws of 100, within 0.09 in all of 2000, and within 0.02 of their std 0.31); the first 100 paths, all `dark`,
-    # give a mean of 0.20 and a std of 0.10.
+    # (the sample it once took) give a mean of 0.20 and a std of 0.10.
     monkeypatch.setattr(ds, '_STATS_SAMPLE', 100)
     mem,lazy = _both(folder)
     np.testing.assert_allclose(lazy.preprocess['mean'], mem.preprocess['mean'], atol=0.1, err_msg='mean')
