@@ -7,8 +7,6 @@ from __future__ import annotations
 import codecs, collections, csv, hashlib, json, os, re, shutil, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd
-from fastai.tabular.core import cont_cat_split
-from fastai.vision.augment import aug_transforms
 from .config import DlprojError, ConfigError, DataConfig, AugmentConfig
 from .utils import get_logger, write_json, read_json
 
@@ -382,6 +380,7 @@ def split_columns(df:pd.DataFrame, # the table
     cat,cont = list(cat_names or []),list(cont_names or [])
     if cat_names is not None and cont_names is not None: return cat, cont
     rest = [c for c in cols if c not in {*cat, *cont, *drop} and c != target]
+    from fastai.tabular.core import cont_cat_split   # imported here: prediction never splits columns (see `03_dataset`)
     auto_cont,auto_cat = cont_cat_split(df[rest], max_card=1) if rest else ([], [])   # numbers are quantities (see above)
     return cat + auto_cat, cont + auto_cont
 
@@ -612,5 +611,6 @@ def augment_transforms(aug:AugmentConfig|None, # `data.augment`
         v = getattr(aug, k)
         if not lo <= v <= hi: raise ConfigError(f"data.augment.{k} must be in [{lo}, {hi}], got {v}")
     if not (aug.flip or aug.rotate or aug.zoom > 1 or aug.lighting or aug.warp): return []
+    from fastai.vision.augment import aug_transforms
     return aug_transforms(do_flip=aug.flip, max_rotate=aug.rotate, max_zoom=aug.zoom, max_lighting=aug.lighting,
                           max_warp=aug.warp, p_affine=aug.p, size=size)

@@ -13,13 +13,7 @@ from fastcore.basics import store_attr
 from fasttransform import Pipeline
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
-from fastai.data.block import DataBlock, CategoryBlock
-from fastai.data.transforms import ColReader, IndexSplitter, IntToFloatTensor, Normalize, ToTensor
-from fastai.torch_core import TensorBase, TensorCategory, TensorImage, to_device
-from fastai.vision.core import PILImage, PILImageBW
-from fastai.vision.data import ImageBlock
-from fastai.vision.augment import Resize
-from fastai.tabular.model import emb_sz_rule
+from fastai.torch_core import TensorBase, TensorCategory, TensorImage, TensorImageBW, to_device
 from .config import Config, load_config
 from .utils import get_logger
 from .data_utils import (DataError, EXAMPLES, resolve_source, read_table, read_image_folder, read_image_table,
@@ -153,6 +147,7 @@ def tabular_preprocess(train:pd.DataFrame, target:str, task:str, cat_names:list,
     cat_all = cat_names + [f"{c}_na" for c in na_cols]
     cats = {c: ['#na#'] + sorted(set(cat_strings(filled[c]).unique()) - {'#na#'}) for c in cat_all}
     norms = norm_stats(filled, cont_names) if data_cfg.normalize else {c:(0.,1.) for c in cont_names}
+    from fastai.tabular.model import emb_sz_rule
     pre = dict(kind='tabular', task=task, target=target, cat_names=cat_names, na_cols=na_cols, cat_all=cat_all,
                cont_names=cont_names, fill={k:float(v) for k,v in fill.items()}, categories=cats,
                means={c:float(norms[c][0]) for c in cont_names}, stds={c:float(norms[c][1]) for c in cont_names},
@@ -277,17 +272,26 @@ def encode_series(pre:dict, df:pd.DataFrame, what:str='input table')->torch.Tens
 _MAX_IN_MEMORY = 2 * 2**30 # bytes of decoded uint8 images we are willing to hold in memory
 _STATS_SAMPLE = 2000       # training images the lazy path reads to compute normalization statistics
 
-def _img_cls(pre): return PILImageBW if pre['channels'] == 1 else PILImage
+def _img_cls(pre):
+    from fastai.vision.core import PILImage, PILImageBW
+    return PILImageBW if pre['channels'] == 1 else PILImage
 
 def image_item_tfms(pre:dict)->list:
     "The item transforms: resize (squish) when an image size is set."
-    return [Resize(tuple(pre['image_size']), method='squish')] if pre.get('resize') else []
+    if not pre.get('resize'): return []
+    from fastai.vision.augment import Resize
+    return [Resize(tuple(pre['image_size']), method='squish')]
 
 def load_image(pre:dict, path)->TensorImage:
     "One image as a uint8 `TensorImage` `[C,H,W]`, through the training item pipeline."
-    im = _img_cls(pre).create(path)
-    for t in image_item_tfms(pre): im = t(im, split_idx=1)
-    return ToTensor()(im)
+    if pre.get('resize'):   # fastai's `Resize` works on its own image types
+        im = _img_cls(pre).create(path)
+        for t in image_item_tfms(pre): im = t(im, split_idx=1)
+    else:   # what `PILImage.create` does, without importing fastai's vision modules
+        with Image.open(path) as f: im = f.convert('L' if pre['channels'] == 1 else 'RGB')
+    x = torch.from_numpy(np.array(im))   # fastai's `ToTensor`: `[H,W]` or `[H,W,C]` bytes as `[C,H,W]`
+    x = x[None] if x.dim() == 2 else x.permute(2, 0, 1)
+    return (TensorImageBW if pre['channels'] == 1 else TensorImage)(x)
 
 def encode_images(pre:dict, paths:list,
                   training:bool=False, # a size mismatch is then an error, not a skipped file
@@ -307,6 +311,7 @@ def encode_images(pre:dict, paths:list,
 
 def image_batch_tfms(pre:dict, aug=None)->list:
     "Batch transforms: to float, augmentations (training only), normalize."
+    from fastai.data.transforms import IntToFloatTensor, Normalize
     mean,std = torch.tensor(pre['mean']),torch.tensor(pre['std'])
     return [IntToFloatTensor(), *(augment_transforms(aug) if aug is not None else []),
             Normalize.from_stats(mean, std, cuda=False)]
@@ -560,6 +565,9 @@ def _check_lost(what:str, n:int, skipped:list):
 
 def _lazy_image_loaders(pre, items, root, splits, cfg, device):
     "fastai `DataBlock` loaders that decode files on the fly, with the same transforms as the in-memory path."
+    from fastai.data.block import DataBlock, CategoryBlock
+    from fastai.data.transforms import ColReader, IndexSplitter
+    from fastai.vision.data import ImageBlock
     df = items.loc[splits['train'] + splits['valid']].reset_index(drop=True)
     path_of = lambda r: Path(r['path']) if Path(r['path']).is_absolute() else root/r['path']
     dblock = DataBlock(blocks=(ImageBlock(cls=_img_cls(pre)), CategoryBlock(vocab=pre['classes'])),
@@ -606,8 +614,14 @@ def encode_inputs(pre:dict, data, what:str='input')->tuple[tuple, list]:
     x,skipped = encode_images(pre, list(data))
     return (x,), skipped
 
+def _normalized_images(pre:dict):
+    "`image_batch_tfms(pre)` for validation (bytes to floats, then normalize), the same operations in plain torch."
+    mean,std = (torch.tensor(pre[k]).view(1, -1, 1, 1) for k in ('mean', 'std'))
+    def bytes_to_normalized(x): return (x.float().div_(255.) - mean.to(x.device)) / std.to(x.device)
+    return bytes_to_normalized
+
 def input_dl(pre:dict, tensors:tuple, bs:int=256, device=None)->TensorDL:
     "A validation-pipeline loader over encoded inputs (no labels: the batch holds inputs only)."
     types = [TensorImage] if pre['kind'] == 'image' else None
-    tfms = image_batch_tfms(pre) if pre['kind'] == 'image' else []
+    tfms = [_normalized_images(pre)] if pre['kind'] == 'image' else []
     return TensorDL(tensors, bs=bs, after_batch=tfms, split_idx=1, types=types, n_inp=len(tensors), device=device)
