@@ -282,16 +282,19 @@ def image_item_tfms(pre:dict)->list:
     from fastai.vision.augment import Resize
     return [Resize(tuple(pre['image_size']), method='squish')]
 
-def load_image(pre:dict, path)->TensorImage:
-    "One image as a uint8 `TensorImage` `[C,H,W]`, through the training item pipeline."
+def _image_bytes(pre:dict, path)->torch.Tensor:
+    "One image as a plain uint8 tensor `[C,H,W]`, through the training item pipeline."
     if pre.get('resize'):   # fastai's `Resize` works on its own image types
         im = _img_cls(pre).create(path)
         for t in image_item_tfms(pre): im = t(im, split_idx=1)
     else:   # what `PILImage.create` does, without importing fastai's vision modules
         with Image.open(path) as f: im = f.convert('L' if pre['channels'] == 1 else 'RGB')
     x = torch.from_numpy(np.array(im))   # fastai's `ToTensor`: `[H,W]` or `[H,W,C]` bytes as `[C,H,W]`
-    x = x[None] if x.dim() == 2 else x.permute(2, 0, 1)
-    return (TensorImageBW if pre['channels'] == 1 else TensorImage)(x)
+    return x[None] if x.dim() == 2 else x.permute(2, 0, 1)
+
+def load_image(pre:dict, path)->TensorImage:
+    "One image as a uint8 `TensorImage` `[C,H,W]`, through the training item pipeline."
+    return (TensorImageBW if pre['channels'] == 1 else TensorImage)(_image_bytes(pre, path))
 
 def encode_images(pre:dict, paths:list,
                   training:bool=False, # a size mismatch is then an error, not a skipped file
@@ -299,7 +302,7 @@ def encode_images(pre:dict, paths:list,
     "A uint8 tensor of the readable images and a list of `(path, reason)` for those skipped."
     xs,skipped = [],[]
     for p in paths:
-        try: x = load_image(pre, p)
+        try: x = _image_bytes(pre, p)   # plain tensors: stacking thousands of fastai-typed ones is slow
         except Exception as e: skipped.append((str(p), f"{type(e).__name__}: {e}")); continue
         if tuple(x.shape[-2:]) != tuple(pre['image_size']):
             msg = f"{p}: size {tuple(x.shape[-2:])} differs from {tuple(pre['image_size'])}"
@@ -622,6 +625,5 @@ def _normalized_images(pre:dict):
 
 def input_dl(pre:dict, tensors:tuple, bs:int=256, device=None)->TensorDL:
     "A validation-pipeline loader over encoded inputs (no labels: the batch holds inputs only)."
-    types = [TensorImage] if pre['kind'] == 'image' else None
-    tfms = [_normalized_images(pre)] if pre['kind'] == 'image' else []
-    return TensorDL(tensors, bs=bs, after_batch=tfms, split_idx=1, types=types, n_inp=len(tensors), device=device)
+    tfms = [_normalized_images(pre)] if pre['kind'] == 'image' else []   # plain torch, on plain tensors
+    return TensorDL(tensors, bs=bs, after_batch=tfms, split_idx=1, n_inp=len(tensors), device=device)
