@@ -11,6 +11,7 @@ import shutil, statistics, sys
 from pathlib import Path
 
 REPEATS, WARMUP = 15, 2
+PREDICT_TARGET = 1.15
 EXE = shutil.which('dlproj', path=str(Path(sys.executable).parent)) or 'dlproj'
 
 def main():
@@ -31,6 +32,29 @@ def main():
     h = med['dlproj --help']['median']
     C.result('startup_help_seconds', h, 0.5)
     C.result('startup_help_vs_import', h / base, 2.0)
-    C.save('bench_startup', table=rows)
+    pred = predict_one_row()
+    C.table(pred, nd=3)
+    for r in pred: C.result(f"startup_predict_one_row_vs_model_imports_{r['run']}", r['ratio'], PREDICT_TARGET)
+    C.save('bench_startup', table=rows, predict=pred)
+
+def predict_one_row()->list[dict]:
+    "A one-row CSV through `dlproj predict`, against importing what loading the run's model needs."
+    import tempfile
+    import pandas as pd
+    from dlproj.train import train
+    from dlproj.data_utils import resolve_source
+    tmp = Path(tempfile.mkdtemp())
+    out = {'output': {'runs_dir': str(tmp/'runs'), 'plots': False, 'report': False}}
+    tab = train({'experiment': 'tab', 'data': {'source': 'example:breast_cancer'}, 'train': {'epochs': 1, 'progress': False}, **out})
+    img = train({'experiment': 'img', 'data': {'source': 'example:digits'}, 'model': {'arch': 'resnet18'},
+                 'train': {'epochs': 1, 'progress': False}, **out})
+    pd.read_csv(resolve_source('example:breast_cancer')).drop(columns='target').head(1).to_csv(tmp/'one.csv', index=False)
+    pd.DataFrame({'path': [sorted(resolve_source('example:digits').rglob('*.png'))[0]]}).to_csv(tmp/'one_image.csv', index=False)
+    rows = []
+    for name,run,inp,mod in (('tabular', tab, 'one.csv', 'fastai.tabular.model'), ('image', img, 'one_image.csv', 'torchvision.models')):
+        t_pred = C.median(C.time_cmd([EXE, 'predict', str(run), str(tmp/inp)], repeats=5, warmup=1))
+        t_imp = C.median(C.time_cmd([sys.executable, '-c', f"import torch, pandas, safetensors.torch, {mod}"], repeats=5, warmup=1))
+        rows.append({'run': name, 'dlproj predict s': t_pred, f'import torch, pandas, safetensors, arch module s': t_imp, 'ratio': t_pred / t_imp})
+    return rows
 
 if __name__ == '__main__': main()
