@@ -3,7 +3,7 @@
 Both sides train the same seeded model (the initial weights that `train()` builds, copied) on the same in-memory
 tensors, in the same batch order (the torch RNG state `train()` starts its epochs with), with Adam (lr 1e-3,
 no weight decay, constant learning rate; torch's Adam with fastai's defaults betas=(0.9, 0.99), eps=1e-5 on
-the raw side), no augmentation, batch size as given, num_workers=0, no progress bar, and the same validation pass (loss and
+the raw side), image models in channels-last layout (dlproj's `ChannelsLastFit`), no augmentation, batch size as given, num_workers=0, no progress bar, and the same validation pass (loss and
 accuracy) after every epoch.
 
 - **dlproj** is `dlproj.train.train()` itself: `build_data` (in-memory `TensorDL`), `build_learner`, `fit` with
@@ -83,6 +83,7 @@ def run_raw(model0, rng0, dls, bs, image:bool, pre:dict):
         trn,val = (norm(trn[0]), trn[1]),(norm(val[0]), val[1])
     xs_t,y_t,xs_v,y_v = trn[:-1],trn[-1],val[:-1],val[-1]
     model = copy.deepcopy(model0)
+    if image: model = model.to(memory_format=torch.channels_last)   # as dlproj's `ChannelsLastFit` trains image models
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.)
     torch.set_rng_state(rng0)
     n,nv = len(y_t),len(y_v)
