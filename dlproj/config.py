@@ -131,6 +131,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    grid: dict = field(default_factory=dict) # `dlproj experiment`: `{key: [values]}`, every combination is run (e.g. `train.lr: [1e-3, 3e-3]`)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     output: OutputConfig = field(default_factory=OutputConfig)

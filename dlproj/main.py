@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse, sys, traceback
 
 # %% auto #0
-__all__ = ['cmd_train', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_runs', 'cmd_example', 'make_parser', 'main']
+__all__ = ['cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_runs', 'cmd_example', 'make_parser',
+           'main']
 
 # %% ../nbs/12_main.ipynb #af7b0f1d
 def _print_metrics(title:str, m:dict):
@@ -15,20 +16,27 @@ def _print_metrics(title:str, m:dict):
     print(title + '  ' + '  '.join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k,v in nums.items()))
 
 def cmd_train(a):
-    from dlproj.train import train
-    from dlproj.evaluate import evaluate
-    from dlproj.run_experiment import report
-    from dlproj.config import load_config
-    run = train(a.config, *a.overrides, resume=a.resume)
-    cfg = load_config(run/'config.yaml', check_files=False)
-    ev = evaluate(run, split='test' if _has_test(run) else 'valid', device=cfg.train.device)   # where it was trained
+    from dlproj.run_experiment import run_experiment
+    from dlproj.utils import read_json
+    run = run_experiment(a.config, *a.overrides, resume=a.resume)
+    ev = read_json(run/'metrics.json')['evaluation']
     print(f"run: {run}")
     _print_metrics(f"{ev['split']} metrics:", ev['metrics'])
-    if cfg.output.report: print(f"report: {report(run)}")
+    if (run/'report.html').exists(): print(f"report: {run/'report.html'}")
 
-def _has_test(run)->bool:
-    from dlproj.utils import read_json
-    return bool(read_json(run/'splits.json').get('test'))
+def cmd_experiment(a):
+    import math
+    from dlproj.run_experiment import run_grid, parse_grid
+    from dlproj.config import DlprojError
+    s = run_grid(a.config, *a.overrides, grid=parse_grid(a.grid or []), seeds=a.seeds)
+    ms = [c[:-5] for c in s.columns if c.endswith('_mean')]
+    fmt = lambda m,sd: f"{m:.4f}" + ('' if math.isnan(sd) else f" ± {sd:.4f}")
+    rows = [[r.point, f"{r.finished}/{r.finished + r.failed}", *(fmt(r[f'{m}_mean'], r[f'{m}_std']) if r.finished else '-' for m in ms)]
+            for _,r in s.iterrows()]
+    head = ['point', 'runs', *ms]
+    w = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    for line in [head, *rows]: print('  '.join(str(x).ljust(n) for x,n in zip(line, w)))
+    if s.failed.sum(): raise DlprojError(f"{int(s.failed.sum())} run(s) failed, e.g. {s.error.dropna().iloc[0]}; all recorded in the experiment's experiment.json")
 
 def cmd_evaluate(a):
     from dlproj.evaluate import evaluate
@@ -77,6 +85,11 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('overrides', nargs='*', help='section.key=value overrides, e.g. train.lr=3e-3')
     s.add_argument('--resume', metavar='RUN', help='continue an interrupted run directory')
     s.set_defaults(func=cmd_train)
+    s = sub.add_parser('experiment', help='run a grid of configs over seeds (train, evaluate, report each), then summarize')
+    s.add_argument('config'); s.add_argument('overrides', nargs='*', help='section.key=value overrides for every point')
+    s.add_argument('--grid', nargs='+', metavar='KEY=V1,V2', help="values to try, e.g. train.lr=1e-3,3e-3 (adds to the config's grid section)")
+    s.add_argument('--seeds', type=int, default=1, help='runs per grid point, seeds seed, seed+1, ... (default 1)')
+    s.set_defaults(func=cmd_experiment)
     s = sub.add_parser('evaluate', help="compute test metrics of a run (scikit-learn)")
     s.add_argument('run'); s.add_argument('--data', help='a labelled file or folder instead of the saved split')
     s.add_argument('--split', default='test', choices=['test', 'valid'])
