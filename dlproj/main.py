@@ -26,8 +26,16 @@ def cmd_train(a):
 
 def cmd_experiment(a):
     import math
-    from dlproj.run_experiment import run_grid, parse_grid
+    from dlproj.run_experiment import run_grid, parse_grid, run_kfold
     from dlproj.config import DlprojError
+    if a.kfold is not None:
+        if a.grid or a.seeds != 1: raise DlprojError("--kfold cross-validates one config: it can't be combined with --grid or --seeds")
+        s = run_kfold(a.config, *a.overrides, k=a.kfold)
+        cols = [c for c in s.columns if c != 'fold']
+        w = max(len(c) for c in cols)
+        print('fold'.ljust(6) + '  '.join(c.rjust(w) for c in cols))
+        for _,r in s.iterrows(): print(str(r.fold).ljust(6) + '  '.join(f"{r[c]:.4f}".rjust(w) for c in cols))
+        return
     s = run_grid(a.config, *a.overrides, grid=parse_grid(a.grid or []), seeds=a.seeds)
     ms = [c[:-5] for c in s.columns if c.endswith('_mean')]
     fmt = lambda m,sd: f"{m:.4f}" + ('' if math.isnan(sd) else f" ± {sd:.4f}")
@@ -89,6 +97,7 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('config'); s.add_argument('overrides', nargs='*', help='section.key=value overrides for every point')
     s.add_argument('--grid', nargs='+', metavar='KEY=V1,V2', help="values to try, e.g. train.lr=1e-3,3e-3 (adds to the config's grid section)")
     s.add_argument('--seeds', type=int, default=1, help='runs per grid point, seeds seed, seed+1, ... (default 1)')
+    s.add_argument('--kfold', type=int, metavar='K', help='K-fold cross-validation on the train and valid rows, the test split held out')
     s.set_defaults(func=cmd_experiment)
     s = sub.add_parser('evaluate', help="compute test metrics of a run (scikit-learn)")
     s.add_argument('run'); s.add_argument('--data', help='a labelled file or folder instead of the saved split')

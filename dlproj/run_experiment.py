@@ -8,11 +8,13 @@ import base64, copy, datetime, hashlib, html, itertools, json
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 from .config import DlprojError, ConfigError, load_config, config_yaml, parse_override
+from .data_utils import DataError
 from .utils import read_json, write_json, write_text, get_logger
 
 # %% auto #0
-__all__ = ['EXPERIMENT_FILE', 'load_run', 'run_row', 'list_runs', 'html_table', 'html_image', 'render_report', 'report',
-           'run_experiment', 'parse_grid', 'grid_points', 'run_grid', 'grid_summary']
+__all__ = ['EXPERIMENT_FILE', 'KFOLD_FILE', 'load_run', 'run_row', 'list_runs', 'html_table', 'html_image', 'render_report',
+           'report', 'run_experiment', 'parse_grid', 'grid_points', 'run_grid', 'grid_summary', 'kfold_splits',
+           'run_kfold', 'kfold_summary']
 
 # %% ../nbs/09_run_experiment.ipynb #c20b2728
 def _read(p:Path, how):
@@ -152,11 +154,12 @@ def run_experiment(config=None, # a YAML path, a dict or a `Config` (ignored whe
                    *overrides:str, # `section.key=value` strings
                    resume:Path|str|None=None, # an interrupted run directory to continue instead
                    cbs:list|None=None, # extra fastai callbacks for the fit
+                   splits:dict|None=None, # a given split for a new run (a cross-validation fold)
                   )->Path:
     "Train, evaluate (the test split, or the validation split when there is none) and write the report; return the run."
     from dlproj.train import train
     from dlproj.evaluate import evaluate
-    run = train(config, *overrides, resume=resume, cbs=cbs)
+    run = train(config, *overrides, resume=resume, cbs=cbs, splits=splits)
     cfg = load_config(run/'config.yaml', check_files=False)
     evaluate(run, split='test' if read_json(run/'splits.json').get('test') else 'valid', device=cfg.train.device)
     if cfg.output.report: report(run)
@@ -235,4 +238,54 @@ def grid_summary(records:list[dict])->pd.DataFrame:
         if len(ok) < len(rs): row['error'] = next(r['error'] for r in rs if r['status'] == 'failed')
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# %% ../nbs/09_run_experiment.ipynb #f6e598ab
+KFOLD_FILE = 'kfold.json'   # in `<runs_dir>/<experiment>/`: each fold's validation rows, run and scores
+
+def kfold_splits(config, # a `Config` (or a path or dict)
+                 k:int=5, # the number of folds
+                )->list[dict]:
+    "`k` splits of the train and valid rows into train and valid (stratified, or grouped by `data.group_column`), the test rows held out in each."
+    from sklearn.model_selection import StratifiedKFold, GroupKFold, KFold
+    from dlproj.dataset import build_data
+    cfg = load_config(config)
+    if not (isinstance(k, int) and k >= 2): raise ConfigError(f"kfold must be at least 2 folds, got {k!r}")
+    b = build_data(cfg)
+    pool = b.splits['train'] + b.splits['valid']
+    items = b.items.loc[pool]
+    y = items[b.preprocess['target']].astype(str) if b.task == 'classification' else None
+    try:
+        if cfg.data.group_column: cv = GroupKFold(k).split(pool, groups=items[cfg.data.group_column].values)
+        elif y is not None and cfg.data.stratify: cv = StratifiedKFold(k, shuffle=True, random_state=cfg.seed).split(pool, y.values)
+        else: cv = KFold(k, shuffle=True, random_state=cfg.seed).split(pool)
+        cv = list(cv)
+    except ValueError as e: raise DataError(f"{k}-fold cross-validation of the {len(pool)} train and valid rows: {e}") from None
+    return [{'train': [pool[i] for i in tr], 'valid': [pool[i] for i in va], 'test': list(b.splits.get('test', []))} for tr,va in cv]
+
+def run_kfold(config=None, # a YAML path, a dict or a `Config`
+              *overrides:str, # `section.key=value` strings
+              k:int=5, # the number of folds
+             )->pd.DataFrame:
+    "K-fold cross-validation on the train and valid rows, the test split held out: a run per fold; one row per fold, then the mean and std."
+    from dlproj.evaluate import evaluate
+    cfg = load_config(config, *overrides)
+    folds = kfold_splits(cfg, k)
+    path,records = Path(cfg.output.runs_dir)/cfg.experiment/KFOLD_FILE,[]
+    for i,f in enumerate(folds, 1):
+        run = run_experiment(cfg, splits=f)
+        rec = dict(fold=i, run=str(run), valid_ids=f['valid'],
+                   valid={k:v for k,v in evaluate(run, split='valid', write=False, device=cfg.train.device)['metrics'].items()
+                          if k in _HEADLINE and isinstance(v, (int, float))},
+                   test=_metrics(run) if f['test'] else None)
+        records.append(rec)
+        write_json(path, {'experiment': cfg.experiment, 'k': k, 'folds': records})
+    return kfold_summary(records)
+
+def kfold_summary(records:list[dict])->pd.DataFrame:
+    "One row per fold (its validation scores, and its model's test scores), then the mean and the standard deviation."
+    df = pd.DataFrame([{'fold': str(r['fold']), **{f"valid_{k}": v for k,v in r['valid'].items()},
+                        **{f"test_{k}": v for k,v in (r['test'] or {}).items()}} for r in records])
+    num = df.drop(columns='fold')
+    return pd.concat([df, pd.DataFrame([{'fold': 'mean', **num.mean().to_dict()}, {'fold': 'std', **num.std(ddof=1).to_dict()}])], ignore_index=True)
 

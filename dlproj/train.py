@@ -447,6 +447,7 @@ def train(config=None, # a YAML path, a dict or a `Config` (ignored when resumin
           *overrides:str, # `section.key=value` strings
           resume:Path|str|None=None, # a run directory to continue
           cbs:list|None=None, # extra fastai callbacks for the fit
+          splits:dict|None=None, # a given split for a new run (`train`/`valid`/`test` row ids, e.g. a cross-validation fold)
          )->Path:
     "Train from a config (or resume a run); return the run directory."
     log = get_logger('train')
@@ -464,7 +465,7 @@ def train(config=None, # a YAML path, a dict or a `Config` (ignored when resumin
             cfg,splits = load_config(run/'config.yaml', *overrides),read_json(run/'splits.json')
             for f in run.rglob('.*.tmp'): f.unlink()   # left by a write the kill interrupted; the renamed files are whole
             fp = read_json(run/'data.json').get('fingerprint')
-        else: run,ck,splits,fp = None,None,None,None
+        else: run,ck,fp = None,None,None
         seed_everything(cfg.seed, cfg.train.deterministic)
         device = get_device(cfg.train.device)
         bundle = build_data(cfg, splits=splits, device=device, fingerprint=fp)   # data changed since the run started: refused
