@@ -64,7 +64,13 @@ def cmd_report(a):
 
 def cmd_runs(a):
     import pandas as pd
-    from dlproj.run_experiment import list_runs
+    from dlproj.run_experiment import list_runs, check_run
+    from dlproj.config import DlprojError
+    if a.check:
+        r = check_run(a.check)
+        if r['note']: print(f"note: {r['note']}")
+        if not r['reproduced']: raise DlprojError(f"{a.check} is not reproduced:\n  " + '\n  '.join(r['differences']))
+        print(f"{a.check} is reproduced: the same history ({r['epochs']} epochs) and metrics, exactly"); return
     df = list_runs(a.runs_dir, a.experiment)
     if df.empty: print(f"no runs under {a.runs_dir}"); return
     with pd.option_context('display.max_columns', 20, 'display.width', 200, 'display.float_format', '{:.4f}'.format):
@@ -113,7 +119,8 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('--batch-size', type=int); s.add_argument('--top-k', type=int)
     s.add_argument('--device', default='cpu', help='cpu (default), auto, cuda, cuda:N or mps'); s.set_defaults(func=cmd_predict)
     s = sub.add_parser('report', help="write a run's report.html"); s.add_argument('run'); s.set_defaults(func=cmd_report)
-    s = sub.add_parser('runs', help='list runs'); s.add_argument('--experiment')
+    s = sub.add_parser('runs', help='list runs, or check that a run is reproduced'); s.add_argument('--experiment')
+    s.add_argument('--check', metavar='RUN', help="train RUN's config again (its seed and split, on the CPU) and compare its history and metrics")
     s.add_argument('--runs-dir', default='runs'); s.set_defaults(func=cmd_runs)
     s = sub.add_parser('example', help='copy a bundled example dataset (digits, breast_cancer, diabetes, digits_series)')
     s.add_argument('name'); s.add_argument('dest', nargs='?'); s.set_defaults(func=cmd_example)

@@ -14,7 +14,7 @@ from .utils import read_json, write_json, write_text, get_logger
 # %% auto #0
 __all__ = ['EXPERIMENT_FILE', 'KFOLD_FILE', 'load_run', 'run_row', 'list_runs', 'html_table', 'html_image', 'render_report',
            'report', 'run_experiment', 'parse_grid', 'grid_points', 'run_grid', 'grid_summary', 'kfold_splits',
-           'run_kfold', 'kfold_summary']
+           'run_kfold', 'kfold_summary', 'check_run']
 
 # %% ../nbs/09_run_experiment.ipynb #c20b2728
 def _read(p:Path, how):
@@ -288,4 +288,35 @@ def kfold_summary(records:list[dict])->pd.DataFrame:
                         **{f"test_{k}": v for k,v in (r['test'] or {}).items()}} for r in records])
     num = df.drop(columns='fold')
     return pd.concat([df, pd.DataFrame([{'fold': 'mean', **num.mean().to_dict()}, {'fold': 'std', **num.std(ddof=1).to_dict()}])], ignore_index=True)
+
+
+# %% ../nbs/09_run_experiment.ipynb #7a893663
+def check_run(run:Path|str, # a finished run directory
+             )->dict:
+    "Train a finished run's config again, with its seed and split, on the CPU, in a temporary folder: are its history and metrics reproduced exactly?"
+    import tempfile
+    from dlproj.train import train
+    from dlproj.data_utils import resolve_source, fingerprint
+    run = Path(run); rec = load_run(run)
+    if not rec['metrics']: raise DlprojError(f"{run} has not finished (no metrics.json): there is nothing to compare with")
+    cfg = load_config(run/'config.yaml')
+    was,now = (rec['data'] or {}).get('fingerprint'),fingerprint(resolve_source(cfg.data.source))
+    if was != now: raise DataError(f"{cfg.data.source} changed since {run} was trained (sha256 {now} now, {was} in its data.json): "
+                                   "a re-run would train on other data")
+    with tempfile.TemporaryDirectory() as d:
+        again = train(cfg, f'output.runs_dir={d}', 'train.device=cpu', 'output.plots=false', 'train.progress=false',
+                      splits=read_json(run/'splits.json'))
+        h0,h1 = (pd.read_csv(r/'history.csv').drop(columns='seconds') for r in (run, again))
+        m1 = read_json(again/'metrics.json')
+    diffs = []
+    if list(h0.columns) != list(h1.columns) or len(h0) != len(h1): diffs.append(f"history: {h0.shape} vs {h1.shape} (epochs x columns)")
+    else:
+        for c in h0.columns:
+            bad = np.flatnonzero(~np.isclose(h0[c].to_numpy(float), h1[c].to_numpy(float), rtol=0, atol=0, equal_nan=True))
+            if len(bad): diffs.append(f"history {c}, epoch {int(h0.epoch.iloc[bad[0]])}: {h0[c].iloc[bad[0]]!r} then, {h1[c].iloc[bad[0]]!r} now")
+    for k in ('valid', 'test', 'best_epoch', 'epochs_run'):
+        if rec['metrics'].get(k) != m1.get(k): diffs.append(f"metrics.json {k}: {rec['metrics'].get(k)!r} then, {m1.get(k)!r} now")
+    device = (rec['env'] or {}).get('device', 'cpu')
+    return dict(run=str(run), reproduced=not diffs, differences=diffs, epochs=len(h1), trained_on=device,
+                note=None if str(device).startswith('cpu') else f"trained on {device}, re-run on the CPU: GPU kernels round differently")
 
