@@ -99,9 +99,9 @@ class TrainConfig:
 
 @dataclass
 class TrackingConfig:
-    "Experiment tracking beyond the run directory (W&B, MLflow): reserved; `validate` refuses `true` until it is built."
+    "Experiment tracking beyond the run directory: Weights & Biases and MLflow (the `wandb` and `mlflow` extras)."
     wandb: bool = False           # log to Weights & Biases (offline when no key is set)
-    mlflow: bool = False          # log to MLflow
+    mlflow: bool = False          # log to MLflow, in a SQLite store in the runs folder (`mlflow.db`)
     project: str|None = None      # tracker project; defaults to the experiment name
 
 @dataclass
@@ -276,9 +276,6 @@ def validate(cfg:Config, check_files:bool=True)->Config:
     if d.channels not in (None, 1, 3): err(f"data.channels must be 1, 3 or null, got {d.channels}")
     if cfg.tune.trials < 1: err(f"tune.trials must be at least 1, got {cfg.tune.trials}")
     if not 0 <= cfg.seed < 2**32: err(f"seed must be in [0, 2**32), got {cfg.seed}")
-    for k in ('wandb', 'mlflow'):
-        if getattr(cfg.tracking, k):
-            err(f"tracking.{k}: tracking beyond the run directory is not available in this version of dlproj; set it to false")
     if not cfg.experiment or '/' in cfg.experiment or cfg.experiment in ('.','..'):
         err(f"experiment must be a non-empty name without '/', got {cfg.experiment!r}")
     if check_files:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #ee304976
 from __future__ import annotations
-import contextlib, copy, csv, io, math, shutil, signal, sys, tempfile, threading, time
+import contextlib, copy, csv, io, math, os, re, shutil, signal, sys, tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -39,7 +39,8 @@ __all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS'
            'get_metrics', 'BackgroundWriter', 'history_csv', 'HistoryCallback', 'lower_is_better', 'RunTracker',
            'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params',
            'show_progress', 'build_learner', 'ChannelsLastFit', 'body_head_splitter', 'fit', 'fine_tune_head',
-           'find_lr', 'save_model', 'find_unfinished', 'train']
+           'find_lr', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker', 'start_trackers',
+           'find_unfinished', 'train']
 
 # %% ../nbs/06_train.ipynb #7d7cd151
 class _PlainTensors:
@@ -388,6 +389,93 @@ def save_model(run_dir:Path, model:torch.nn.Module, bundle_or_pre, cfg:Config):
     write_json(Path(run_dir)/'preprocess.json', pre)
 
 
+# %% ../nbs/06_train.ipynb #eec1b5e8
+_WANDB_DIRS = {'WANDB_DIR': '.', 'WANDB_CACHE_DIR': 'wandb/cache', 'WANDB_DATA_DIR': 'wandb/data',
+               'WANDB_ARTIFACT_DIR': 'wandb/artifacts', 'WANDB_CONFIG_DIR': 'wandb/config'}
+
+def _flat(d:dict, prefix:str='')->dict:
+    "`{'train': {'lr': 0.01}}` as `{'train.lr': 0.01}`."
+    out = {}
+    for k,v in d.items():
+        if isinstance(v, dict) and v: out.update(_flat(v, f"{prefix}{k}."))
+        else: out[f"{prefix}{k}"] = v
+    return out
+
+def _final_metrics(m:dict)->dict:
+    "The numbers of `metrics.json` as flat names: `valid.accuracy`, `test.loss`, `best_epoch`... (the per-epoch ones are `valid_loss`, `accuracy`...)"
+    flat = {f"{s}.{k}": v for s in ('valid', 'test') for k,v in (m.get(s) or {}).items()}
+    flat.update({k: m[k] for k in ('best_epoch', 'epochs_run', 'seconds') if k in m})
+    return {k: float(v) for k,v in flat.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+
+def _need(module:str, extra:str):
+    import importlib
+    try: return importlib.import_module(module)
+    except ImportError: raise DlprojError(f"tracking.{extra}: the {module} package is not installed; pip install 'dlproj[{extra}]'") from None
+
+class WandbTracker:
+    "A W&B run beside the dlproj run: fastai's `WandbCallback` on the learner; offline, inside the run directory, unless a W&B key is set."
+    def __init__(self, run:Path, cfg:Config, learn:Learner):
+        wandb = _need('wandb', 'wandb')
+        from fastai.callback.wandb import WandbCallback
+        self.saved = {k: os.environ.get(k) for k in [*_WANDB_DIRS, 'WANDB_MODE', 'WANDB_SILENT']}
+        for k,sub in _WANDB_DIRS.items(): (run/sub).mkdir(parents=True, exist_ok=True); os.environ[k] = str((run/sub).resolve())
+        os.environ['WANDB_SILENT'] = 'true'
+        mode = os.environ.get('WANDB_MODE') or ('online' if os.environ.get('WANDB_API_KEY') else 'offline')
+        self.run = wandb.init(project=cfg.tracking.project or cfg.experiment, name=run.name, id=re.sub(r'[^\w-]', '-', run.name),
+                              resume='allow', dir=str(run.resolve()), config=_flat(to_dict(cfg)), mode=mode)
+        self.cb = WandbCallback(log_preds=False, log_model=False)   # on the learner, not the fit (fastai's advice)
+        learn.add_cb(self.cb)
+    def finish(self, metrics:dict|None):
+        try:
+            if metrics is not None: self.run.summary.update(_final_metrics(metrics))
+            self.run.finish(exit_code=0 if metrics is not None else 1)
+        finally:
+            for k,v in self.saved.items():
+                if v is None: os.environ.pop(k, None)
+                else: os.environ[k] = v
+
+class MlflowEpochs(Callback):
+    "Log each epoch's losses and metrics to an MLflow run, with the epoch as the step."
+    order = Recorder.order + 2
+    def __init__(self, client, run_id:str): store_attr()
+    def after_epoch(self):
+        from mlflow.entities import Metric
+        ts = int(time.time() * 1000)
+        vals = dict(zip(_metric_names(self.recorder), self.recorder.values[-1]))
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, self.epoch + 1) for k,v in vals.items() if math.isfinite(float(v))])
+
+def mlflow_uri(cfg:Config)->str:
+    "The MLflow store of a runs folder: `sqlite:////abs/path/<runs_dir>/mlflow.db` (four slashes for an absolute path)."
+    return f"sqlite:///{(Path(cfg.output.runs_dir)/'mlflow.db').resolve()}"
+
+class MlflowTracker:
+    "An MLflow run beside the dlproj run, in the runs folder's SQLite store: the config as params, per-epoch metrics, the final metrics."
+    def __init__(self, run:Path, cfg:Config, learn:Learner):
+        _need('mlflow', 'mlflow')
+        from mlflow.tracking import MlflowClient
+        from mlflow.entities import Param
+        self.client = MlflowClient(tracking_uri=mlflow_uri(cfg))
+        name = cfg.tracking.project or cfg.experiment
+        exp = self.client.get_experiment_by_name(name)
+        eid = exp.experiment_id if exp else self.client.create_experiment(name, artifact_location=(Path(cfg.output.runs_dir)/'mlartifacts').resolve().as_uri())
+        self.run_id = self.client.create_run(eid, run_name=run.name, tags={'dlproj.run_dir': str(run.resolve())}).info.run_id
+        params = [Param(k, str(v)[:6000]) for k,v in _flat(to_dict(cfg)).items()]
+        for i in range(0, len(params), 100): self.client.log_batch(self.run_id, params=params[i:i+100])
+        self.cb = MlflowEpochs(self.client, self.run_id)
+        learn.add_cb(self.cb)
+    def finish(self, metrics:dict|None):
+        from mlflow.entities import Metric
+        if metrics is not None:
+            ts = int(time.time() * 1000)
+            self.client.log_batch(self.run_id, metrics=[Metric(k, v, ts, 0) for k,v in _final_metrics(metrics).items()])
+        self.client.set_terminated(self.run_id, 'FINISHED' if metrics is not None else 'FAILED')
+
+def start_trackers(run:Path, cfg:Config, learn:Learner)->list:
+    "The trackers `tracking` asks for, started (each adds its callback to `learn`); `finish` each with the final metrics, or None on failure."
+    t = cfg.tracking
+    return [T(run, cfg, learn) for on,T in ((t.wandb, WandbTracker), (t.mlflow, MlflowTracker)) if on]
+
+
 # %% ../nbs/06_train.ipynb #0b1f1ad2
 def _resolve(cfg:Config, bundle:DataBundle)->Config:
     "The config with what was inferred and every `auto`/null default written in."
@@ -504,6 +592,7 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
     "Fit (or continue) the run in `run`, then write its model, metrics and plots."
     handler = log_to_file(run/'train.log')
     learn.path = run
+    trackers,metrics = [],None
     try:
         log.info(f"run {run}: {cfg.model.arch} ({param_count(model):,} parameters), {bundle.info['split_sizes']} on {bundle.dls.device or 'cpu'}")
         lr = cfg.train.lr
@@ -524,6 +613,7 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
             start = ck['epoch']
             log.info(f"resuming {run} at epoch {start + 1}/{cfg.train.epochs}")
         if cfg.model.pretrained: lr = fine_tune_head(learn, lr, ck is None)
+        trackers = start_trackers(run, cfg, learn)   # after the lr finder, whose trial fit is not the run's
         if not (ck and ck['extra'].get('stopped_early')):
             try:
                 with _sigterm_interrupts(): fit(learn, cfg, lr, cbs=[hist, tracker, *(cbs or [])], start_epoch=start)
@@ -533,6 +623,7 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
                     log.info(f"interrupted: {run} resumes after epoch {tracker.saved_epoch}: dlproj train --resume {run}")
                 raise
         elif tracker.best_path.exists(): learn.model.load_state_dict(load_weights(tracker.best_path))
+        learn.remove_cbs([t.cb for t in trackers])   # the final validations below are not epochs to log
         save_model(run, learn.model, bundle, cfg)
         metrics = dict(valid=_metrics_row(learn, bundle.dls.valid),
                        test=_metrics_row(learn, bundle.test_dl) if bundle.test_dl is not None else None,
@@ -543,4 +634,5 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
         write_json(run/'metrics.json', metrics)
         log.info(f"finished {run}: valid {metrics['valid']}" + (f", test {metrics['test']}" if metrics['test'] else ''))
     finally:
+        for t in trackers: t.finish(metrics)   # None: the fit failed or was interrupted
         handler.close(); get_logger().removeHandler(handler)
