@@ -13,7 +13,7 @@ import yaml
 # %% auto #0
 __all__ = ['DlprojError', 'ConfigError', 'AugmentConfig', 'DataConfig', 'ModelConfig', 'TrainConfig', 'TrackingConfig',
            'TuneConfig', 'OutputConfig', 'Config', 'check_value', 'from_dict', 'to_dict', 'parse_override',
-           'apply_overrides', 'checkpoint_interval', 'validate', 'read_yaml', 'load_config', 'config_yaml',
+           'apply_overrides', 'checkpoint_interval', 'validate', 'read_yaml', 'load_config', 'flat_dict', 'config_yaml',
            'save_config']
 
 # %% ../nbs/00_config.ipynb #b00aae0c
@@ -323,6 +323,14 @@ def load_config(config:str|Path|dict|Config|None=None, # a YAML path, a mapping,
             raise ConfigError(f"{config}: {e}") from None
     if overrides: cfg = apply_overrides(cfg, *overrides)
     return validate(cfg, check_files=check_files)
+
+def flat_dict(d:dict, prefix:str='')->dict:
+    "A nested mapping (a config as `to_dict` gives it) with dotted keys: `{'train': {'lr': 0.01}}` as `{'train.lr': 0.01}`."
+    out = {}
+    for k,v in d.items():
+        if isinstance(v, dict) and v: out.update(flat_dict(v, f"{prefix}{k}."))
+        else: out[f"{prefix}{k}"] = v
+    return out
 
 def config_yaml(cfg:Config)->str:
     "The config as YAML text, sections in schema order."

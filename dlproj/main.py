@@ -64,8 +64,12 @@ def cmd_report(a):
 
 def cmd_runs(a):
     import pandas as pd
-    from dlproj.run_experiment import list_runs, check_run
+    from dlproj.run_experiment import list_runs, check_run, compare_runs, compare_plot
     from dlproj.config import DlprojError
+    if a.compare:
+        with pd.option_context('display.max_columns', 20, 'display.width', 200, 'display.float_format', '{:.4f}'.format):
+            print(compare_runs(a.compare).to_string())
+        print(f"curves: {compare_plot(a.compare, a.plot)}"); return
     if a.check:
         r = check_run(a.check)
         if r['note']: print(f"note: {r['note']}")
@@ -121,6 +125,8 @@ def make_parser()->argparse.ArgumentParser:
     s = sub.add_parser('report', help="write a run's report.html"); s.add_argument('run'); s.set_defaults(func=cmd_report)
     s = sub.add_parser('runs', help='list runs, or check that a run is reproduced'); s.add_argument('--experiment')
     s.add_argument('--check', metavar='RUN', help="train RUN's config again (its seed and split, on the CPU) and compare its history and metrics")
+    s.add_argument('--compare', nargs='+', metavar='RUN', help='show runs side by side (differing config values, metrics) and plot their curves')
+    s.add_argument('--plot', default='compare.png', help='where --compare writes its plot of the curves (default compare.png)')
     s.add_argument('--runs-dir', default='runs'); s.set_defaults(func=cmd_runs)
     s = sub.add_parser('example', help='copy a bundled example dataset (digits, breast_cancer, diabetes, digits_series)')
     s.add_argument('name'); s.add_argument('dest', nargs='?'); s.set_defaults(func=cmd_example)

@@ -7,14 +7,14 @@ from __future__ import annotations
 import base64, copy, datetime, hashlib, html, itertools, json
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
-from .config import DlprojError, ConfigError, load_config, config_yaml, parse_override
+from .config import DlprojError, ConfigError, load_config, config_yaml, parse_override, flat_dict
 from .data_utils import DataError
 from .utils import read_json, write_json, write_text, get_logger
 
 # %% auto #0
-__all__ = ['EXPERIMENT_FILE', 'KFOLD_FILE', 'load_run', 'run_row', 'list_runs', 'html_table', 'html_image', 'render_report',
-           'report', 'run_experiment', 'parse_grid', 'grid_points', 'run_grid', 'grid_summary', 'kfold_splits',
-           'run_kfold', 'kfold_summary', 'check_run']
+__all__ = ['EXPERIMENT_FILE', 'KFOLD_FILE', 'load_run', 'config_differences', 'run_row', 'list_runs', 'compare_runs',
+           'compare_plot', 'html_table', 'html_image', 'render_report', 'report', 'run_experiment', 'parse_grid',
+           'grid_points', 'run_grid', 'grid_summary', 'kfold_splits', 'run_kfold', 'kfold_summary', 'check_run']
 
 # %% ../nbs/09_run_experiment.ipynb #c20b2728
 def _read(p:Path, how):
@@ -38,10 +38,21 @@ def load_run(run:Path|str)->dict:
 # %% ../nbs/09_run_experiment.ipynb #0d18998d
 _HEADLINE = ('accuracy', 'balanced_accuracy', 'f1_macro', 'roc_auc', 'loss', 'log_loss', 'rmse', 'mae', 'r2')
 
+def _started(run_id:str)->str|None:
+    "When the run started (UTC), from its id (`YYYYmmdd-HHMMSS-...`)."
+    try: return datetime.datetime.strptime(run_id[:15], '%Y%m%d-%H%M%S').strftime('%Y-%m-%d %H:%M:%S')
+    except ValueError: return None
+
+def config_differences(configs:list[dict])->pd.DataFrame:
+    "The config values that differ between runs: one row per config, one column per dotted key (`train.lr`)."
+    flat = [flat_dict(c or {}) for c in configs]
+    same = lambda k: len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flat}) == 1
+    return pd.DataFrame([{k: f.get(k) for k in dict.fromkeys(k for f in flat for k in f) if not same(k)} for f in flat])
+
 def run_row(rec:dict)->dict:
     "The flat summary of a run record for `list_runs`."
     cfg,m = rec['config'] or {},rec['metrics'] or {}
-    row = dict(experiment=rec['experiment'], run_id=rec['run_id'], status=rec['status'],
+    row = dict(experiment=rec['experiment'], run_id=rec['run_id'], started=_started(rec['run_id']), status=rec['status'],
                kind=cfg.get('data', {}).get('kind'), arch=cfg.get('model', {}).get('arch'),
                epochs=len(rec['history']) if rec['history'] is not None else 0, best_epoch=m.get('best_epoch'))
     for split in ('valid', 'test'):
@@ -61,8 +72,31 @@ def list_runs(runs_dir:Path|str='runs', experiment:str|None=None)->pd.DataFrame:
     if experiment and not exps[0].is_dir():
         have = sorted(p.name for p in root.iterdir() if p.is_dir())
         raise DlprojError(f"no experiment {experiment!r} under {root}; experiments: {', '.join(have) or 'none'}")
-    rows = [run_row(load_run(r)) for e in exps for r in sorted(e.iterdir()) if (r/'config.yaml').exists()]
-    return pd.DataFrame(rows)
+    recs = [load_run(r) for e in exps for r in sorted(e.iterdir()) if (r/'config.yaml').exists()]
+    df = pd.DataFrame([run_row(r) for r in recs])
+    if len(recs) < 2: return df
+    diff = config_differences([r['config'] for r in recs]).drop(columns=['experiment'], errors='ignore')
+    at = df.columns.get_loc('status') + 1   # what sets the runs apart, right after their status
+    return pd.concat([df.iloc[:, :at], diff, df.iloc[:, at:]], axis=1)
+
+def compare_runs(runs:list)->pd.DataFrame:
+    "Runs side by side, one column each: when they started, their status, the config values that differ, and their metrics."
+    recs = [load_run(r) for r in runs]
+    if len(recs) < 2: raise DlprojError(f"compare needs at least two runs, got {len(recs)}")
+    rows = pd.DataFrame([run_row(r) for r in recs]).drop(columns=['path', 'experiment', 'run_id', 'kind'])
+    diff = config_differences([r['config'] for r in recs])
+    out = pd.concat([rows[['started', 'status']], diff, rows.drop(columns=['started', 'status'])], axis=1).T
+    out.columns = [r['run_id'] if sum(o['run_id'] == r['run_id'] for o in recs) == 1 else f"{r['experiment']}/{r['run_id']}" for r in recs]
+    return out
+
+def compare_plot(runs:list, path:Path, metric:str|None=None)->Path:
+    "The validation loss and a metric of each run per epoch, as a PNG (`visualization.plot_curves_comparison`)."
+    from dlproj.visualization import plot_curves_comparison
+    recs = [load_run(r) for r in runs]
+    hs = {r['run_id']: r['history'] for r in recs if r['history'] is not None}
+    if not hs: raise DlprojError("none of these runs has a history.csv (no epoch finished)")
+    plot_curves_comparison(hs, metric, path=Path(path))
+    return Path(path)
 
 # %% ../nbs/09_run_experiment.ipynb #96bb2740
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}

@@ -25,7 +25,7 @@ from fastai.optimizer import Adam, SGD, ranger
 from fastai.losses import BaseLoss, CrossEntropyLossFlat, MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropyFlat, FocalLossFlat
 from fastai.metrics import AccumMetric, accuracy, error_rate, rmse, mae, R2Score, F1Score, BalancedAccuracy, skm_to_fastai, ActivationType
 import sklearn.metrics as skm
-from .config import Config, DlprojError, ConfigError, load_config, save_config, to_dict, checkpoint_interval
+from .config import Config, DlprojError, ConfigError, load_config, save_config, to_dict, checkpoint_interval, flat_dict
 from .utils import (get_logger, log_to_file, seed_everything, get_device, write_json, read_json, write_text,
     save_weights, load_weights, save_checkpoint, read_checkpoint, load_checkpoint, make_run_dir, env_record,
     plain, rng_states, atomic_write, checkpoint_bytes, weights_bytes, write_bytes, run_lock, storage_error, StorageError)
@@ -393,14 +393,6 @@ def save_model(run_dir:Path, model:torch.nn.Module, bundle_or_pre, cfg:Config):
 _WANDB_DIRS = {'WANDB_DIR': '.', 'WANDB_CACHE_DIR': 'wandb/cache', 'WANDB_DATA_DIR': 'wandb/data',
                'WANDB_ARTIFACT_DIR': 'wandb/artifacts', 'WANDB_CONFIG_DIR': 'wandb/config'}
 
-def _flat(d:dict, prefix:str='')->dict:
-    "`{'train': {'lr': 0.01}}` as `{'train.lr': 0.01}`."
-    out = {}
-    for k,v in d.items():
-        if isinstance(v, dict) and v: out.update(_flat(v, f"{prefix}{k}."))
-        else: out[f"{prefix}{k}"] = v
-    return out
-
 def _final_metrics(m:dict)->dict:
     "The numbers of `metrics.json` as flat names: `valid.accuracy`, `test.loss`, `best_epoch`... (the per-epoch ones are `valid_loss`, `accuracy`...)"
     flat = {f"{s}.{k}": v for s in ('valid', 'test') for k,v in (m.get(s) or {}).items()}
@@ -422,7 +414,7 @@ class WandbTracker:
         os.environ['WANDB_SILENT'] = 'true'
         mode = os.environ.get('WANDB_MODE') or ('online' if os.environ.get('WANDB_API_KEY') else 'offline')
         self.run = wandb.init(project=cfg.tracking.project or cfg.experiment, name=run.name, id=re.sub(r'[^\w-]', '-', run.name),
-                              resume='allow', dir=str(run.resolve()), config=_flat(to_dict(cfg)), mode=mode)
+                              resume='allow', dir=str(run.resolve()), config=flat_dict(to_dict(cfg)), mode=mode)
         self.cb = WandbCallback(log_preds=False, log_model=False)   # on the learner, not the fit (fastai's advice)
         learn.add_cb(self.cb)
     def finish(self, metrics:dict|None):
@@ -459,7 +451,7 @@ class MlflowTracker:
         exp = self.client.get_experiment_by_name(name)
         eid = exp.experiment_id if exp else self.client.create_experiment(name, artifact_location=(Path(cfg.output.runs_dir)/'mlartifacts').resolve().as_uri())
         self.run_id = self.client.create_run(eid, run_name=run.name, tags={'dlproj.run_dir': str(run.resolve())}).info.run_id
-        params = [Param(k, str(v)[:6000]) for k,v in _flat(to_dict(cfg)).items()]
+        params = [Param(k, str(v)[:6000]) for k,v in flat_dict(to_dict(cfg)).items()]
         for i in range(0, len(params), 100): self.client.log_batch(self.run_id, params=params[i:i+100])
         self.cb = MlflowEpochs(self.client, self.run_id)
         learn.add_cb(self.cb)

@@ -20,7 +20,7 @@ from .utils import atomic_write
 # %% auto #0
 __all__ = ['DPI', 'fig_to_png_bytes', 'new_figure', 'save_fig', 'plain_text', 'plot_loss_curves', 'plot_lr_find',
            'plot_confusion_matrix', 'plot_roc_pr', 'expected_calibration_error', 'plot_calibration', 'plot_regression',
-           'plot_top_losses', 'plot_feature_maps', 'plot_run_comparison']
+           'plot_top_losses', 'plot_feature_maps', 'plot_run_comparison', 'plot_curves_comparison']
 
 # %% ../nbs/05_visualization.ipynb #754a8b32
 DPI = 100 # dots per inch of saved images: a (6, 4) inch figure is 600x400 pixels
@@ -414,4 +414,25 @@ def plot_run_comparison(df:pd.DataFrame, # one row per run
     rot = 30 if max(map(len, g.index)) > 8 else 0
     ax.set_xticks(range(len(g)), [plain_text(o) for o in g.index], rotation=rot, ha='right' if rot else 'center')
     ax.set(xlabel=plain_text(by), ylabel=plain_text(metric), title=f"{plain_text(metric)} by {plain_text(by)}" + (f" (mean ± std over up to {g['count'].max()} runs)" if many.any() else ''))
+    return _done(fig, path)
+
+# %% ../nbs/05_visualization.ipynb #abe2bc0d
+def plot_curves_comparison(histories:dict, # run name -> its history (`history.csv` as a DataFrame)
+                           metric:str|None=None, # the metric of the second panel; the first one the histories share by default
+                           path:Path|None=None, # also save the figure here
+                           figsize:tuple=(11, 4), # (width, height) in inches
+                          )->Figure:
+    "Validation loss and `metric` per epoch, one line per run."
+    if not histories: raise DlprojError("plot_curves_comparison: no runs to compare")
+    hs = {str(k): h.apply(pd.to_numeric, errors='coerce') for k,h in histories.items()}
+    shared = set.intersection(*(set(h.columns) for h in hs.values())) - _NOT_METRICS
+    metric = metric or next((c for c in next(iter(hs.values())).columns if c in shared), None)
+    if metric is not None and metric not in shared: raise DlprojError(f"{metric!r} is not in every run's history; shared metrics: {sorted(shared)}")
+    fig = new_figure(figsize); axs = fig.subplots(1, 2 if metric else 1, squeeze=False)[0]
+    for (name,h),c in zip(hs.items(), _colors(len(hs))):
+        axs[0].plot(h['epoch'], h['valid_loss'], marker='o', ms=3, color=c, label=plain_text(name))
+        if metric: axs[1].plot(h['epoch'], h[metric], marker='o', ms=3, color=c, label=plain_text(name))
+    axs[0].set(xlabel='epoch', ylabel='valid_loss', title='validation loss'); axs[0].legend(fontsize=8)
+    if metric: axs[1].set(xlabel='epoch', ylabel=plain_text(metric), title=plain_text(metric)); axs[1].legend(fontsize=8)
+    for ax in axs: ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _done(fig, path)
