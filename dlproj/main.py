@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse, sys, traceback
 
 # %% auto #0
-__all__ = ['cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_runs', 'cmd_example', 'make_parser',
-           'main']
+__all__ = ['cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_runs', 'cmd_dashboard', 'cmd_example',
+           'make_parser', 'main']
 
 # %% ../nbs/12_main.ipynb #af7b0f1d
 def _print_metrics(title:str, m:dict):
@@ -80,6 +80,10 @@ def cmd_runs(a):
     with pd.option_context('display.max_columns', 20, 'display.width', 200, 'display.float_format', '{:.4f}'.format):
         print(df.drop(columns=['path']).to_string(index=False))
 
+def cmd_dashboard(a):
+    from dlproj.run_experiment import dashboard
+    print(dashboard(a.runs_dir, a.experiment, a.out))
+
 def cmd_example(a):
     import shutil
     from pathlib import Path
@@ -128,6 +132,9 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('--compare', nargs='+', metavar='RUN', help='show runs side by side (differing config values, metrics) and plot their curves')
     s.add_argument('--plot', default='compare.png', help='where --compare writes its plot of the curves (default compare.png)')
     s.add_argument('--runs-dir', default='runs'); s.set_defaults(func=cmd_runs)
+    s = sub.add_parser('dashboard', help="write an interactive HTML page of an experiment's runs (works offline)")
+    s.add_argument('experiment'); s.add_argument('--runs-dir', default='runs'); s.add_argument('--out', help='default: RUNS_DIR/EXPERIMENT/dashboard.html')
+    s.set_defaults(func=cmd_dashboard)
     s = sub.add_parser('example', help='copy a bundled example dataset (digits, breast_cancer, diabetes, digits_series)')
     s.add_argument('name'); s.add_argument('dest', nargs='?'); s.set_defaults(func=cmd_example)
     return p

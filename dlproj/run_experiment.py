@@ -14,7 +14,8 @@ from .utils import read_json, write_json, write_text, get_logger
 # %% auto #0
 __all__ = ['EXPERIMENT_FILE', 'KFOLD_FILE', 'load_run', 'config_differences', 'run_row', 'list_runs', 'compare_runs',
            'compare_plot', 'html_table', 'html_image', 'render_report', 'report', 'run_experiment', 'parse_grid',
-           'grid_points', 'run_grid', 'grid_summary', 'kfold_splits', 'run_kfold', 'kfold_summary', 'check_run']
+           'grid_points', 'run_grid', 'grid_summary', 'kfold_splits', 'run_kfold', 'kfold_summary', 'check_run',
+           'dashboard_figures', 'dashboard']
 
 # %% ../nbs/09_run_experiment.ipynb #c20b2728
 def _read(p:Path, how):
@@ -353,4 +354,69 @@ def check_run(run:Path|str, # a finished run directory
     device = (rec['env'] or {}).get('device', 'cpu')
     return dict(run=str(run), reproduced=not diffs, differences=diffs, epochs=len(h1), trained_on=device,
                 note=None if str(device).startswith('cpu') else f"trained on {device}, re-run on the CPU: GPU kernels round differently")
+
+
+# %% ../nbs/09_run_experiment.ipynb #a7a0f99c
+_SORT_JS = """function dlprojSort(th){const t=th.closest('table'),i=[...th.parentNode.children].indexOf(th),b=t.tBodies[0],
+up=th.dataset.dir!=='asc';th.dataset.dir=up?'asc':'desc';const v=r=>{const s=r.children[i].textContent,n=parseFloat(s);return isNaN(n)?s:n};
+[...b.rows].sort((x,y)=>{const a=v(x),c=v(y);return (a>c?1:a<c?-1:0)*(up?1:-1)}).forEach(r=>b.appendChild(r))}"""
+
+def _sortable_table(df:pd.DataFrame)->str:
+    "An HTML table whose columns sort on a click (a few lines of inline script; every cell escaped)."
+    head = ''.join(f'<th onclick="dlprojSort(this)" title="sort">{_e(c)}</th>' for c in df.columns)
+    body = ''.join('<tr>' + ''.join(f'<td>{_e(_fmt(v))}</td>' for v in r) + '</tr>' for r in df.itertuples(index=False))
+    return f'<table class="runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+def _main_metric(df:pd.DataFrame)->str|None:
+    return next((c for c in ('eval_accuracy', 'eval_r2', 'test_accuracy', 'valid_accuracy', 'eval_rmse', 'valid_loss') if c in df and df[c].notna().any()), None)
+
+def dashboard_figures(recs:list[dict], table:pd.DataFrame)->list:
+    "The dashboard's plotly figures: learning curves, hyperparameters against the main metric, per-class F1."
+    import plotly.graph_objects as go
+    figs = []
+    for col,title in (('valid_loss', 'Validation loss per epoch'), ('train_loss', 'Training loss per epoch')):
+        f = go.Figure([go.Scatter(x=r['history']['epoch'], y=r['history'][col], mode='lines+markers', name=r['run_id'])
+                       for r in recs if r['history'] is not None and col in r['history']])
+        f.update_layout(title=title, xaxis_title='epoch', yaxis_title=col, legend_title='run (click to hide)', height=420)
+        figs.append(f)
+    metric,hp = _main_metric(table),[c for c in table.columns if '.' in c]
+    if metric and hp:
+        dims = []
+        for c in hp:
+            v = table[c].map(lambda o: json.dumps(o) if isinstance(o, (list, dict)) else o)
+            num = pd.to_numeric(v, errors='coerce')
+            if num.notna().all(): dims.append(dict(label=c, values=num))
+            else:
+                cats = sorted(v.astype(str).unique()); code = {s:i for i,s in enumerate(cats)}
+                dims.append(dict(label=c, values=v.astype(str).map(code), tickvals=list(range(len(cats))), ticktext=cats))
+        dims.append(dict(label=metric, values=table[metric]))
+        f = go.Figure(go.Parcoords(line=dict(color=table[metric], colorscale='Viridis', showscale=True), dimensions=dims))
+        f.update_layout(title=f"Hyperparameters against {metric} (drag on an axis to filter)", height=460)
+        figs.append(f)
+    pcs = [(r['run_id'], _per_class((r['metrics'] or {}).get('evaluation') or {})) for r in recs]
+    pcs = [(n,p) for n,p in pcs if p is not None and 'f1' in p]
+    if pcs:
+        f = go.Figure([go.Bar(x=p['class'].astype(str), y=p['f1'], name=n) for n,p in pcs])
+        f.update_layout(title='F1 per class (evaluation)', barmode='group', xaxis_title='class', yaxis_title='F1', height=420)
+        figs.append(f)
+    return figs
+
+def dashboard(runs_dir:Path|str='runs', # the runs folder
+              experiment:str|None=None, # one experiment's runs; all runs when None
+              path:Path|str|None=None, # where to write the page; `<runs_dir>/<experiment>/dashboard.html` by default
+             )->Path:
+    "An interactive, self-contained HTML page of the runs: learning curves, a sortable table, hyperparameters, per-class metrics."
+    import plotly.io as pio
+    table = list_runs(runs_dir, experiment)
+    if table.empty: raise DlprojError(f"no runs under {Path(runs_dir)/(experiment or '')}")
+    recs = [load_run(p) for p in table.path]
+    figs = dashboard_figures(recs, table)
+    charts = ''.join(f'<section class="chart">{pio.to_html(f, include_plotlyjs=i == 0, full_html=False)}</section>' for i,f in enumerate(figs))
+    name = experiment or Path(runs_dir).name
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(name)}: dlproj dashboard</title>
+<style>{_CSS}table.runs th{{cursor:pointer}}section.chart{{margin:1rem 0}}</style><script>{_SORT_JS}</script></head><body>
+<h1>{_e(name)}</h1><p class="sub">{len(table)} run(s) · written {_e(datetime.datetime.now().strftime('%Y-%m-%d %H:%M'))} · click a column to sort, a legend entry to hide a run</p>
+<h2>Runs</h2>{_sortable_table(table.drop(columns='path'))}<h2>Charts</h2>{charts}</body></html>"""
+    out = Path(path) if path else Path(runs_dir)/(experiment or '.')/'dashboard.html'
+    return write_text(out, page)
 
