@@ -103,6 +103,7 @@ class TrackingConfig:
     wandb: bool = False           # log to Weights & Biases (offline when no key is set)
     mlflow: bool = False          # log to MLflow, in a SQLite store in the runs folder (`mlflow.db`)
     project: str|None = None      # tracker project; defaults to the experiment name
+    log_model: bool = False       # also store the model (model.safetensors, preprocess.json) with the trackers
 
 @dataclass
 class TuneConfig:

@@ -416,10 +416,13 @@ class WandbTracker:
         self.run = wandb.init(project=cfg.tracking.project or cfg.experiment, name=run.name, id=re.sub(r'[^\w-]', '-', run.name),
                               resume='allow', dir=str(run.resolve()), config=flat_dict(to_dict(cfg)), mode=mode)
         self.cb = WandbCallback(log_preds=False, log_model=False)   # on the learner, not the fit (fastai's advice)
+        self.dir,self.log_model = run,cfg.tracking.log_model   # the model is logged at the end: fastai's needs its SaveModelCallback
         learn.add_cb(self.cb)
     def finish(self, metrics:dict|None):
         try:
-            if metrics is not None: self.run.summary.update(_final_metrics(metrics))
+            if metrics is not None:
+                self.run.summary.update(_final_metrics(metrics))
+                if self.log_model: self.run.log_model(str(self.dir/'model.safetensors'), name=f"{self.dir.name}-model")
             self.run.finish(exit_code=0 if metrics is not None else 1)
         finally:
             for k,v in self.saved.items():
@@ -455,11 +458,14 @@ class MlflowTracker:
         for i in range(0, len(params), 100): self.client.log_batch(self.run_id, params=params[i:i+100])
         self.cb = MlflowEpochs(self.client, self.run_id)
         learn.add_cb(self.cb)
+        self.dir,self.log_model = run,cfg.tracking.log_model
     def finish(self, metrics:dict|None):
         from mlflow.entities import Metric
         if metrics is not None:
             ts = int(time.time() * 1000)
             self.client.log_batch(self.run_id, metrics=[Metric(k, v, ts, 0) for k,v in _final_metrics(metrics).items()])
+            if self.log_model:
+                for f in ('model.safetensors', 'preprocess.json'): self.client.log_artifact(self.run_id, str(self.dir/f), 'model')
         self.client.set_terminated(self.run_id, 'FINISHED' if metrics is not None else 'FAILED')
 
 def start_trackers(run:Path, cfg:Config, learn:Learner)->list:
