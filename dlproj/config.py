@@ -107,15 +107,16 @@ class TrackingConfig:
 
 @dataclass
 class TuneConfig:
-    "Hyperparameter search with Optuna (read by the tuning command, which comes with the tuning notebook)."
-    trials: int = 20              # number of trials
+    "Hyperparameter search with Optuna (`dlproj tune`, `10_hyperparameter_tuning`)."
+    trials: int = 20              # finished trials (complete or pruned) the study should have
+    timeout: float|None = None    # stop starting new trials after this many seconds
     metric: str|None = None       # metric to optimise; defaults to the validation loss
     direction: Literal['minimize','maximize']|None = None # inferred from the metric when absent
-    sampler: Literal['tpe','random','grid','cmaes'] = 'tpe' # Optuna sampler
-    pruner: Literal['median','hyperband','none'] = 'median' # Optuna pruner
+    sampler: Literal['tpe','random','cmaes','gp'] = 'tpe' # Optuna sampler
+    pruner: Literal['median','halving','hyperband','none'] = 'median' # Optuna pruner
     storage: str|None = None      # Optuna storage URL; a SQLite file under runs/ when absent
     study: str|None = None        # study name; defaults to the experiment name
-    space: dict = field(default_factory=dict) # search space: `key: {low:, high:, log:}` or `key: [choices]`
+    space: dict = field(default_factory=dict) # search space: `key: {low:, high:, log:, step:, int:}` or `key: [choices]`
 
 @dataclass
 class OutputConfig:

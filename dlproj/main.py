@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse, sys, traceback
 
 # %% auto #0
-__all__ = ['cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_runs', 'cmd_dashboard', 'cmd_example',
-           'make_parser', 'main']
+__all__ = ['cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_runs', 'cmd_tune', 'cmd_dashboard',
+           'cmd_example', 'make_parser', 'main']
 
 # %% ../nbs/12_main.ipynb #af7b0f1d
 def _print_metrics(title:str, m:dict):
@@ -80,6 +80,30 @@ def cmd_runs(a):
     with pd.option_context('display.max_columns', 20, 'display.width', 200, 'display.float_format', '{:.4f}'.format):
         print(df.drop(columns=['path']).to_string(index=False))
 
+def cmd_tune(a):
+    import subprocess
+    from dlproj.config import load_config, DlprojError
+    from dlproj.hyperparameter_tuning import tune, study_folder, trials_frame, make_storage
+    cfg = load_config(a.config, *a.overrides)
+    name = a.study or cfg.tune.study or cfg.experiment
+    storage = a.storage or cfg.tune.storage
+    if a.show:
+        import optuna
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try: st = optuna.load_study(study_name=name, storage=make_storage(storage, study_folder(cfg, name)))
+        except KeyError: raise DlprojError(f"no study {name!r} in {storage or study_folder(cfg, name)/'optuna.db'}") from None
+        print(trials_frame(st).drop(columns='run').to_string(index=False)); return
+    if a.workers > 1:   # N processes on this machine, one study in Optuna's journal file
+        storage = storage or f"journal:{study_folder(cfg, name)/'journal.log'}"
+        base = [sys.executable, '-c', 'import sys; from dlproj.main import main; sys.exit(main(sys.argv[1:]))', 'tune', a.config, *a.overrides,
+                '--storage', storage, '--study', name] + (['--trials', str(a.trials)] if a.trials else [])
+        procs = [subprocess.Popen(base + ['--seed-offset', str(i)]) for i in range(a.workers)]
+        if any(p.wait() for p in procs): raise DlprojError(f"a tuning worker failed; the study keeps its finished trials: run the same command again")
+    st = tune(a.config, *a.overrides, trials=a.trials, timeout=a.timeout, storage=storage, study=name, seed_offset=a.seed_offset)
+    best = [t for t in st.trials if t.state.name == 'COMPLETE']
+    print(f"study {name}: {len(st.trials)} trials; best {st.best_value:.4g} with {st.best_params}" if best else f"study {name}: no complete trial")
+    print(f"outputs: {study_folder(cfg, name)}")
+
 def cmd_dashboard(a):
     from dlproj.run_experiment import dashboard
     print(dashboard(a.runs_dir, a.experiment, a.out))
@@ -132,6 +156,16 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('--compare', nargs='+', metavar='RUN', help='show runs side by side (differing config values, metrics) and plot their curves')
     s.add_argument('--plot', default='compare.png', help='where --compare writes its plot of the curves (default compare.png)')
     s.add_argument('--runs-dir', default='runs'); s.set_defaults(func=cmd_runs)
+    s = sub.add_parser('tune', help="search the config's tune.space with Optuna; trials are runs; resumable")
+    s.add_argument('config'); s.add_argument('overrides', nargs='*', help='section.key=value overrides')
+    s.add_argument('--trials', type=int, help="the study's total of finished trials (default tune.trials)")
+    s.add_argument('--timeout', type=float, help='stop starting trials after this many seconds')
+    s.add_argument('--storage', help='an Optuna storage URL, or journal:PATH (default: a SQLite file in RUNS/STUDY/tune/)')
+    s.add_argument('--study', help='the study name (default tune.study, else the experiment)')
+    s.add_argument('--workers', type=int, default=1, help='tuning processes on this machine, sharing the study (journal storage)')
+    s.add_argument('--seed-offset', type=int, default=0, help=argparse.SUPPRESS)
+    s.add_argument('--show', action='store_true', help='print the trials table of the study and exit')
+    s.set_defaults(func=cmd_tune)
     s = sub.add_parser('dashboard', help="write an interactive HTML page of an experiment's runs (works offline)")
     s.add_argument('experiment'); s.add_argument('--runs-dir', default='runs'); s.add_argument('--out', help='default: RUNS_DIR/EXPERIMENT/dashboard.html')
     s.set_defaults(func=cmd_dashboard)
