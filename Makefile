@@ -16,7 +16,7 @@ PYTHON ?= $(shell for p in python$(LOCK_PY) python3.13 python3.12 python3.11 pyt
 PY_VER := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(and $(LOCK_PY),$(filter $(LOCK_PY),$(PY_VER))),-c requirements-lock.txt,)
 
-.PHONY: readme setup train test test-slow drift requirements-check nbtest docs-source pytest lock bench bench-quality clean-venv
+.PHONY: readme setup train test test-slow postgres-server drift requirements-check nbtest docs-source pytest lock bench bench-quality clean-venv
 
 setup: $(STAMP)
 
@@ -57,7 +57,14 @@ readme: $(STAMP)
 nbtest: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 
-test-slow: $(STAMP)
+# The PostgreSQL tuning test needs Debian's postgresql server: installed here when missing and we are root.
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null || \
+	    echo "could not install postgresql: the PostgreSQL tuning test will be skipped"; \
+	  else echo "postgresql is not installed and we are not root: the PostgreSQL tuning test will be skipped"; fi; }
+
+test-slow: $(STAMP) postgres-server
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing --flags slow
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests/
 

@@ -27,7 +27,7 @@ if cfg.get('pip_requirements'): requirements += cfg.get('pip_requirements','').s
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = (cfg.get('dev_requirements') or '').split()
-extras = {k: (cfg.get(f'{k}_requirements') or '').split() for k in ('wandb', 'mlflow')}
+extras = {k: (cfg.get(f'{k}_requirements') or '').split() for k in ('wandb', 'mlflow', 'dashboard')}
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #0a3e3685
 from __future__ import annotations
-import copy, json, math
+import copy, json, math, random, time
 from pathlib import Path
 import pandas as pd
 from fastai.callback.core import Callback, CancelFitException
@@ -116,6 +116,9 @@ def make_storage(url:str|None, folder:Path):
         from optuna.storages.journal import JournalFileBackend
         p = Path(url[len('journal:'):]); p.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(str(p)))
+    if url.startswith('postgresql://'):   # SQLAlchemy 2.1 would look for psycopg 3; the dev extra installs psycopg2
+        import importlib.util
+        if importlib.util.find_spec('psycopg') is None and importlib.util.find_spec('psycopg2') is not None: url = 'postgresql+psycopg2://' + url[len('postgresql://'):]
     return url
 
 def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
@@ -136,8 +139,15 @@ def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
     metric,direction = tune_metric(cfg)
     folder = study_folder(cfg, name)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    st = optuna.create_study(study_name=name, storage=make_storage(storage or cfg.tune.storage, folder), load_if_exists=True,
-                             direction=direction, sampler=make_sampler(cfg.tune.sampler, cfg.seed + seed_offset), pruner=make_pruner(cfg.tune.pruner))
+    for attempt in range(5):   # workers started together on an empty database race to create its tables: the losers retry
+        try:
+            st = optuna.create_study(study_name=name, storage=make_storage(storage or cfg.tune.storage, folder), load_if_exists=True,
+                                     direction=direction, sampler=make_sampler(cfg.tune.sampler, cfg.seed + seed_offset), pruner=make_pruner(cfg.tune.pruner))
+            break
+        except ImportError as e: raise DlprojError(f"tune storage {storage or cfg.tune.storage}: {e} (for PostgreSQL: pip install psycopg2-binary)") from None
+        except Exception as e:
+            if attempt == 4 or not type(e).__module__.startswith('sqlalchemy'): raise
+            time.sleep(0.5 + random.random())
     base = copy.deepcopy(cfg); base.experiment = name
     def objective(trial):
         cb = OptunaPruning(trial, metric)
