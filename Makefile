@@ -16,7 +16,7 @@ PYTHON ?= $(shell for p in python$(LOCK_PY) python3.13 python3.12 python3.11 pyt
 PY_VER := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(and $(LOCK_PY),$(filter $(LOCK_PY),$(PY_VER))),-c requirements-lock.txt,)
 
-.PHONY: readme setup train test test-slow postgres-server drift requirements-check nbtest docs-source pytest lock bench bench-quality clean-venv
+.PHONY: readme setup train test test-slow postgres-server drift requirements-check nbtest docs-source pytest lock bench bench-quality bench-tuning clean-venv
 
 setup: $(STAMP)
 
@@ -82,13 +82,17 @@ lock: $(STAMP)
 
 # bench-quality is not part of `make bench`: it trains dozens of models (and Fashion-MNIST, 70,000 images).
 bench: $(STAMP)
-	@for f in benchmarks/*.py; do [ "$$f" = benchmarks/bench_quality.py ] && continue; echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in benchmarks/*.py; do case $$f in benchmarks/bench_quality.py|benchmarks/bench_tuning.py) continue;; esac; echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 # dlproj with configs naming only the data vs scikit-learn baselines (tables, series, images, Fashion-MNIST);
 # e.g. make bench-quality BENCH_ARGS="--quick --only iris" (options: --only, --seeds N, --skip-fashion, --quick).
 BENCH_ARGS ?=
 bench-quality: $(STAMP)
 	$(BIN)/python benchmarks/bench_quality.py $(BENCH_ARGS)
+
+# TPE + pruning vs random search (Optuna studies of dlproj runs; a few minutes): not part of `make bench`.
+bench-tuning: $(STAMP)
+	$(BIN)/python benchmarks/bench_tuning.py
 
 clean-venv:
 	rm -rf $(VENV)
