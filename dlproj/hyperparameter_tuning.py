@@ -10,7 +10,7 @@ import pandas as pd
 from fastai.callback.core import Callback, CancelFitException
 from fastai.learner import Recorder
 from .config import Config, ConfigError, DlprojError, load_config, save_config
-from .utils import get_logger, read_json, write_text
+from .utils import get_logger, read_json, write_json, write_text
 from .train import lower_is_better, _metric_names
 from .run_experiment import run_experiment
 
@@ -78,7 +78,9 @@ class OptunaPruning(Callback):
     "Report the tuned metric to the Optuna trial after every epoch; end the fit when the pruner says the trial is hopeless."
     order = Recorder.order + 3
     def __init__(self, trial, metric:str): self.trial,self.metric,self.pruned = trial,metric,False
-    def before_fit(self): self.trial.set_user_attr('run', str(self.learn.path))
+    def before_fit(self):   # the run knows its trial, the trial its run
+        self.trial.set_user_attr('run', str(self.learn.path))
+        write_json(Path(self.learn.path)/'trial.json', {'study': self.trial.study.study_name, 'trial': self.trial.number})
     def after_epoch(self):
         v = dict(zip(_metric_names(self.recorder), self.recorder.values[-1])).get(self.metric)
         if v is None or not math.isfinite(float(v)): return
