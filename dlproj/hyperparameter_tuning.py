@@ -11,7 +11,7 @@ from fastai.callback.core import Callback, CancelFitException
 from fastai.learner import Recorder
 from .config import Config, ConfigError, DlprojError, load_config, save_config
 from .utils import get_logger, read_json, write_json, write_text
-from .train import lower_is_better, _metric_names
+from .train import lower_is_better, epoch_values
 from .run_experiment import run_experiment
 
 # %% auto #0
@@ -82,7 +82,7 @@ class OptunaPruning(Callback):
         self.trial.set_user_attr('run', str(self.learn.path))
         write_json(Path(self.learn.path)/'trial.json', {'study': self.trial.study.study_name, 'trial': self.trial.number})
     def after_epoch(self):
-        v = dict(zip(_metric_names(self.recorder), self.recorder.values[-1])).get(self.metric)
+        v = epoch_values(self.recorder).get(self.metric)
         if v is None or not math.isfinite(float(v)): return
         self.trial.report(float(v), self.epoch)
         if self.trial.should_prune(): self.pruned = True; raise CancelFitException()
@@ -162,23 +162,23 @@ def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
     if left > 0:
         st.optimize(objective, n_trials=left, timeout=timeout or cfg.tune.timeout, catch=(DlprojError,),
                     callbacks=[optuna.study.MaxTrialsCallback(total, states=finished)])   # a shared study stops at the total
-    tune_outputs(st, cfg, folder)
+    tune_outputs(st, cfg, folder, space)
     return st
 
 def trials_frame(st)->pd.DataFrame:
     "One row per trial: number, state, value, the sampled values, its run directory and how long it took."
-    rows = [dict(trial=t.number, state=t.state.name.lower(), value=t.value, **{f"{k}": v for k,v in t.params.items()},
+    rows = [dict(trial=t.number, state=t.state.name.lower(), value=t.value, **t.params,
                  run=t.user_attrs.get('run'), seconds=t.duration.total_seconds() if t.duration else None) for t in st.trials]
     return pd.DataFrame(rows)
 
-def tune_outputs(st, cfg:Config, folder:Path)->dict:
+def tune_outputs(st, cfg:Config, folder:Path, space:dict|None=None)->dict:
     "Write `best.yaml` (the config with the best trial's values, ready for `dlproj train`), `trials.csv` and Optuna's plots."
     import warnings, matplotlib.pyplot as plt, optuna.visualization.matplotlib as ov
     folder.mkdir(parents=True, exist_ok=True)
     out = {'trials': write_text(folder/'trials.csv', trials_frame(st).to_csv(index=False))}
     done = [t for t in st.trials if t.state.name == 'COMPLETE']
     if done:
-        space = search_space(cfg)
+        space = space or search_space(cfg)
         best = load_config(cfg, *[_override(k, v, space[k]) for k,v in st.best_trial.params.items()])
         best.tune = type(best.tune)()   # a config to train, not to tune again
         out['best'] = save_config(best, folder/'best.yaml')

@@ -12,10 +12,10 @@ from .data_utils import DataError
 from .utils import read_json, write_json, write_text, get_logger
 
 # %% auto #0
-__all__ = ['EXPERIMENT_FILE', 'KFOLD_FILE', 'load_run', 'config_differences', 'run_row', 'list_runs', 'compare_runs',
-           'compare_plot', 'html_table', 'html_image', 'render_report', 'report', 'run_experiment', 'parse_grid',
-           'grid_points', 'run_grid', 'grid_summary', 'kfold_splits', 'run_kfold', 'kfold_summary', 'check_run',
-           'dashboard_figures', 'dashboard']
+__all__ = ['EXPERIMENT_FILE', 'KFOLD_FILE', 'load_run', 'config_differences', 'run_row', 'list_runs', 'run_records', 'runs_table',
+           'compare_runs', 'compare_plot', 'html_table', 'html_image', 'render_report', 'report', 'run_experiment',
+           'parse_grid', 'grid_points', 'run_grid', 'grid_summary', 'kfold_splits', 'run_kfold', 'kfold_summary',
+           'check_run', 'dashboard_figures', 'dashboard']
 
 # %% ../nbs/09_run_experiment.ipynb #c20b2728
 def _read(p:Path, how):
@@ -67,13 +67,20 @@ def run_row(rec:dict)->dict:
 
 def list_runs(runs_dir:Path|str='runs', experiment:str|None=None)->pd.DataFrame:
     "A table of the runs under `runs_dir` (optionally of one experiment), oldest first."
+    return runs_table(run_records(runs_dir, experiment))
+
+def run_records(runs_dir:Path|str='runs', experiment:str|None=None)->list[dict]:
+    "The `load_run` records of the runs under `runs_dir` (optionally of one experiment), oldest first."
     root = Path(runs_dir)
     if not root.is_dir(): raise DlprojError(f"runs folder not found: {root} (set output.runs_dir or pass --runs-dir)")
     exps = [root/experiment] if experiment else sorted(p for p in root.iterdir() if p.is_dir())
     if experiment and not exps[0].is_dir():
         have = sorted(p.name for p in root.iterdir() if p.is_dir())
         raise DlprojError(f"no experiment {experiment!r} under {root}; experiments: {', '.join(have) or 'none'}")
-    recs = [load_run(r) for e in exps for r in sorted(e.iterdir()) if (r/'config.yaml').exists()]
+    return [load_run(r) for e in exps for r in sorted(e.iterdir()) if (r/'config.yaml').exists()]
+
+def runs_table(recs:list[dict])->pd.DataFrame:
+    "The runs table of some run records: `run_row` each, with the config values that differ between them after `status`."
     df = pd.DataFrame([run_row(r) for r in recs])
     if len(recs) < 2: return df
     diff = config_differences([r['config'] for r in recs]).drop(columns=['experiment'], errors='ignore')
@@ -407,9 +414,9 @@ def dashboard(runs_dir:Path|str='runs', # the runs folder
              )->Path:
     "An interactive, self-contained HTML page of the runs: learning curves, a sortable table, hyperparameters, per-class metrics."
     import plotly.io as pio
-    table = list_runs(runs_dir, experiment)
-    if table.empty: raise DlprojError(f"no runs under {Path(runs_dir)/(experiment or '')}")
-    recs = [load_run(p) for p in table.path]
+    recs = run_records(runs_dir, experiment)   # each run read once, for the table and the charts
+    if not recs: raise DlprojError(f"no runs under {Path(runs_dir)/(experiment or '')}")
+    table = runs_table(recs)
     figs = dashboard_figures(recs, table)
     charts = ''.join(f'<section class="chart">{pio.to_html(f, include_plotlyjs=i == 0, full_html=False)}</section>' for i,f in enumerate(figs))
     name = experiment or Path(runs_dir).name

@@ -36,11 +36,11 @@ from .visualization import plot_loss_curves, plot_lr_find
 
 # %% auto #0
 __all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS', 'roc_auc_binary', 'get_loss', 'default_metrics',
-           'get_metrics', 'BackgroundWriter', 'history_csv', 'HistoryCallback', 'lower_is_better', 'RunTracker',
-           'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params',
-           'show_progress', 'build_learner', 'ChannelsLastFit', 'body_head_splitter', 'fit', 'fine_tune_head',
-           'find_lr', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker', 'start_trackers',
-           'find_unfinished', 'train']
+           'get_metrics', 'BackgroundWriter', 'history_csv', 'epoch_values', 'HistoryCallback', 'lower_is_better',
+           'RunTracker', 'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience',
+           'tabular_params', 'show_progress', 'build_learner', 'ChannelsLastFit', 'body_head_splitter', 'fit',
+           'fine_tune_head', 'find_lr', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker',
+           'start_trackers', 'find_unfinished', 'train']
 
 # %% ../nbs/06_train.ipynb #7d7cd151
 class _PlainTensors:
@@ -136,6 +136,10 @@ def _write(cb, path:Path, data:bytes|str):
 # %% ../nbs/06_train.ipynb #339ed03e
 def _metric_names(recorder)->list[str]: return [n for n in recorder.metric_names if n not in ('epoch', 'time')]
 
+def epoch_values(recorder)->dict:
+    "The last epoch's losses and metrics, by the names `history.csv` gives them."
+    return dict(zip(_metric_names(recorder), recorder.values[-1]))
+
 class HistoryCallback(Callback):
     "Keep one row per epoch (epoch, losses, metrics, lr, seconds) and rewrite `history.csv` atomically."
     order = Recorder.order + 1
@@ -143,7 +147,7 @@ class HistoryCallback(Callback):
     def __init__(self, path:Path, rows:list|None=None, log:bool=False): store_attr(); self.rows = list(rows or [])
     def before_epoch(self): self.t0 = time.perf_counter()
     def after_epoch(self):
-        vals = dict(zip(_metric_names(self.recorder), self.recorder.values[-1]))
+        vals = epoch_values(self.recorder)
         row = {'epoch': self.epoch + 1, **{k: float(v) for k,v in vals.items()},
                'lr': float(self.opt.hypers[-1]['lr']), 'seconds': round(time.perf_counter() - self.t0, 4)}
         self.rows.append(row)
@@ -436,7 +440,7 @@ class MlflowEpochs(Callback):
     def after_epoch(self):
         from mlflow.entities import Metric
         ts = int(time.time() * 1000)
-        vals = dict(zip(_metric_names(self.recorder), self.recorder.values[-1]))
+        vals = epoch_values(self.recorder)
         self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, self.epoch + 1) for k,v in vals.items() if math.isfinite(float(v))])
 
 def mlflow_uri(cfg:Config)->str:
