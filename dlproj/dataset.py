@@ -59,9 +59,13 @@ class TensorDL(DataLoader):
         if len(self.after_batch.fs): b = self.after_batch(b)   # an empty `Pipeline` still costs a call per batch
         return tuple(o.as_subclass(torch.Tensor) if isinstance(o, TensorBase) else o for o in b)
 
+    def order(self)->torch.Tensor|None:
+        "The rows of one epoch, in order: shuffled for training, None for all rows as they are."
+        return torch.randperm(self.n) if self.shuffle else None
+
     def __iter__(self):
         n,bs = self.n,self.bs
-        idxs = torch.randperm(n) if self.shuffle else None
+        idxs = self.order()
         stop = n - n % bs if self.drop_last else n
         self.before_iter()
         for i in range(0, stop, bs):

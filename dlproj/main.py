@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_main.ipynb #a4671180
 from __future__ import annotations
-import argparse, sys, traceback
+import argparse, os, sys, traceback
 
 # %% auto #0
 __all__ = ['cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_runs', 'cmd_tune', 'cmd_dashboard',
@@ -16,9 +16,19 @@ def _print_metrics(title:str, m:dict):
     print(title + '  ' + '  '.join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k,v in nums.items()))
 
 def cmd_train(a):
+    if a.nproc > 1:   # torchrun starts the processes, each of which runs this command without --nproc
+        from dlproj.config import load_config
+        from dlproj.distributed import launch
+        from dlproj.train import check_resumable
+        if a.resume: check_resumable(a.resume, *a.overrides)   # bad input fails here, once, not in every process
+        elif a.config: load_config(a.config, *a.overrides)
+        launch(['train', *([a.config] if a.config else []), *a.overrides, *(['--resume', a.resume] if a.resume else [])], a.nproc)
+        return
     from dlproj.run_experiment import run_experiment
     from dlproj.utils import read_json
+    from dlproj.distributed import is_main
     run = run_experiment(a.config, *a.overrides, resume=a.resume)
+    if not is_main(): return   # rank 0 speaks for the run
     ev = read_json(run/'metrics.json')['evaluation']
     print(f"run: {run}")
     _print_metrics(f"{ev['split']} metrics:", ev['metrics'])
@@ -130,6 +140,7 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('config', nargs='?', help='a YAML config file')
     s.add_argument('overrides', nargs='*', help='section.key=value overrides, e.g. train.lr=3e-3')
     s.add_argument('--resume', metavar='RUN', help='continue an interrupted run directory')
+    s.add_argument('--nproc', type=int, default=1, metavar='N', help='train on N processes of this machine (torchrun; one GPU each, or CPUs)')
     s.set_defaults(func=cmd_train)
     s = sub.add_parser('experiment', help='run a grid of configs over seeds (train, evaluate, report each), then summarize')
     s.add_argument('config'); s.add_argument('overrides', nargs='*', help='section.key=value overrides for every point')
@@ -193,7 +204,7 @@ def main(argv:list[str]|None=None)->int:
         from dlproj.config import DlprojError
         if isinstance(e, DlprojError):
             if a.verbose: traceback.print_exc()
-            print(f"dlproj {a.command}: error: {e}", file=sys.stderr)
+            if os.environ.get('RANK', '0') == '0': print(f"dlproj {a.command}: error: {e}", file=sys.stderr)   # every rank meets the same bad input: one message
             return getattr(e, 'exit_code', 2)
         traceback.print_exc()
         print(f"dlproj {a.command}: internal error ({type(e).__name__}); this is a bug, please report it with the traceback above", file=sys.stderr)

@@ -202,6 +202,8 @@ def run_experiment(config=None, # a YAML path, a dict or a `Config` (ignored whe
     from dlproj.train import train
     from dlproj.evaluate import evaluate
     run = train(config, *overrides, resume=resume, cbs=cbs, splits=splits)
+    from dlproj.distributed import is_main
+    if not is_main(): return run   # several processes trained it: rank 0 evaluates and reports
     cfg = load_config(run/'config.yaml', check_files=False)
     evaluate(run, split='test' if read_json(run/'splits.json').get('test') else 'valid', device=cfg.train.device)
     if cfg.output.report: report(run)

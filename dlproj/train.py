@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #ee304976
 from __future__ import annotations
-import contextlib, copy, csv, io, math, os, re, shutil, signal, sys, tempfile, threading, time
+import contextlib, copy, csv, io, math, os, re, shutil, signal, socket, sys, tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -33,14 +33,16 @@ from .data_utils import DataError
 from .dataset import build_data, DataBundle, auto_batch_size
 from .model import build_model, default_arch, param_count, load_model
 from .visualization import plot_loss_curves, plot_lr_find
+from .distributed import (world_size, rank, is_main, init_distributed, close_distributed, broadcast_object, gather_objects,
+                          distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
 
 # %% auto #0
 __all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS', 'roc_auc_binary', 'get_loss', 'default_metrics',
            'get_metrics', 'BackgroundWriter', 'history_csv', 'epoch_values', 'HistoryCallback', 'lower_is_better',
-           'RunTracker', 'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience',
+           'unwrap', 'RunTracker', 'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience',
            'tabular_params', 'show_progress', 'build_learner', 'ChannelsLastFit', 'body_head_splitter', 'fit',
            'fine_tune_head', 'find_lr', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker',
-           'start_trackers', 'find_unfinished', 'train']
+           'start_trackers', 'find_unfinished', 'check_resumable', 'train', 'params_digest']
 
 # %% ../nbs/06_train.ipynb #7d7cd151
 class _PlainTensors:
@@ -141,7 +143,7 @@ def epoch_values(recorder)->dict:
     return dict(zip(_metric_names(recorder), recorder.values[-1]))
 
 class HistoryCallback(Callback):
-    "Keep one row per epoch (epoch, losses, metrics, lr, seconds) and rewrite `history.csv` atomically."
+    "Keep one row per epoch (epoch, losses, metrics, lr, seconds) and rewrite `history.csv` atomically (not when `path` is None)."
     order = Recorder.order + 1
     write_every_epoch = True   # a `RunTracker` turns this off: it writes the history with its checkpoints
     def __init__(self, path:Path, rows:list|None=None, log:bool=False): store_attr(); self.rows = list(rows or [])
@@ -151,7 +153,7 @@ class HistoryCallback(Callback):
         row = {'epoch': self.epoch + 1, **{k: float(v) for k,v in vals.items()},
                'lr': float(self.opt.hypers[-1]['lr']), 'seconds': round(time.perf_counter() - self.t0, 4)}
         self.rows.append(row)
-        if self.write_every_epoch: _write(self, self.path, history_csv(self.rows))
+        if self.write_every_epoch and self.path is not None: _write(self, self.path, history_csv(self.rows))
         if self.log: get_logger('train').info('epoch %d/%d ' % (row['epoch'], self.n_epoch) + ' '.join(f"{k}={v:.4g}" for k,v in vals.items()))
 
 def lower_is_better(monitor:str)->bool:
@@ -159,6 +161,10 @@ def lower_is_better(monitor:str)->bool:
     return 'loss' in monitor or 'error' in monitor or monitor in ('rmse', 'mae')
 
 AUTO_CHECKPOINT = dict(share=0.04, max_seconds=600.)   # `checkpoint_every: auto`: at most ~4% of the time, at least every 10 minutes
+
+def unwrap(model:torch.nn.Module)->torch.nn.Module:
+    "The model inside a `DistributedDataParallel` wrapper (the model itself otherwise): its `state_dict` has the plain names."
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
 
 def _cpu_copy(o):
     "`o` with every tensor copied to the CPU: a snapshot the next training steps can't change."
@@ -174,9 +180,10 @@ class RunTracker(TrackerCallback):
                  history:HistoryCallback|None=None, state:dict|None=None,
                  watch_from:int=0, # epochs before this one are neither candidates for the best weights nor counted by early stopping
                  every:float|str='auto', # seconds between checkpoints, epochs as 'Nep', or `auto`
+                 writes:bool=True, # False on the ranks other than 0 of a distributed run: they decide alike, rank 0 writes
                 ):
         super().__init__(monitor=monitor, comp=np.less if lower_is_better(monitor) else np.greater, reset_on_fit=False)
-        store_attr('run_dir,patience,checkpoint,history,watch_from')
+        store_attr('run_dir,patience,checkpoint,history,watch_from,writes')
         if history is not None: history.write_every_epoch = False   # written here, with the checkpoints
         self.unit,self.amount = checkpoint_interval(every)
         s = state or {}
@@ -208,7 +215,7 @@ class RunTracker(TrackerCallback):
     def _snapshot(self, copy:bool=False)->dict:
         "What a checkpoint after this epoch holds (copied to the CPU when it is written later)."
         f = _cpu_copy if copy else noop
-        return dict(epoch=self.epoch + 1, model=f(self.model.state_dict()), opt=f(plain(self.opt.state_dict())), rng=rng_states(),
+        return dict(epoch=self.epoch + 1, model=f(unwrap(self.model).state_dict()), opt=f(plain(self.opt.state_dict())), rng=rng_states(),
                     tracker=self.state(), history=list(self.history.rows) if self.history else [], stopped_early=self.stopped_early)
     def _put(self, path:Path, data:bytes):
         "Write on the learner's background writer (or now), adding the time it takes to `write_seconds`."
@@ -219,6 +226,7 @@ class RunTracker(TrackerCallback):
         else: w(f)
     def save(self, s:dict):
         "Write the history, the best weights (when they changed) and the checkpoint `s`; time it for `auto`."
+        if not self.writes: self.pending,self.saved_epoch,self.best_dirty = None,s['epoch'],False; return
         t0,written = time.perf_counter(),self.write_seconds
         if self.history is not None: self._put(self.history.path, history_csv(s['history']))
         if self.best_dirty: self._put(self.best_path, weights_bytes(self.best_state)); self.best_dirty = False
@@ -237,9 +245,9 @@ class RunTracker(TrackerCallback):
         else: self.new_best = False
         if self.new_best:
             self.best_epoch,self.wait = self.epoch + 1,0
-            self.best_state,self.best_dirty = _cpu_copy(self.model.state_dict()),True
+            self.best_state,self.best_dirty = _cpu_copy(unwrap(self.model).state_dict()),True
         elif watched: self.wait += 1
-        self.stopped_early = bool(self.patience) and self.wait >= self.patience
+        self.stopped_early = broadcast_object(bool(self.patience) and self.wait >= self.patience)   # all ranks stop together
         if self.epoch + 1 == self.n_epoch or self.stopped_early or self._due(): self.save(self._snapshot())
         else: self.pending = self._snapshot(copy=True)
         if self.stopped_early:
@@ -522,6 +530,14 @@ def _check_resume_overrides(overrides, policy:str|None=None):
                               "planned epochs and would jump; start a new run, or use train.policy=constant")
         if k not in _RESUMABLE: raise ConfigError(f"{k}: can't be changed when resuming a run (it would change what the run already did); keys that can: {', '.join(_RESUMABLE)}")
 
+def check_resumable(run:Path|str, *overrides:str)->Path:
+    "`run` if it is an unfinished run directory that these overrides may change; `DlprojError` saying why not otherwise."
+    run = Path(run)
+    _check_resume_overrides(overrides, load_config(run/'config.yaml').train.policy if (run/'config.yaml').exists() else None)
+    if not (run/'config.yaml').exists(): raise DlprojError(f"cannot resume {run}: it has no config.yaml (is it a run directory?)")
+    if (run/'metrics.json').exists(): raise DlprojError(f"cannot resume {run}: the run already finished")
+    return run
+
 def _storage_failed(e:StorageError, run:Path|None, created:bool)->StorageError:
     "`e`, saying what became of the run: resumable from its last checkpoint, or removed when no epoch had finished."
     ck = run/'checkpoints'/'last.pth' if run is not None else None
@@ -546,40 +562,55 @@ def train(config=None, # a YAML path, a dict or a `Config` (ignored when resumin
         if cfg.train.resume: resume = find_unfinished(cfg)
     with contextlib.ExitStack() as held:
         if resume is not None:
-            run = Path(resume)
-            _check_resume_overrides(overrides, load_config(run/'config.yaml').train.policy if (run/'config.yaml').exists() else None)
-            if not (run/'config.yaml').exists(): raise DlprojError(f"cannot resume {run}: it has no config.yaml (is it a run directory?)")
-            if (run/'metrics.json').exists(): raise DlprojError(f"cannot resume {run}: the run already finished")
-            held.enter_context(run_lock(run))   # before touching anything: another process may be training it
+            run = check_resumable(resume, *overrides)
+            if is_main(): held.enter_context(run_lock(run))   # before touching anything: another process may be training it
             ck = read_checkpoint(run/'checkpoints'/'last.pth')
             cfg,splits = load_config(run/'config.yaml', *overrides),read_json(run/'splits.json')
-            for f in run.rglob('.*.tmp'): f.unlink()   # left by a write the kill interrupted; the renamed files are whole
+            if is_main():
+                for f in run.rglob('.*.tmp'): f.unlink()   # left by a write the kill interrupted; the renamed files are whole
             fp = read_json(run/'data.json').get('fingerprint')
         else: run,ck,fp = None,None,None
         seed_everything(cfg.seed, cfg.train.deterministic)
-        device = get_device(cfg.train.device)
+        device = init_distributed(get_device(cfg.train.device))   # one process: the device as it is
+        held.callback(close_distributed)
         bundle = build_data(cfg, splits=splits, device=device, fingerprint=fp)   # data changed since the run started: refused
         cfg = _resolve(cfg, bundle)
-        model = build_model(cfg.model, bundle.preprocess)
+        model = build_model(cfg.model, bundle.preprocess)   # the same weights on every rank (the same seed)
         learn = build_learner(cfg, bundle, model)
+        if rank(): seed_everything(cfg.seed + rank(), cfg.train.deterministic)   # but each rank its own dropout and augmentation
         created = run is None
         try:
-            if run is not None and overrides:   # the config says what the resumed run does (but not "resume": it is a run's config)
+            if is_main() and run is not None and overrides:   # the config says what the resumed run does (but not "resume")
                 saved = copy.deepcopy(cfg); saved.train.resume = False; save_config(saved, run/'config.yaml')
-            if created:
-                run = make_run_dir(cfg.output.runs_dir, cfg.experiment)
-                held.enter_context(run_lock(run))
-                save_config(cfg, run/'config.yaml')
-                write_json(run/'env.json', env_record(device))
-                write_json(run/'data.json', bundle.info)
-                write_json(run/'splits.json', bundle.splits)
+            if created: run = _new_run(cfg, bundle, device, held)
+            if is_main() and os.environ.get(RUN_FILE_ENV): Path(os.environ[RUN_FILE_ENV]).write_text(str(run))   # for `launch`
             _fit_run(run, cfg, bundle, learn, model, ck, cbs, log)
-        except StorageError as e: raise _storage_failed(e, run, created) from None
+        except StorageError as e: raise _storage_failed(e, run, created and is_main()) from None
         except OSError as e:   # a write outside dlproj's atomic writers (the log, fastai's lr finder)
             err = storage_error(e, run if run is not None else cfg.output.runs_dir)
             if err is e: raise
-            raise _storage_failed(err, run, created) from None
+            raise _storage_failed(err, run, created and is_main()) from None
     return run
+
+def _new_run(cfg:Config, bundle:DataBundle, device, held:contextlib.ExitStack)->Path:
+    "Rank 0 makes the run directory, locks it and writes the config, environment, data record and split; every rank gets its path."
+    run = None
+    if is_main():
+        try:
+            run = make_run_dir(cfg.output.runs_dir, cfg.experiment)
+            held.enter_context(run_lock(run))
+            save_config(cfg, run/'config.yaml')
+            write_json(run/'env.json', env_record(device))
+            write_json(run/'data.json', bundle.info)
+            write_json(run/'splits.json', bundle.splits)
+        except BaseException as e:
+            broadcast_object(None)   # the other ranks stop too, instead of waiting for a path
+            err = storage_error(e, run or cfg.output.runs_dir) if isinstance(e, OSError) and not isinstance(e, StorageError) else e
+            if isinstance(err, StorageError): raise _storage_failed(err, run, True) from None   # a half-made run is removed
+            raise
+    path = broadcast_object(str(run) if run is not None else None)
+    if path is None: raise DlprojError("rank 0 could not create the run directory (its error is printed above)")
+    return Path(path)
 
 @contextlib.contextmanager
 def _sigterm_interrupts():
@@ -591,50 +622,76 @@ def _sigterm_interrupts():
     finally: signal.signal(signal.SIGTERM, old)
 
 def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:dict|None, cbs, log):
-    "Fit (or continue) the run in `run`, then write its model, metrics and plots."
-    handler = log_to_file(run/'train.log')
-    learn.path = run
+    "Fit (or continue) the run in `run`, then write its model, metrics and plots (rank 0 writes; every rank trains)."
+    main = is_main()
+    handler = log_to_file(run/'train.log') if main else None
+    learn.path = run if main else Path(tempfile.mkdtemp(prefix='dlproj-rank'))   # what fastai itself writes (the lr finder's weights)
     trackers,metrics = [],None
     try:
-        log.info(f"run {run}: {cfg.model.arch} ({param_count(model):,} parameters), {bundle.info['split_sizes']} on {bundle.dls.device or 'cpu'}")
-        lr = cfg.train.lr
-        if lr == 'auto':
-            res = find_lr(learn, run/'plots'/'lr_find.png' if cfg.output.plots else None)
-            write_json(run/'lr_find.json', res)
-            lr = cfg.train.lr = res['suggestion']
-            save_config(cfg, run/'config.yaml')
-            log.info(f"lr finder suggests {lr:.3g}")
-        hist = HistoryCallback(run/'history.csv', rows=ck['extra']['history'] if ck else None, log=not show_progress(cfg.train.progress))
-        tracker = RunTracker(run, cfg.train.monitor, cfg.train.early_stopping, cfg.train.checkpoint, hist,
-                             state=ck['extra']['tracker'] if ck else None, watch_from=watch_from(cfg), every=cfg.train.checkpoint_every)
-        start = 0
-        if ck is not None:
-            learn.create_opt()
-            load_checkpoint(run/'checkpoints'/'last.pth', learn.model, learn.opt)
-            learn.opt.hypers = L(learn.opt.hypers)
-            start = ck['epoch']
-            log.info(f"resuming {run} at epoch {start + 1}/{cfg.train.epochs}")
-        if cfg.model.pretrained: lr = fine_tune_head(learn, lr, ck is None)
-        trackers = start_trackers(run, cfg, learn)   # after the lr finder, whose trial fit is not the run's
-        if not (ck and ck['extra'].get('stopped_early')):
-            try:
-                with _sigterm_interrupts(): fit(learn, cfg, lr, cbs=[hist, tracker, *(cbs or [])], start_epoch=start)
-            except KeyboardInterrupt:   # Ctrl-C or SIGTERM: keep the last finished epoch, then stop
-                tracker.save_pending()
-                if tracker.checkpoint and tracker.last_path.exists():
-                    log.info(f"interrupted: {run} resumes after epoch {tracker.saved_epoch}: dlproj train --resume {run}")
-                raise
-        elif tracker.best_path.exists(): learn.model.load_state_dict(load_weights(tracker.best_path))
-        learn.remove_cbs([t.cb for t in trackers])   # the final validations below are not epochs to log
+        device = bundle.dls.device or 'cpu'
+        log.info(f"run {run}: {cfg.model.arch} ({param_count(model):,} parameters), {bundle.info['split_sizes']} on {device}"
+                 + (f", {world_size()} processes of {rank_batch_size(cfg.train.batch_size, world_size())} rows a batch" if world_size() > 1 else ''))
+        with distributed_fit(learn, device):
+            lr = cfg.train.lr
+            if lr == 'auto':
+                res = find_lr(learn, run/'plots'/'lr_find.png' if cfg.output.plots and main else None)
+                lr = cfg.train.lr = broadcast_object(res['suggestion'])   # every rank trains with rank 0's
+                if main: write_json(run/'lr_find.json', res); save_config(cfg, run/'config.yaml')
+                log.info(f"lr finder suggests {lr:.3g}")
+            hist = HistoryCallback(run/'history.csv' if main else None, rows=ck['extra']['history'] if ck else None,
+                                   log=not show_progress(cfg.train.progress))
+            tracker = RunTracker(run, cfg.train.monitor, cfg.train.early_stopping, cfg.train.checkpoint, hist,
+                                 state=ck['extra']['tracker'] if ck else None, watch_from=watch_from(cfg),
+                                 every=cfg.train.checkpoint_every, writes=main)
+            counter = RowCounter()
+            start = 0
+            if ck is not None:
+                learn.create_opt()
+                load_checkpoint(run/'checkpoints'/'last.pth', learn.model, learn.opt)
+                learn.opt.hypers = L(learn.opt.hypers)
+                start = ck['epoch']
+                if rank(): seed_everything(cfg.seed + rank() + 1000 * start)   # not rank 0's saved random state
+                log.info(f"resuming {run} at epoch {start + 1}/{cfg.train.epochs}")
+            if cfg.model.pretrained: lr = fine_tune_head(learn, lr, ck is None)
+            if main: trackers = start_trackers(run, cfg, learn)   # after the lr finder, whose trial fit is not the run's
+            if not (ck and ck['extra'].get('stopped_early')):
+                try:
+                    with _sigterm_interrupts(): fit(learn, cfg, lr, cbs=[hist, tracker, counter, *(cbs or [])], start_epoch=start)
+                except KeyboardInterrupt:   # Ctrl-C or SIGTERM: keep the last finished epoch, then stop
+                    tracker.save_pending()
+                    if main and tracker.checkpoint and tracker.last_path.exists():
+                        log.info(f"interrupted: {run} resumes after epoch {tracker.saved_epoch}: dlproj train --resume {run}")
+                    raise
+            elif tracker.best_path.exists(): learn.model.load_state_dict(load_weights(tracker.best_path))
+            learn.remove_cbs([t.cb for t in trackers])   # the final validations below are not epochs to log
+            valid = _metrics_row(learn, bundle.dls.valid)   # on every rank's share of the rows, gathered
+            test = _metrics_row(learn, bundle.test_dl) if bundle.test_dl is not None else None
+            ranks = gather_objects(dict(rank=rank(), host=socket.gethostname(), pid=os.getpid(), device=str(device), weights=params_digest(learn.model),
+                                        epochs=[dict(epoch=e, **c) for e,c in counter.epochs.items()]))
+        if not main: return
         save_model(run, learn.model, bundle, cfg)
-        metrics = dict(valid=_metrics_row(learn, bundle.dls.valid),
-                       test=_metrics_row(learn, bundle.test_dl) if bundle.test_dl is not None else None,
+        metrics = dict(valid=valid, test=test,
                        best_epoch=tracker.best_epoch, monitor=cfg.train.monitor, epochs_run=len(hist.rows),
                        stopped_early=tracker.stopped_early or bool(ck and ck['extra'].get('stopped_early')),
                        n_params=param_count(learn.model), seconds=round(sum(r['seconds'] for r in hist.rows), 3))
+        if world_size() > 1: write_json(run/'distributed.json', _distributed_record(run, cfg, ranks))
         if cfg.output.plots: plot_loss_curves(pd.read_csv(run/'history.csv'), path=run/'plots'/'loss.png')
         write_json(run/'metrics.json', metrics)
         log.info(f"finished {run}: valid {metrics['valid']}" + (f", test {metrics['test']}" if metrics['test'] else ''))
     finally:
         for t in trackers: t.finish(metrics)   # None: the fit failed or was interrupted
-        handler.close(); get_logger().removeHandler(handler)
+        if handler is not None: handler.close(); get_logger().removeHandler(handler)
+        if not main: shutil.rmtree(learn.path, ignore_errors=True)
+
+def params_digest(model:torch.nn.Module)->str:
+    "A short sha256 of the model's parameters: ranks that trained in step hold the same one."
+    import hashlib
+    h = hashlib.sha256()
+    for p in unwrap(model).parameters(): h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+def _distributed_record(run:Path, cfg:Config, ranks:list[dict])->dict:
+    "`distributed.json`: the processes, their batch size, and the batches and rows each trained on per epoch (since the last resume)."
+    import torch.distributed as dist
+    return dict(world_size=world_size(), backend=str(dist.get_backend()), batch_size=cfg.train.batch_size,
+                rank_batch_size=rank_batch_size(cfg.train.batch_size, world_size()), ranks=ranks)

@@ -325,5 +325,6 @@ def env_record(device:str|torch.device|None=None, cwd:Path|None=None)->dict:
             'fastcore': fastcore.__version__, 'numpy': np.__version__, 'pandas': pandas.__version__,
             'scikit-learn': sklearn.__version__, 'device': str(dev),
             'device_name': torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.processor() or platform.machine(),
-            'cpu_threads': torch.get_num_threads(),
+            'cpu_threads': torch.get_num_threads(), 'host': platform.node(), 'pid': os.getpid(),
+            'processes': max(1, int(os.environ.get('WORLD_SIZE', 1))),   # several: see the run's distributed.json
             'git_commit': commit, 'git_dirty': bool(_git('status', '--porcelain', cwd=cwd)) if commit else None}

@@ -1,0 +1,65 @@
+"Training on two processes (torchrun, gloo on the CPU): the shards, rank 0's run directory, the one-process accuracy, and a resume after the launcher is killed."
+import json, os, signal, subprocess, time
+from pathlib import Path
+import pandas as pd, pytest, yaml
+from test_cli import ROOT, EXE, dlproj
+
+def _config(tmp_path, **train):
+    "The shipped digits config (a bundled image folder, small CNN), shortened, checkpointing every epoch."
+    cfg = yaml.safe_load((ROOT/'configs'/'digits.yaml').read_text())
+    cfg['output'].update(runs_dir=str(tmp_path/'runs'), report=False, plots=False)
+    cfg['train'].update(progress=False, epochs=8, checkpoint_every='1ep', **train)
+    p = tmp_path/'digits.yaml'; p.write_text(yaml.safe_dump(cfg)); return p
+
+def _train(*args):
+    r = dlproj('train', *args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return Path(next(l for l in r.stdout.splitlines() if l.startswith('run: '))[5:])
+
+def _read(run, f): return json.loads((run/f).read_text())
+
+def test_two_processes_train_like_one(tmp_path):
+    cfg = _config(tmp_path)
+    one = _train(cfg)
+    runs_before = set((tmp_path/'runs'/'digits').iterdir())
+    two = _train(cfg, '--nproc', '2')
+    assert set((tmp_path/'runs'/'digits').iterdir()) - runs_before == {two}   # two processes, one run directory
+    d = _read(two, 'distributed.json')
+    assert (d['world_size'], d['backend'], d['batch_size'], d['rank_batch_size']) == (2, 'gloo', 64, 32)
+    r0,r1 = d['ranks']
+    assert (r0['rank'], r1['rank']) == (0, 1) and r0['pid'] != r1['pid']   # both ranks ran
+    assert _read(two, 'env.json')['pid'] == r0['pid'] and _read(two, 'env.json')['processes'] == 2   # rank 0 wrote the run
+    assert r0['weights'] == r1['weights']   # gradients were averaged: the ranks' parameters stayed identical
+    n = len(_read(two, 'splits.json')['train'])
+    steps = n // 64   # one process: 64-row batches, the last partial one dropped
+    for r in (r0, r1):
+        assert [e['epoch'] for e in r['epochs']] == list(range(1, 9))
+        for e in r['epochs']:   # each rank: half of every batch, so half the rows of an epoch, in as many optimizer steps
+            assert (e['batches'], e['rows']) == (steps, steps * 32), e
+    acc = lambda run: _read(run, 'metrics.json')['evaluation']['metrics']['accuracy']
+    assert abs(acc(two) - acc(one)) <= 0.02, (acc(one), acc(two))
+    assert len(pd.read_csv(two/'history.csv')) == 8 and not list(two.rglob('*.tmp'))
+
+@pytest.mark.slow
+def test_killed_launcher_resumes(tmp_path):
+    "SIGKILL the launcher after epoch 3: its workers stop with it, and `--resume` with two processes finishes the run as an uninterrupted one."
+    cfg = _config(tmp_path)
+    whole = _train(cfg, '--nproc', '2')
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    p = subprocess.Popen([EXE, 'train', str(cfg), '--nproc', '2'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline,run = time.time() + 300,None
+    while time.time() < deadline:
+        new = [r for r in (tmp_path/'runs'/'digits').iterdir() if r != whole]
+        if new and (new[0]/'history.csv').exists() and len(pd.read_csv(new[0]/'history.csv')) >= 3: run = new[0]; break
+        time.sleep(0.1)
+    assert run is not None, 'the run did not reach epoch 3'
+    p.send_signal(signal.SIGKILL); p.wait()
+    while (run/'train.lock').exists() and time.time() < deadline: time.sleep(0.1)   # the workers die with their launcher
+    assert not (run/'metrics.json').exists()
+    ck = len(pd.read_csv(run/'history.csv'))   # epochs checkpointed before the kill
+    assert 3 <= ck < 8
+    resumed = _train('--resume', run, '--nproc', '2')
+    assert resumed == run and _read(run, 'metrics.json')['epochs_run'] == 8
+    d = _read(run, 'distributed.json')
+    assert [e['epoch'] for e in d['ranks'][0]['epochs']] == list(range(ck + 1, 9))   # only the epochs after the resume
+    assert d['ranks'][0]['weights'] == _read(whole, 'distributed.json')['ranks'][0]['weights']   # the same model, bit for bit
