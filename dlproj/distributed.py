@@ -18,7 +18,7 @@ from .utils import get_logger
 from .dataset import TensorDL
 
 # %% auto #0
-__all__ = ['RUN_FILE_ENV', 'world_size', 'rank', 'local_rank', 'is_main', 'init_distributed', 'close_distributed',
+__all__ = ['RUN_FILE_ENV', 'world_size', 'rank', 'local_rank', 'launched', 'is_main', 'init_distributed', 'close_distributed',
            'broadcast_object', 'broadcast_tensor', 'gather_objects', 'rank_batch_size', 'ShardDL', 'RowCounter',
            'distributed_fit', 'torchrun_command', 'launch']
 
@@ -35,6 +35,10 @@ def local_rank()->int:
     "This process's rank on its machine: which GPU it uses."
     return int(os.environ.get('LOCAL_RANK', 0))
 
+def launched()->bool:
+    "Was this process started by torchrun or `accelerate launch`, even as the only one?"
+    return 'RANK' in os.environ and 'WORLD_SIZE' in os.environ
+
 def is_main()->bool:
     "Is this rank 0, the one process that writes the run directory?"
     return rank() == 0
@@ -48,7 +52,7 @@ def _die_with_parent():
 
 def init_distributed(device:torch.device)->torch.device:
     "Join the process group torchrun or `accelerate launch` described in the environment; return this rank's device."
-    if world_size() == 1: return device
+    if not launched(): return device
     if device.type not in ('cpu', 'cuda'):
         raise DlprojError(f"train.device={device.type}: training on several processes needs CPUs (gloo) or CUDA GPUs (NCCL)")
     if device.type == 'cuda':   # one GPU per process, by its rank on the machine
@@ -158,7 +162,7 @@ def _distributed_trainer(cuda:bool):
 @contextlib.contextmanager
 def distributed_fit(learn, device:torch.device):
     "While inside, `learn`'s fits and validations run data-parallel across the process group (nothing changes in one process)."
-    if world_size() == 1: yield learn; return
+    if not (dist.is_available() and dist.is_initialized()): yield learn; return
     cb = _distributed_trainer(torch.device(device).type == 'cuda')
     learn.add_cb(cb)
     if rank(): learn.remove_cb(ProgressCallback)

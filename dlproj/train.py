@@ -33,7 +33,7 @@ from .data_utils import DataError
 from .dataset import build_data, DataBundle, auto_batch_size
 from .model import build_model, default_arch, param_count, load_model
 from .visualization import plot_loss_curves, plot_lr_find
-from .distributed import (world_size, rank, is_main, init_distributed, close_distributed, broadcast_object, gather_objects,
+from .distributed import (world_size, rank, is_main, launched, init_distributed, close_distributed, broadcast_object, gather_objects,
                           distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
 
 # %% auto #0
@@ -674,7 +674,7 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
                        best_epoch=tracker.best_epoch, monitor=cfg.train.monitor, epochs_run=len(hist.rows),
                        stopped_early=tracker.stopped_early or bool(ck and ck['extra'].get('stopped_early')),
                        n_params=param_count(learn.model), seconds=round(sum(r['seconds'] for r in hist.rows), 3))
-        if world_size() > 1: write_json(run/'distributed.json', _distributed_record(run, cfg, ranks))
+        if launched(): write_json(run/'distributed.json', _distributed_record(run, cfg, ranks))
         if cfg.output.plots: plot_loss_curves(pd.read_csv(run/'history.csv'), path=run/'plots'/'loss.png')
         write_json(run/'metrics.json', metrics)
         log.info(f"finished {run}: valid {metrics['valid']}" + (f", test {metrics['test']}" if metrics['test'] else ''))

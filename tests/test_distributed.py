@@ -1,8 +1,10 @@
 "Training on two processes (torchrun, gloo on the CPU): the shards, rank 0's run directory, the one-process accuracy, and a resume after the launcher is killed."
-import json, os, signal, subprocess, time
+import json, os, signal, subprocess, sys, time
 from pathlib import Path
-import pandas as pd, pytest, yaml
+import pandas as pd, pytest, torch, yaml
 from test_cli import ROOT, EXE, dlproj
+
+DEVICE = os.environ.get('DLPROJ_TEST_DEVICE', 'cuda')   # for the gpu-marked test; `cpu` runs it here, with gloo
 
 def _config(tmp_path, **train):
     "The shipped digits config (a bundled image folder, small CNN), shortened, checkpointing every epoch."
@@ -63,3 +65,35 @@ def test_killed_launcher_resumes(tmp_path):
     d = _read(run, 'distributed.json')
     assert [e['epoch'] for e in d['ranks'][0]['epochs']] == list(range(ck + 1, 9))   # only the epochs after the resume
     assert d['ranks'][0]['weights'] == _read(whole, 'distributed.json')['ranks'][0]['weights']   # the same model, bit for bit
+
+def _rows_per_second(run):
+    h = pd.read_csv(run/'history.csv')
+    n = len(_read(run, 'splits.json')['train'])
+    return (n // 64) * 64 * len(h) / h.seconds.sum()
+
+@pytest.mark.gpu
+@pytest.mark.skipif(DEVICE.startswith('cuda') and not torch.cuda.is_available(),
+                    reason="no CUDA GPU here (torch.cuda.is_available() is False); DLPROJ_TEST_DEVICE=cpu runs this check on the CPU")
+def test_torchrun_on_the_device(tmp_path):
+    "One process under torchrun trains through the process group (NCCL on a GPU) as well as the plain run; two GPUs, two processes."
+    cfg = _config(tmp_path, device=DEVICE)
+    plain = _train(cfg)
+    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '1', EXE, 'train', str(cfg)],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    one = Path(next(l for l in r.stdout.splitlines() if l.startswith('run: '))[5:])
+    d = _read(one, 'distributed.json')
+    assert d['world_size'] == 1 and ('nccl' if DEVICE.startswith('cuda') else 'gloo') in d['backend'], d
+    assert _read(one, 'env.json')['device'].startswith(DEVICE.split(':')[0])
+    acc = lambda run: _read(run, 'metrics.json')['evaluation']['metrics']['accuracy']
+    assert abs(acc(one) - acc(plain)) <= 0.02, (acc(plain), acc(one))
+    print(f"\n{DEVICE}: plain {_rows_per_second(plain):,.0f} rows/s, torchrun 1 process {_rows_per_second(one):,.0f} rows/s "
+          f"(test accuracy {acc(plain):.4f} vs {acc(one):.4f})")
+    if DEVICE.startswith('cuda') and torch.cuda.device_count() >= 2:
+        two = _train(cfg, '--nproc', '2')
+        d = _read(two, 'distributed.json')
+        assert 'nccl' in d['backend'] and d['ranks'][0]['weights'] == d['ranks'][1]['weights']
+        assert {r['device'] for r in d['ranks']} == {'cuda:0', 'cuda:1'}
+        assert abs(acc(two) - acc(plain)) <= 0.02, (acc(plain), acc(two))
+        print(f"{DEVICE}: 2 processes (2 GPUs) {_rows_per_second(two):,.0f} rows/s")
