@@ -19,8 +19,8 @@ from .dataset import TensorDL
 
 # %% auto #0
 __all__ = ['RUN_FILE_ENV', 'world_size', 'rank', 'local_rank', 'launched', 'is_main', 'init_distributed', 'close_distributed',
-           'broadcast_object', 'broadcast_tensor', 'gather_objects', 'rank_batch_size', 'ShardDL', 'RowCounter',
-           'distributed_fit', 'torchrun_command', 'launch']
+           'broadcast_object', 'broadcast_tensor', 'gather_objects', 'alone', 'rank_batch_size', 'ShardDL',
+           'RowCounter', 'distributed_fit', 'torchrun_command', 'launch']
 
 # %% ../nbs/11_distributed.ipynb #ab8b20ec
 def world_size()->int:
@@ -96,6 +96,18 @@ def gather_objects(o)->list:
     out = [None] * world_size()
     dist.all_gather_object(out, o)
     return out
+
+# %% ../nbs/11_distributed.ipynb #4967a657
+@contextlib.contextmanager
+def alone():
+    "While inside, this process (rank 0, after training) works as the only one: fastai gathers nothing across ranks."
+    saved = {k: os.environ.get(k) for k in ('WORLD_SIZE', 'RANK')}
+    if launched(): os.environ.update(WORLD_SIZE='1', RANK='0')
+    try: yield
+    finally:
+        for k,v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
 
 # %% ../nbs/11_distributed.ipynb #01cd9fb0
 def rank_batch_size(bs:int, world:int)->int:

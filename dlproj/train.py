@@ -33,7 +33,7 @@ from .data_utils import DataError
 from .dataset import build_data, DataBundle, auto_batch_size
 from .model import build_model, default_arch, param_count, load_model
 from .visualization import plot_loss_curves, plot_lr_find
-from .distributed import (world_size, rank, is_main, launched, init_distributed, close_distributed, broadcast_object, gather_objects,
+from .distributed import (world_size, rank, is_main, launched, alone, init_distributed, close_distributed, broadcast_object, gather_objects,
                           distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
 
 # %% auto #0
@@ -99,6 +99,7 @@ def get_metrics(names:list[str]|None, task:str, n_out:int)->list:
 
 def _named(m, name:str):
     "`m` recorded under `name` (fastai would call R² `r2_score` and RMSE `_rmse`)."
+    if launched() and not isinstance(m, AccumMetric): m = AccumMetric(m, flatten=False)   # on the gathered predictions, see below
     if isinstance(m, AccumMetric): m._name = name; return m
     f = lambda *a, **k: m(*a, **k)
     f.__name__ = name
@@ -664,11 +665,12 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
                     raise
             elif tracker.best_path.exists(): learn.model.load_state_dict(load_weights(tracker.best_path))
             learn.remove_cbs([t.cb for t in trackers])   # the final validations below are not epochs to log
-            valid = _metrics_row(learn, bundle.dls.valid)   # on every rank's share of the rows, gathered
-            test = _metrics_row(learn, bundle.test_dl) if bundle.test_dl is not None else None
             ranks = gather_objects(dict(rank=rank(), host=socket.gethostname(), pid=os.getpid(), device=str(device), weights=params_digest(learn.model),
                                         epochs=[dict(epoch=e, **c) for e,c in counter.epochs.items()]))
         if not main: return
+        with alone():   # every row once, as in one process: the padding of the ranks' shares would count twice
+            valid = _metrics_row(learn, bundle.dls.valid)
+            test = _metrics_row(learn, bundle.test_dl) if bundle.test_dl is not None else None
         save_model(run, learn.model, bundle, cfg)
         metrics = dict(valid=valid, test=test,
                        best_epoch=tracker.best_epoch, monitor=cfg.train.monitor, epochs_run=len(hist.rows),

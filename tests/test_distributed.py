@@ -10,7 +10,7 @@ def _config(tmp_path, **train):
     "The shipped digits config (a bundled image folder, small CNN), shortened, checkpointing every epoch."
     cfg = yaml.safe_load((ROOT/'configs'/'digits.yaml').read_text())
     cfg['output'].update(runs_dir=str(tmp_path/'runs'), report=False, plots=False)
-    cfg['train'].update(progress=False, epochs=8, checkpoint_every='1ep', **train)
+    cfg['train'].update({'progress': False, 'epochs': 8, 'checkpoint_every': '1ep', **train})
     p = tmp_path/'digits.yaml'; p.write_text(yaml.safe_dump(cfg)); return p
 
 def _train(*args):
@@ -97,3 +97,16 @@ def test_torchrun_on_the_device(tmp_path):
         assert {r['device'] for r in d['ranks']} == {'cuda:0', 'cuda:1'}
         assert abs(acc(two) - acc(plain)) <= 0.02, (acc(plain), acc(two))
         print(f"{DEVICE}: 2 processes (2 GPUs) {_rows_per_second(two):,.0f} rows/s")
+
+@pytest.mark.slow
+def test_accelerate_launch(tmp_path):
+    "`accelerate launch --multi_gpu` runs the unchanged `dlproj train` on two CPU processes (`--cpu` would start one)."
+    cfg = _config(tmp_path, epochs=2)
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    acc = str(Path(EXE).with_name('accelerate'))
+    r = subprocess.run([acc, 'launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1', '--mixed_precision', 'no',
+                        '--dynamo_backend', 'no', EXE, 'train', str(cfg)], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = Path(next(l for l in r.stdout.splitlines() if l.startswith('run: '))[5:])
+    d = _read(run, 'distributed.json')
+    assert d['world_size'] == 2 and d['ranks'][0]['weights'] == d['ranks'][1]['weights']
