@@ -12,9 +12,9 @@ import yaml
 
 # %% auto #0
 __all__ = ['DlprojError', 'ConfigError', 'AugmentConfig', 'DataConfig', 'ModelConfig', 'TrainConfig', 'TrackingConfig',
-           'TuneConfig', 'OutputConfig', 'Config', 'check_value', 'from_dict', 'to_dict', 'parse_override',
-           'apply_overrides', 'checkpoint_interval', 'validate', 'read_yaml', 'load_config', 'flat_dict', 'config_yaml',
-           'save_config']
+           'TuneConfig', 'OutputConfig', 'Config', 'check_value', 'from_dict', 'to_dict', 'YamlLoader', 'load_yaml',
+           'parse_override', 'apply_overrides', 'checkpoint_interval', 'validate', 'read_yaml', 'load_config',
+           'flat_dict', 'config_yaml', 'save_config']
 
 # %% ../nbs/00_config.ipynb #b00aae0c
 class DlprojError(Exception):
@@ -75,6 +75,7 @@ class ModelConfig:
     init: Literal['default','kaiming','xavier','orthogonal'] = 'default' # weight initialisation
     pretrained: bool = False      # image models: start from torchvision's ImageNet weights and fine-tune
     params: dict = field(default_factory=dict) # keyword arguments for the architecture
+    module: str|None = None       # your own architectures: a Python file (or an importable module) that calls `register_arch`
 
 @dataclass
 class TrainConfig:
@@ -214,13 +215,23 @@ def to_dict(cfg:Config)->dict:
     return asdict(cfg)
 
 # %% ../nbs/00_config.ipynb #6ea13300
+class YamlLoader(yaml.SafeLoader):
+    "PyYAML's safe loader, reading `1e-3` as a number as YAML 1.2 does (PyYAML follows YAML 1.1, which wants `1.0e-3`)."
+
+YamlLoader.add_implicit_resolver('tag:yaml.org,2002:float',   # YAML 1.2's float: the exponent needs no dot
+    re.compile(r'^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$'), list('-+0123456789'))
+
+def load_yaml(text:str):
+    "`text` parsed with `YamlLoader`: safe (no Python objects), and `1e-3` is a float."
+    return yaml.load(text, Loader=YamlLoader)
+
 def parse_override(s:str)->tuple[str,Any]:
     "Split `a.b=value` into the key and the YAML-parsed value."
     if '=' not in s: raise ConfigError(f"override {s!r}: expected key=value, e.g. train.lr=3e-3")
     k,v = s.split('=', 1)
     k = k.strip()
     if not k: raise ConfigError(f"override {s!r}: empty key")
-    try: v = yaml.safe_load(v) if v.strip() else None
+    try: v = load_yaml(v) if v.strip() else None
     except yaml.YAMLError: pass # keep the raw string
     return k, v
 
@@ -304,7 +315,7 @@ def read_yaml(path:Path)->dict:
     path = Path(path)
     if not path.exists(): raise ConfigError(f"config file not found: {path}")
     if path.is_dir(): raise ConfigError(f"config file expected, got a folder: {path}")
-    try: d = yaml.safe_load(path.read_text(encoding='utf-8'))
+    try: d = load_yaml(path.read_text(encoding='utf-8'))
     except yaml.YAMLError as e: raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if d is None: return {}
     if not isinstance(d, dict): raise ConfigError(f"{path}: expected a mapping of sections (experiment, data, train, ...), got {type(d).__name__}")

@@ -186,20 +186,30 @@ def _require_columns(df:pd.DataFrame, cols:list, what:str):
     missing = [c for c in cols if c not in df.columns]
     if missing: raise DataError(f"{what}: missing required column(s) {missing}; columns present: {list(df.columns)}")
 
+def _numbers(s:pd.Series, what:str)->np.ndarray:
+    "A continuous column as float64, NaN where missing; `DataError` naming the first cell that is not a number."
+    if not pd.api.types.is_numeric_dtype(s):   # read as text: some cell is not a number, or the column is all blank
+        v = pd.to_numeric(s, errors='coerce')
+        bad = s[v.isna() & s.notna()]
+        if len(bad): raise DataError(f"{what}: column {s.name!r} must be numeric; row {bad.index[0]!r} holds {bad.iloc[0]!r}")
+        s = v
+    return s.to_numpy(np.float64, na_value=np.nan)
+
 def encode_table(pre:dict, df:pd.DataFrame, what:str='input table')->tuple[torch.Tensor,torch.Tensor]:
     "`(x_cat, x_cont)` tensors for `df` with the training statistics in `pre`; extra columns are ignored."
-    _require_columns(df, pre['cat_names'] + pre['cont_names'], what)
-    df = df[pre['cat_names'] + pre['cont_names']].copy()
-    for c in pre['cont_names']:
-        v = pd.to_numeric(df[c], errors='coerce')
-        bad = df[c][v.isna() & df[c].notna()]
-        if len(bad): raise DataError(f"{what}: column {c!r} must be numeric; row {bad.index[0]!r} holds {bad.iloc[0]!r}")
-        df[c] = v
-    df,_ = apply_fill(df, pre['fill'], pre['cat_names'], pre['na_cols'])
-    codes = [cat_codes(df[c], pre['categories'][c]) for c in pre['cat_all']]
+    cats,conts = pre['cat_names'],pre['cont_names']
+    _require_columns(df, cats + conts, what)
+    # the continuous columns as one array, filled and standardised in place (one pass each: this runs on every row predicted)
+    x = np.empty((len(df), len(conts)))
+    for j,c in enumerate(conts): x[:, j] = _numbers(df[c], what)
+    missing = np.isnan(x)
+    na = {c: pd.Series(missing[:, j], index=df.index) for j,c in enumerate(conts) if c in pre['na_cols']}   # `<col>_na`
+    for j,c in enumerate(conts):
+        if c in pre['fill'] and missing[:, j].any(): x[missing[:, j], j] = pre['fill'][c]
+    x_cont = torch.from_numpy(((x - np.array([pre['means'][c] for c in conts])) / np.array([pre['stds'][c] for c in conts])).astype(np.float32))
+    d,_ = apply_fill(df[cats], {c: v for c,v in pre['fill'].items() if c in cats}, cats, [c for c in pre['na_cols'] if c in cats])
+    codes = [cat_codes(na[c[:-3]] if c[:-3] in na and c not in d.columns else d[c], pre['categories'][c]) for c in pre['cat_all']]
     x_cat = torch.tensor(np.stack(codes, 1)) if codes else torch.zeros(len(df), 0, dtype=torch.long)
-    x_cont = torch.tensor(np.stack([((df[c].to_numpy(np.float64) - pre['means'][c]) / pre['stds'][c]) for c in pre['cont_names']], 1).astype(np.float32)) \
-        if pre['cont_names'] else torch.zeros(len(df), 0)
     return x_cat, x_cont
 
 # %% ../nbs/03_dataset.ipynb #60c5441e

@@ -5,6 +5,7 @@
 # %% ../nbs/08_inference.ipynb #f60e748b
 from __future__ import annotations
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
@@ -16,13 +17,18 @@ from .dataset import encode_inputs, input_dl, series_frame
 from .model import load_model
 
 # %% auto #0
-__all__ = ['DEFAULT_BATCH_SIZE', 'check_run', 'check_top_k', 'postprocess', 'Predictor', 'read_chunks', 'list_images',
-           'image_path_column', 'image_table_files', 'csv_safe', 'predict']
+__all__ = ['DEFAULT_BATCH_SIZE', 'TABLE_BATCH_SIZE', 'default_batch_size', 'check_run', 'check_top_k', 'postprocess', 'Predictor',
+           'read_chunks', 'list_images', 'image_path_column', 'image_table_files', 'csv_safe', 'predict']
 
 # %% ../nbs/08_inference.ipynb #8c726b86
 _log = get_logger('inference')
 DEFAULT_BATCH_SIZE = 256  # items per forward pass; inference keeps no gradients, so larger than training's
+TABLE_BATCH_SIZE = 4096   # rows per forward pass of a tabular model: its layers are small, so the cost is per call, not per row
 _IMAGE_CHUNK = 2048       # images decoded at a time (2048 RGB 224x224 images are 300 MB as uint8)
+
+def default_batch_size(kind:str)->int:
+    "Items per forward pass when none is given: `TABLE_BATCH_SIZE` for tables, `DEFAULT_BATCH_SIZE` for images and series."
+    return TABLE_BATCH_SIZE if kind == 'tabular' else DEFAULT_BATCH_SIZE
 
 def check_run(run:Path|str, # a run directory, `<runs_dir>/<experiment>/<run_id>`
              )->Path:
@@ -89,9 +95,10 @@ class Predictor:
     def __repr__(self): return f"Predictor({str(self.run)!r}, {self.kind} {self.task}, device={self.device})"
 
     def outputs(self, tensors:tuple, # encoded inputs, from `dataset.encode_inputs`
-                batch_size:int=DEFAULT_BATCH_SIZE)->torch.Tensor:
-        "The model's outputs on the CPU (logits, or values in original units), computed in batches."
+                batch_size:int|None=None)->torch.Tensor:
+        "The model's outputs on the CPU (logits, or values in original units), computed in batches (`default_batch_size`)."
         if len(tensors[0]) == 0: return torch.zeros(0, self.pre['n_out'])
+        batch_size = batch_size or default_batch_size(self.kind)
         self.model.eval()
         with torch.inference_mode():
             return torch.cat([self.model(*(x.to(self.device) for x in xb)).float().cpu() for xb in input_dl(self.pre, tensors, batch_size)])
@@ -112,7 +119,7 @@ def _insert_columns(res:pd.DataFrame, df:pd.DataFrame)->pd.DataFrame:
 
 @patch
 def predict_df(self:Predictor, df:pd.DataFrame, # the rows to predict; the index becomes `id`
-               batch_size:int=DEFAULT_BATCH_SIZE, # rows per forward pass
+               batch_size:int|None=None, # rows per forward pass (default: `default_batch_size`)
                top_k:int|None=None, # also list the k most probable classes
                keep:list[str]|None=None, # input columns to copy into the output, after `id`
                what:str='input table', # how error messages name the input
@@ -129,7 +136,7 @@ def predict_df(self:Predictor, df:pd.DataFrame, # the rows to predict; the index
 # %% ../nbs/08_inference.ipynb #68502cd3
 @patch
 def predict_files(self:Predictor, paths:list, # image files
-                  batch_size:int=DEFAULT_BATCH_SIZE, # images per forward pass
+                  batch_size:int|None=None, # images per forward pass (default 256)
                   top_k:int|None=None, # also list the k most probable classes
                   ids:list|None=None, # the `id` of each file; its path as given by default
                   extra:pd.DataFrame|None=None, # columns to copy into the output after `id`, one row per file
@@ -315,7 +322,7 @@ def _concat(frames:list)->pd.DataFrame:
 
 def predict(run:Path|str|Predictor, # a finished run directory, or a loaded `Predictor`
             input, # a DataFrame, a table file, an image file, a folder of images, a list of image files, or `example:NAME`
-            batch_size:int|None=None, # items per forward pass (default 256)
+            batch_size:int|None=None, # items per forward pass (default: 4096 rows of a table, 256 images or series)
             out:Path|str|None=None, # write the predictions to this CSV file, atomically
             top_k:int|None=None, # also list the k most probable classes
             chunk_size:int=50_000, # rows read, encoded and written at a time
@@ -329,13 +336,15 @@ def predict(run:Path|str|Predictor, # a finished run directory, or a loaded `Pre
     p = run if isinstance(run, Predictor) else Predictor(run, device)
     check_top_k(p.pre, top_k)
     if path_column is not None and p.kind != 'image': raise DlprojError(f"path_column applies to image runs; {p.run} is a {p.kind} model")
-    frames = _input_frames(p, input, batch_size or DEFAULT_BATCH_SIZE, top_k, keep, chunk_size, path_column)
+    frames = _input_frames(p, input, batch_size or default_batch_size(p.kind), top_k, keep, chunk_size, path_column)
     if out is None: return _concat(list(frames))
-    streamed,kept,n,skipped = _is_table_file(input),[],0,[]
-    with atomic_write(Path(out), 'wb') as f:
+    streamed,kept,n,skipped,written = _is_table_file(input),[],0,[],None
+    with atomic_write(Path(out), 'wb') as f, ThreadPoolExecutor(1) as writer:   # a chunk is written while the next is predicted
         for i,fr in enumerate(frames):
-            _write_csv(csv_safe(fr), f, header=i == 0)
+            if written is not None: written.result()
+            written = writer.submit(_write_csv, csv_safe(fr), f, i == 0)
             n += len(fr); skipped += fr.attrs.get('skipped', [])
             if not streamed: kept.append(fr)
+        if written is not None: written.result()
     _log.info(f"wrote {n} predictions to {out}" + (f"; skipped {len(skipped)} unreadable file(s)" if skipped else ''))
     return None if streamed else _concat(kept)

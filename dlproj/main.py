@@ -22,7 +22,8 @@ def cmd_train(a):
         from dlproj.train import check_resumable
         if a.resume: check_resumable(a.resume, *a.overrides)   # bad input fails here, once, not in every process
         elif a.config: load_config(a.config, *a.overrides)
-        launch(['train', *([a.config] if a.config else []), *a.overrides, *(['--resume', a.resume] if a.resume else [])], a.nproc)
+        launch([*(f'--module={m}' for m in a.module), 'train', *([a.config] if a.config else []), *a.overrides,
+                *(['--resume', a.resume] if a.resume else [])], a.nproc)
         return
     from dlproj.run_experiment import run_experiment
     from dlproj.utils import read_json
@@ -135,6 +136,8 @@ def cmd_example(a):
 def make_parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='dlproj', description='Train, evaluate and use deep-learning models from one YAML config.')
     p.add_argument('-v', '--verbose', action='store_true', help='show the traceback of errors')
+    p.add_argument('--module', action='append', default=[], metavar='FILE',
+                   help="import a Python file (or module) that registers your own architectures, e.g. to predict with a run of one")
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
     s = sub.add_parser('train', help='train from a config, then evaluate and write the report')
     s.add_argument('config', nargs='?', help='a YAML config file')
@@ -196,6 +199,9 @@ def main(argv:list[str]|None=None)->int:
     if a.command == 'train' and a.config and '=' in a.config and a.resume:
         a.overrides.insert(0, a.config); a.config = None
     try:
+        if a.module:
+            from dlproj.model import import_arch_module
+            for m in a.module: import_arch_module(m)
         a.func(a)
         return 0
     except KeyboardInterrupt:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_model.ipynb #eb5dd8ad
 from __future__ import annotations
-import difflib, inspect
+import difflib, importlib, inspect, re, sys, types
 from dataclasses import dataclass
 from typing import Callable
 import torch
@@ -20,7 +20,7 @@ __all__ = ['KINDS', 'TASKS', 'ARCHS', 'PRETRAINED', 'INIT_SCHEMES', 'DEFAULT_ARC
            'ArchEntry', 'register_arch', 'list_archs', 'param_count', 'model_summary', 'ScaleOutput', 'ScaledModel',
            'tabular_mlp', 'small_cnn', 'small_resnet', 'resnet18', 'resnet34', 'imagenet_weights', 'load_pretrained',
            'cnn1d', 'fcn', 'ResBlock1d', 'resnet1d', 'RNNClassifier', 'lstm', 'gru', 'init_weights', 'default_arch',
-           'check_arch', 'check_params', 'build_model', 'load_model']
+           'import_arch_module', 'check_arch', 'check_params', 'build_model', 'load_model']
 
 # %% ../nbs/04_model.ipynb #792d1051
 class ModelError(DlprojError, ValueError):
@@ -330,6 +330,30 @@ def default_arch(kind:str, # the data kind
     if kind == 'image' and (pretrained or (spec is not None and min(_hw(spec)) >= LARGE_IMAGE)): return 'resnet18'
     return DEFAULT_ARCHS[kind]
 
+_IMPORTED: dict[str, types.ModuleType] = {}
+
+def import_arch_module(spec:str, # a Python file (`my_models.py`, relative to the working folder) or a module name (`mypkg.models`)
+                      )->types.ModuleType:
+    "Import the module that registers your own architectures (`model.module`, `--module`), once per process."
+    path = Path(spec).expanduser()
+    is_file = spec.endswith('.py') or path.exists()
+    key = str(path.resolve()) if is_file else spec
+    if key in _IMPORTED: return _IMPORTED[key]
+    if not is_file:
+        try: mod = importlib.import_module(spec)
+        except ImportError as e: raise ModelError(f"model.module: cannot import {spec!r} ({e}); give a Python file (my_models.py) or an importable module") from None
+    else:
+        if not path.is_file(): raise ModelError(f"model.module: {path} is not a file; give a Python file that calls register_arch")
+        name = f"dlproj_user_{re.sub(r'[^0-9a-zA-Z_]', '_', path.stem)}"
+        mod = types.ModuleType(name); mod.__file__ = str(path.resolve())
+        sys.modules[name] = mod   # so pickling, dataclasses and `inspect` find it
+        try: exec(compile(path.read_text(encoding='utf-8'), str(path), 'exec'), mod.__dict__)
+        except Exception:
+            del sys.modules[name]
+            raise
+    _IMPORTED[key] = mod
+    return mod
+
 def check_arch(arch:str|None, # `model.arch`; None means the default for `kind`
                kind:str, # the data kind
                spec:dict|None=None, # the data spec, for the default
@@ -342,7 +366,8 @@ def check_arch(arch:str|None, # `model.arch`; None means the default for `kind`
         close = lambda names: difflib.get_close_matches(arch, names, n=1, cutoff=0.5)
         m = close(list_archs(kind)) or close(list(ARCHS))   # the kind's own names first
         hint = f"did you mean {m[0]}? " if m else ''
-        raise ModelError(f"model.arch: unknown architecture {arch!r}; {hint}valid for {kind} data: {valid}")
+        raise ModelError(f"model.arch: unknown architecture {arch!r}; {hint}valid for {kind} data: {valid} "
+                         "(your own architectures: name their file in model.module)")
     if kind not in ARCHS[arch].kinds:
         raise ModelError(f"model.arch: {arch!r} is for {' or '.join(ARCHS[arch].kinds)} data, not {kind}; valid for {kind} data: {valid}")
     return arch
@@ -365,6 +390,7 @@ def build_model(model_cfg:ModelConfig, # `arch`, `init`, `params` and `pretraine
                )->nn.Module:
     "Build, initialise and (for regression) scale the model that `model_cfg` names for data described by `spec`."
     check_spec(spec)
+    if model_cfg.module: import_arch_module(model_cfg.module)
     arch = check_arch(model_cfg.arch, spec['kind'], spec, model_cfg.pretrained)
     params = check_params(arch, model_cfg.params or {})
     if model_cfg.pretrained:
@@ -389,6 +415,9 @@ def load_model(run_dir:Path, device='cpu')->tuple[nn.Module, dict]:
     pre = read_json(run_dir/'preprocess.json')
     m = pre.get('model')
     if not isinstance(m, dict) or 'arch' not in m: raise DlprojError(f"{run_dir/'preprocess.json'}: no model section (arch, params); was it written by dlproj?")
+    if m['arch'] not in ARCHS and m.get('module'):   # your own architecture: its code runs only if you ask for it
+        raise ModelError(f"{run_dir}: architecture {m['arch']!r} is defined in {m['module']}, which dlproj does not import on its own "
+                         f"(a run directory should not run code): pass --module {m['module']} to the dlproj command, or import it first")
     # a pretrained model has the ImageNet layout (its stem); its own weights follow, so nothing is downloaded
     model = build_model(ModelConfig(arch=m['arch'], params=m.get('params') or {}, pretrained=bool(m.get('pretrained'))), pre, load_weights=False)
     try: model.load_state_dict(load_weights(run_dir/'model.safetensors', device=device))

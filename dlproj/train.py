@@ -397,7 +397,8 @@ def find_lr(learn:Learner, plot_path:Path|None=None)->dict:
 def save_model(run_dir:Path, model:torch.nn.Module, bundle_or_pre, cfg:Config):
     "Write `model.safetensors` and `preprocess.json` into `run_dir`."
     pre = dict(bundle_or_pre.preprocess if isinstance(bundle_or_pre, DataBundle) else bundle_or_pre)
-    pre['model'] = dict(arch=cfg.model.arch, params=cfg.model.params, pretrained=cfg.model.pretrained, n_params=param_count(model))
+    pre['model'] = dict(arch=cfg.model.arch, params=cfg.model.params, pretrained=cfg.model.pretrained, n_params=param_count(model),
+                        module=cfg.model.module)
     save_weights(Path(run_dir)/'model.safetensors', model.state_dict())
     write_json(Path(run_dir)/'preprocess.json', pre)
 
@@ -502,6 +503,7 @@ def _resolve(cfg:Config, bundle:DataBundle)->Config:
     if t.early_stopping == 'auto': t.early_stopping = auto_patience(t.epochs) if auto else None   # stop early only when dlproj chose the length
     if t.lr is None: t.lr = kd['lr']
     if t.wd is None: t.wd = kd['wd']
+    if m.module and (m.module.endswith('.py') or Path(m.module).expanduser().exists()): m.module = str(Path(m.module).expanduser().resolve())
     for k in ('source', 'test_source'):   # absolute, so the run can be resumed and evaluated from any folder
         v = getattr(cfg.data, k)
         if v and not str(v).startswith('example:'): setattr(cfg.data, k, str(Path(v).expanduser().resolve()))

@@ -21,13 +21,18 @@ __all__ = ['write_bytes', 'LOCK_NAME', 'get_logger', 'log_to_file', 'seed_everyt
 # %% ../nbs/01_utils.ipynb #ebbce18e
 _FMT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
 
-def get_logger(name:str='dlproj', level:int|str|None=None)->logging.Logger:
-    "The project logger (or a child of it), with one stderr handler."
+def get_logger(name:str='dlproj', # `dlproj`, or one of its modules (`train`, `data`...)
+               level:int|str|None=None, # what the terminal shows from now on, e.g. `WARNING` to quiet it
+              )->logging.Logger:
+    "The project logger (or a child of it), with one stderr handler; a run's `train.log` keeps every INFO line whatever `level`."
     root = logging.getLogger('dlproj')
-    if not any(getattr(h, '_dlproj', False) for h in root.handlers):
+    h = next((h for h in root.handlers if getattr(h, '_dlproj', False)), None)
+    if h is None:
         h = logging.StreamHandler(sys.stderr); h.setFormatter(logging.Formatter(_FMT, '%H:%M:%S')); h._dlproj = True
         root.addHandler(h); root.setLevel(logging.INFO); root.propagate = False
-    if level is not None: root.setLevel(level)
+    if level is not None:
+        h.setLevel(level)
+        root.setLevel(min(logging.INFO, h.level))   # DEBUG reaches the handlers only if the logger lets it through
     return root if name == 'dlproj' else root.getChild(name.removeprefix('dlproj.'))
 
 def log_to_file(path:Path)->logging.Handler:

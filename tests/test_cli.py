@@ -128,3 +128,29 @@ def test_user_errors_exit_2(tmp_path):
     pd.DataFrame({'mean radius': [10.0]}).to_csv(tmp_path/'partial.csv', index=False)
     r = dlproj('predict', run, tmp_path/'partial.csv')
     assert r.returncode == 2 and 'mean texture' in r.stderr and 'Traceback' not in r.stderr
+
+def test_own_architecture_from_a_file(tmp_path):
+    "model.module names your own file for training; predicting with the run imports it only when --module asks."
+    (tmp_path/'my_models.py').write_text('''from torch import nn
+from dlproj.model import register_arch
+@register_arch('two_layer', 'tabular')
+def two_layer(spec, hidden:int=16):
+    "Continuous columns only, one hidden layer."
+    class Net(nn.Module):
+        def __init__(self): super().__init__(); self.f = nn.Sequential(nn.Linear(spec['n_cont'], hidden), nn.ReLU(), nn.Linear(hidden, spec['n_out']))
+        def forward(self, x_cat, x_cont): return self.f(x_cont)
+    return Net()
+''')
+    cfg = tmp_path/'cfg.yaml'
+    cfg.write_text(yaml.safe_dump({'data': {'source': 'example:breast_cancer'}, 'model': {'arch': 'two_layer', 'module': 'my_models.py'},
+                                   'train': {'epochs': 5, 'progress': False}, 'output': {'runs_dir': str(tmp_path/'runs'), 'report': False}}))
+    r = dlproj('train', cfg, cwd=tmp_path)   # the module path is relative to where dlproj runs
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = Path(next(l for l in r.stdout.splitlines() if l.startswith('run: '))[5:])
+    pre = json.loads((run/'preprocess.json').read_text())
+    assert pre['model']['module'] == str(tmp_path/'my_models.py') and pre['model']['n_params'] == 30*16 + 16 + 16*2 + 2
+    r = dlproj('predict', run, 'example:breast_cancer')
+    assert r.returncode == 2 and f"pass --module {tmp_path/'my_models.py'}" in r.stderr, r.stderr
+    r = dlproj('--module', tmp_path/'my_models.py', 'predict', run, 'example:breast_cancer', '--out', tmp_path/'p.csv')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(pd.read_csv(tmp_path/'p.csv')) == 569
