@@ -1,6 +1,7 @@
 # dlproj: the two README commands and their helpers.
 #   make train   set up .venv on first use, then train the default example end to end
 #   make test    set up .venv on first use, then run every check CI runs
+#   make lab     JupyterLab on the notebooks, with the venv registered as the kernel "dlproj"
 # The virtual environment is made once; it is reinstalled only when settings.ini, setup.py or the lock change.
 
 SHELL := /bin/bash
@@ -16,7 +17,7 @@ PYTHON ?= $(shell for p in python$(LOCK_PY) python3.13 python3.12 python3.11 pyt
 PY_VER := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(and $(LOCK_PY),$(filter $(LOCK_PY),$(PY_VER))),-c requirements-lock.txt,)
 
-.PHONY: readme setup train test test-slow postgres-server drift requirements-check nbtest docs-source pytest lock bench bench-quality bench-tuning clean-venv
+.PHONY: readme setup train lab test test-slow postgres-server drift requirements-check nbtest docs-source pytest lock bench bench-quality bench-tuning clean-venv
 
 setup: $(STAMP)
 
@@ -30,6 +31,11 @@ $(STAMP): settings.ini setup.py requirements-lock.txt
 # The main job: train the default example (digits, small CNN) and print the run directory and its test metrics.
 train: $(STAMP)
 	$(BIN)/dlproj train configs/digits.yaml
+
+# JupyterLab on the notebooks, with this venv's Python registered as the Jupyter kernel "dlproj" (inside the venv).
+lab: $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name dlproj --display-name dlproj >/dev/null
+	$(BIN)/jupyter lab nbs
 
 test: $(STAMP) requirements-check drift nbtest docs-source pytest
 	@echo "make test: all checks passed"
@@ -64,6 +70,8 @@ postgres-server:
 	    echo "could not install postgresql: the PostgreSQL tuning test will be skipped"; \
 	  else echo "postgresql is not installed and we are not root: the PostgreSQL tuning test will be skipped"; fi; }
 
+# The slow cells of the notebooks, the slow tests, and every notebook top to bottom in the "dlproj" kernel
+# (tests/test_notebooks_run.py registers it as `make lab` does).
 test-slow: $(STAMP) postgres-server
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing --flags slow
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests/

@@ -19,13 +19,13 @@ from .utils import get_logger
 from .data_utils import (DataError, EXAMPLES, resolve_source, read_table, read_image_folder, read_image_table,
     infer_kind, infer_task, check_target, split_columns, clean_table, fill_stats, apply_fill, norm_stats, split_rows,
     split_from_column, series_columns, fingerprint, profile, augment_transforms, csv_options)
+from .data_utils import (cat_strings, cat_codes, encode_target, encode_table, long_to_wide, series_frame, encode_series,
+    image_item_tfms, encode_images, encode_inputs, normalized_images, _as_read, _require_columns, _img_cls, _image_bytes, _json_ids)
 
 # %% auto #0
-__all__ = ['MAX_BATCH', 'MAX_LOST', 'TensorDL', 'DataBundle', 'cat_strings', 'cat_codes', 'tabular_preprocess', 'encode_target',
-           'encode_table', 'long_to_wide', 'series_frame', 'sequence_preprocess', 'encode_series', 'image_item_tfms',
-           'load_image', 'encode_images', 'image_batch_tfms', 'image_preprocess', 'read_source', 'make_splits',
-           'duplicates_across_splits', 'auto_batch_size', 'batch_size', 'build_data', 'show_batch', 'encode_inputs',
-           'input_dl']
+__all__ = ['MAX_BATCH', 'MAX_LOST', 'TensorDL', 'DataBundle', 'tabular_preprocess', 'sequence_preprocess', 'load_image',
+           'image_batch_tfms', 'image_preprocess', 'read_source', 'make_splits', 'duplicates_across_splits',
+           'auto_batch_size', 'batch_size', 'build_data', 'show_batch', 'input_dl']
 
 # %% ../nbs/03_dataset.ipynb #b60cad27
 _MAX_TFM_CACHE = 512 * 2**20 # bytes (as float32) up to which `TensorDL(cache_tfms=True)` keeps transformed tensors
@@ -99,50 +99,12 @@ class DataBundle:
     @property
     def classes(self): return self.preprocess.get('classes')
 
-# %% ../nbs/03_dataset.ipynb #f299e79e
+# %% ../nbs/03_dataset.ipynb #40b27613
 def _classes(y:pd.Series)->list[str]:
     "Class names in index order: numbers sorted as numbers (`2` before `10`), anything else alphabetically."
     vals = set(cat_strings(y.dropna()))
     try: return sorted(vals, key=float)
     except ValueError: return sorted(vals)
-
-def cat_strings(s:pd.Series)->pd.Series:
-    "A categorical column as strings, the same whatever dtype pandas read it as: `1`, `1.0` and `'1'` all give `'1'`; missing gives `#na#`."
-    if pd.api.types.is_integer_dtype(s) and not s.isna().any(): return s.astype(str).astype(object)
-    if pd.api.types.is_float_dtype(s):     # vectorised: this runs on every table that is encoded, row by row otherwise
-        whole = s.notna() & (s % 1 == 0)
-        out = s.astype(str).astype(object)
-        out[whole] = s[whole].astype('int64').astype(str)
-        out[s.isna()] = '#na#'
-        return out
-    def one(v):
-        if pd.isna(v): return '#na#'
-        if isinstance(v, (float, np.floating)) and float(v).is_integer(): return str(int(v))
-        return str(v)
-    return s.map(one).astype(object)
-
-_BOOLS = {'true': 'True', 'false': 'False'}
-
-def _as_read(v:str)->str:
-    "The text of a category as pandas would have read it as a number or boolean: `'01'` and `'1.0'` give `'1'`, `'TRUE'` gives `'True'`."
-    if (b := _BOOLS.get(v.lower())) and v in (b, v.lower(), v.upper()): return b   # pandas' true/false spellings
-    try: return str(int(v))
-    except ValueError: pass
-    try: f = float(v)
-    except ValueError: return v
-    return str(int(f)) if f.is_integer() else str(f)
-
-def cat_codes(s:pd.Series, # a categorical column, of any dtype
-              categories:list[str], # its training categories, `#na#` first
-             )->np.ndarray:
-    "The code of each value: its `cat_strings` text among `categories`, else the category it reads as the same number or boolean as, else 0 (`#na#`)."
-    x = cat_strings(s)
-    codes = pd.Categorical(x, categories=categories).codes.astype(np.int64)
-    if (miss := codes < 0).any():
-        alias = {}
-        for i,c in enumerate(categories): alias.setdefault(_as_read(c), i)
-        codes[miss] = x[miss].map({v: alias.get(_as_read(v), 0) for v in pd.unique(x[miss])}).to_numpy(np.int64)
-    return codes
 
 def tabular_preprocess(train:pd.DataFrame, target:str, task:str, cat_names:list, cont_names:list, data_cfg)->dict:
     "Statistics for encoding a table, computed on the training rows only."
@@ -171,88 +133,7 @@ def _with_target(pre:dict, y:pd.Series, task:str)->dict:
         pre.update(n_out=1, target_mean=float(y.mean()), target_std=float(y.std()))
     return pre
 
-def encode_target(pre:dict, y:pd.Series)->torch.Tensor:
-    "Class indices (long) or values (float) for the target column."
-    if pre['task'] == 'regression': return torch.tensor(pd.to_numeric(y).to_numpy(np.float32))
-    idx = {c:i for i,c in enumerate(pre['classes'])}
-    names = cat_strings(y)
-    codes = names.map(idx)
-    if codes.isna().any():
-        bad = sorted(set(names[codes.isna()]))[:5]
-        raise DataError(f"target {pre['target']!r}: labels {bad} were not seen in training; known classes: {pre['classes']}")
-    return torch.tensor(codes.to_numpy(np.int64))
-
-def _require_columns(df:pd.DataFrame, cols:list, what:str):
-    missing = [c for c in cols if c not in df.columns]
-    if missing: raise DataError(f"{what}: missing required column(s) {missing}; columns present: {list(df.columns)}")
-
-def _numbers(s:pd.Series, what:str)->np.ndarray:
-    "A continuous column as float64, NaN where missing; `DataError` naming the first cell that is not a number."
-    if not pd.api.types.is_numeric_dtype(s):   # read as text: some cell is not a number, or the column is all blank
-        v = pd.to_numeric(s, errors='coerce')
-        bad = s[v.isna() & s.notna()]
-        if len(bad): raise DataError(f"{what}: column {s.name!r} must be numeric; row {bad.index[0]!r} holds {bad.iloc[0]!r}")
-        s = v
-    return s.to_numpy(np.float64, na_value=np.nan)
-
-def encode_table(pre:dict, df:pd.DataFrame, what:str='input table')->tuple[torch.Tensor,torch.Tensor]:
-    "`(x_cat, x_cont)` tensors for `df` with the training statistics in `pre`; extra columns are ignored."
-    cats,conts = pre['cat_names'],pre['cont_names']
-    _require_columns(df, cats + conts, what)
-    # the continuous columns as one array, filled and standardised in place (one pass each: this runs on every row predicted)
-    x = np.empty((len(df), len(conts)))
-    for j,c in enumerate(conts): x[:, j] = _numbers(df[c], what)
-    missing = np.isnan(x)
-    na = {c: pd.Series(missing[:, j], index=df.index) for j,c in enumerate(conts) if c in pre['na_cols']}   # `<col>_na`
-    for j,c in enumerate(conts):
-        if c in pre['fill'] and missing[:, j].any(): x[missing[:, j], j] = pre['fill'][c]
-    x_cont = torch.from_numpy(((x - np.array([pre['means'][c] for c in conts])) / np.array([pre['stds'][c] for c in conts])).astype(np.float32))
-    d,_ = apply_fill(df[cats], {c: v for c,v in pre['fill'].items() if c in cats}, cats, [c for c in pre['na_cols'] if c in cats])
-    codes = [cat_codes(na[c[:-3]] if c[:-3] in na and c not in d.columns else d[c], pre['categories'][c]) for c in pre['cat_all']]
-    x_cat = torch.tensor(np.stack(codes, 1)) if codes else torch.zeros(len(df), 0, dtype=torch.long)
-    return x_cat, x_cont
-
-# %% ../nbs/03_dataset.ipynb #60c5441e
-def long_to_wide(df:pd.DataFrame, # one row per time step
-                 id_column:str, # names the series
-                 time_column:str|None=None, # orders the steps (the row order when None)
-                 target:str|None=None, # the label, constant within a series
-                 channels:list[str]|None=None, # the value columns; None: every other numeric column
-                 seq_len:int|None=None, # steps to keep (pad or cut to); None: the longest series
-                 what:str='table', # how errors name the input
-                )->pd.DataFrame:
-    "One row per series (indexed by id), columns `<channel>_<step>` (padded with NaN), and the target when given."
-    _require_columns(df, [id_column] + ([time_column] if time_column else []), what)
-    if df[id_column].isna().any(): raise DataError(f"{what}: data.id_column {id_column!r} is missing in row {df.index[df[id_column].isna()][0]!r}")
-    skip = {id_column, time_column, target}
-    if channels is None:
-        channels = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
-        if not channels: raise DataError(f"{what}: a long series table needs numeric value columns besides {sorted(str(s) for s in skip if s)}; columns present: {list(df.columns)}")
-    _require_columns(df, list(channels), what)
-    if time_column: df = df.sort_values(time_column, kind='stable')
-    step = df.groupby(id_column, sort=False).cumcount()
-    L = seq_len or int(step.max()) + 1
-    ids = pd.unique(df[id_column])
-    keep = (step < L).to_numpy()
-    w = df[keep].assign(_step=step[keep]).pivot(index=id_column, columns='_step', values=list(channels))
-    w = w.reindex(index=ids, columns=pd.MultiIndex.from_product([list(channels), range(L)]))
-    w.columns = [f"{c}_{t}" for c,t in w.columns]
-    if target is not None and target in df.columns:
-        g = df.groupby(id_column, sort=False)[target]
-        bad = g.nunique()[lambda s: s > 1]
-        if len(bad): raise DataError(f"{what}: the target {target!r} changes within series {_json_ids(bad.index[:1])[0]!r}; a long table needs one label per series")
-        w.insert(0, target, g.first().reindex(ids).to_numpy())
-    w.index.name = id_column
-    w.attrs.update(channels=list(channels), seq_len=L, id_column=id_column, time_column=time_column)
-    return w
-
-def series_frame(pre:dict, df:pd.DataFrame, what:str='input table')->pd.DataFrame:
-    "`df` in the wide layout the run was trained on: a long table (it has the run's id column) is pivoted."
-    lg = pre.get('long')
-    if not lg or lg['id_column'] not in df.columns: return df
-    return long_to_wide(df, lg['id_column'], lg['time_column'] if lg['time_column'] in df.columns else None,
-                        pre['target'], pre['channels'], pre['seq_len'], what)
-
+# %% ../nbs/03_dataset.ipynb #e036691b
 def sequence_preprocess(train:pd.DataFrame, target:str, task:str, series_columns:list, data_cfg,
                         channels:list|None=None, # channel names (several for multivariate series); None: one
                         long:dict|None=None, # `{id_column, time_column}` for a long source
@@ -269,62 +150,14 @@ def sequence_preprocess(train:pd.DataFrame, target:str, task:str, series_columns
                series_norm=data_cfg.series_norm if data_cfg.normalize else None)
     return _with_target(pre, train[target], task)
 
-def encode_series(pre:dict, df:pd.DataFrame, what:str='input table')->torch.Tensor:
-    "A float tensor `[N, C, L]` of standardized series (a long table is pivoted first)."
-    df = series_frame(pre, df, what)
-    _require_columns(df, pre['series_columns'], what)
-    C,L = pre.get('n_features', 1),pre['seq_len']
-    v = df[pre['series_columns']].apply(pd.to_numeric, errors='coerce').to_numpy(np.float32).reshape(len(df), C, L)
-    if pre.get('series_norm') == 'series':
-        with np.errstate(all='ignore'):
-            m,s = np.nanmean(v, 2, keepdims=True),np.nanstd(v, 2, keepdims=True)
-        v = (v - np.nan_to_num(m)) / np.where(np.nan_to_num(s) > 0, s, 1.)
-    else: v = (v - np.array(pre['mean'], np.float32)[:, None]) / np.array(pre['std'], np.float32)[:, None]
-    return torch.tensor(np.nan_to_num(v, nan=0.).astype(np.float32))
-
-# %% ../nbs/03_dataset.ipynb #38f57c7e
+# %% ../nbs/03_dataset.ipynb #52b53080
 _MAX_IN_MEMORY = 2 * 2**30 # bytes of decoded uint8 images we are willing to hold in memory
+
 _STATS_SAMPLE = 2000       # training images the lazy path reads to compute normalization statistics
-
-def _img_cls(pre):
-    from fastai.vision.core import PILImage, PILImageBW
-    return PILImageBW if pre['channels'] == 1 else PILImage
-
-def image_item_tfms(pre:dict)->list:
-    "The item transforms: resize (squish) when an image size is set."
-    if not pre.get('resize'): return []
-    from fastai.vision.augment import Resize
-    return [Resize(tuple(pre['image_size']), method='squish')]
-
-def _image_bytes(pre:dict, path)->torch.Tensor:
-    "One image as a plain uint8 tensor `[C,H,W]`, through the training item pipeline."
-    if pre.get('resize'):   # fastai's `Resize` works on its own image types
-        im = _img_cls(pre).create(path)
-        for t in image_item_tfms(pre): im = t(im, split_idx=1)
-    else:   # what `PILImage.create` does, without importing fastai's vision modules
-        with Image.open(path) as f: im = f.convert('L' if pre['channels'] == 1 else 'RGB')
-    x = torch.from_numpy(np.array(im))   # fastai's `ToTensor`: `[H,W]` or `[H,W,C]` bytes as `[C,H,W]`
-    return x[None] if x.dim() == 2 else x.permute(2, 0, 1)
 
 def load_image(pre:dict, path)->TensorImage:
     "One image as a uint8 `TensorImage` `[C,H,W]`, through the training item pipeline."
     return (TensorImageBW if pre['channels'] == 1 else TensorImage)(_image_bytes(pre, path))
-
-def encode_images(pre:dict, paths:list,
-                  training:bool=False, # a size mismatch is then an error, not a skipped file
-                 )->tuple[torch.Tensor, list]:
-    "A uint8 tensor of the readable images and a list of `(path, reason)` for those skipped."
-    xs,skipped = [],[]
-    for p in paths:
-        try: x = _image_bytes(pre, p)   # plain tensors: stacking thousands of fastai-typed ones is slow
-        except Exception as e: skipped.append((str(p), f"{type(e).__name__}: {e}")); continue
-        if tuple(x.shape[-2:]) != tuple(pre['image_size']):
-            msg = f"{p}: size {tuple(x.shape[-2:])} differs from {tuple(pre['image_size'])}"
-            if training: raise DataError(msg + " (the first training image's size); images of different sizes need data.image_size, e.g. data.image_size=64")
-            skipped.append((str(p), msg + " (the training size)")); continue
-        xs.append(x)
-    c,(h,w) = pre['channels'],pre['image_size']
-    return (torch.stack(xs) if xs else torch.zeros(0, c, h, w, dtype=torch.uint8)), skipped
 
 def image_batch_tfms(pre:dict, aug=None)->list:
     "Batch transforms: to float, augmentations (training only), normalize."
@@ -408,8 +241,6 @@ def _check_saved_splits(splits:dict, items:pd.DataFrame):
         if missing: raise DataError(f"saved split {k!r} names {len(missing)} row(s) not in the data (e.g. {missing[:3]}): the data changed since the run")
 
 # %% ../nbs/03_dataset.ipynb #7fb37694
-def _json_ids(ids): return [int(i) if isinstance(i, (np.integer, int)) else str(i) for i in ids]
-
 MAX_BATCH = {'tabular': 128, 'image': 128, 'sequence': 32}  # the largest automatic batch size of each kind
 
 def auto_batch_size(n:int, # training rows
@@ -623,21 +454,8 @@ def show_batch(bundle:DataBundle, n:int=9, dl=None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/03_dataset.ipynb #8345b8e6
-def encode_inputs(pre:dict, data, what:str='input')->tuple[tuple, list]:
-    "`(input tensors, skipped)` for new data, encoded exactly as in training."
-    if pre['kind'] == 'tabular': return encode_table(pre, data, what), []
-    if pre['kind'] == 'sequence': return (encode_series(pre, data, what),), []
-    x,skipped = encode_images(pre, list(data))
-    return (x,), skipped
-
-def _normalized_images(pre:dict):
-    "`image_batch_tfms(pre)` for validation (bytes to floats, then normalize), the same operations in plain torch."
-    mean,std = (torch.tensor(pre[k]).view(1, -1, 1, 1) for k in ('mean', 'std'))
-    def bytes_to_normalized(x): return (x.float().div_(255.) - mean.to(x.device)) / std.to(x.device)
-    return bytes_to_normalized
-
+# %% ../nbs/03_dataset.ipynb #2fee900f
 def input_dl(pre:dict, tensors:tuple, bs:int=256, device=None)->TensorDL:
     "A validation-pipeline loader over encoded inputs (no labels: the batch holds inputs only)."
-    tfms = [_normalized_images(pre)] if pre['kind'] == 'image' else []   # plain torch, on plain tensors
+    tfms = [normalized_images(pre)] if pre['kind'] == 'image' else []   # plain torch, on plain tensors
     return TensorDL(tensors, bs=bs, after_batch=tfms, split_idx=1, n_inp=len(tensors), device=device)

@@ -13,7 +13,7 @@ from .config import DlprojError, load_config
 from .utils import get_logger, get_device, atomic_write
 from .data_utils import (DataError, IMAGE_SUFFIXES, TABLE_SUFFIXES, read_table, resolve_source, sniff_csv, csv_header,
     check_columns, csv_options, decode_error)
-from .dataset import encode_inputs, input_dl, series_frame
+from .data_utils import encode_inputs, normalized_images, series_frame
 from .model import load_model
 
 # %% auto #0
@@ -98,10 +98,15 @@ class Predictor:
                 batch_size:int|None=None)->torch.Tensor:
         "The model's outputs on the CPU (logits, or values in original units), computed in batches (`default_batch_size`)."
         if len(tensors[0]) == 0: return torch.zeros(0, self.pre['n_out'])
-        batch_size = batch_size or default_batch_size(self.kind)
+        bs = batch_size or default_batch_size(self.kind)
+        norm = normalized_images(self.pre) if self.kind == 'image' else None   # the validation batch transform, in plain torch
         self.model.eval()
+        outs = []
         with torch.inference_mode():
-            return torch.cat([self.model(*(x.to(self.device) for x in xb)).float().cpu() for xb in input_dl(self.pre, tensors, batch_size)])
+            for i in range(0, len(tensors[0]), bs):
+                xb = [x[i:i+bs].to(self.device) for x in tensors]
+                outs.append(self.model(*([norm(xb[0])] if norm else xb)).float().cpu())
+        return torch.cat(outs)
 
 # %% ../nbs/08_inference.ipynb #4e69f972
 def _check_kind(p:Predictor, image:bool, what:str):

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 from pathlib import Path
 from urllib.error import URLError
-from fastai.layers import ConvLayer, ResBlock
 from .config import DlprojError, ModelConfig
 from .utils import read_json, load_weights
 
@@ -138,6 +137,7 @@ def small_cnn(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
               dropout:float=0., # dropout before the linear head
              )->nn.Module:
     "A few conv-batchnorm-ReLU blocks, global average pooling and a linear head."
+    from fastai.layers import ConvLayer   # here, not at the top: predicting with a torchvision model needs no fastai
     first = 1 if min(_hw(spec)) < 64 else 2
     chs = [spec['channels'], *channels]
     convs = [ConvLayer(ni, nf, ks=3, stride=first if i == 0 else 2) for i,(ni,nf) in enumerate(zip(chs[:-1], chs[1:]))]
@@ -150,6 +150,7 @@ def small_resnet(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
                  dropout:float=0., # dropout before the linear head
                 )->nn.Module:
     "A small residual CNN: a 3×3 stem, one fastai `ResBlock` per stage, global average pooling and a linear head."
+    from fastai.layers import ConvLayer, ResBlock   # here, not at the top: predicting with a torchvision model needs no fastai
     first = 1 if min(_hw(spec)) < 64 else 2
     chs = [channels[0], *channels]
     blocks = [ResBlock(1, ni, nf, stride=first if i == 0 else 2) for i,(ni,nf) in enumerate(zip(chs[:-1], chs[1:]))]
@@ -220,6 +221,7 @@ def cnn1d(spec:dict, # the data spec (`n_features`, `n_out`)
           dropout:float=0., # dropout before the linear head
          )->nn.Module:
     "Conv1d-batchnorm-ReLU blocks, global average pooling over time and a linear head."
+    from fastai.layers import ConvLayer   # here, not at the top: predicting with a torchvision model needs no fastai
     chs = [spec['n_features'], *channels]
     convs = [ConvLayer(ni, nf, ks=kernel_size, stride=1 if i == 0 else 2, ndim=1) for i,(ni,nf) in enumerate(zip(chs[:-1], chs[1:]))]
     return nn.Sequential(*convs, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], spec['n_out']))

@@ -1,0 +1,39 @@
+"""Every notebook, top to bottom, in the Jupyter kernel `make lab` registers ("dlproj"), as a reader would run it.
+
+`nbdev_test` runs the notebooks' code in its own in-process shell and skips the cells marked `#| slow`; this runs
+them the way JupyterLab does, through a real kernel and nbclient, slow cells included, each notebook in its own
+folder so relative paths resolve as they do for the reader. Slow: `make test-slow`.
+"""
+import os, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT/'nbs').glob('*.ipynb')) + sorted((ROOT/'nbs'/'tutorials').glob('*.ipynb'))
+KERNEL = 'dlproj'
+
+def ensure_kernel()->str:
+    "The venv's Python registered as the Jupyter kernel `dlproj` (what `make lab` does), inside the venv."
+    from jupyter_client.kernelspec import find_kernel_specs
+    if KERNEL not in find_kernel_specs():
+        subprocess.run([sys.executable, '-m', 'ipykernel', 'install', '--sys-prefix', '--name', KERNEL, '--display-name', KERNEL],
+                       check=True, capture_output=True)
+    return KERNEL
+
+@pytest.mark.slow
+@pytest.mark.parametrize('path', NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT/'nbs')))
+def test_notebook_runs_in_the_dlproj_kernel(path):
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(path, as_version=4)
+    env = {'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}
+    client = NotebookClient(nb, kernel_name=ensure_kernel(), timeout=900, resources={'metadata': {'path': str(path.parent)}})
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)   # the kernel inherits the environment
+    try: client.execute()   # raises CellExecutionError naming the cell and its traceback
+    finally:
+        for k,v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+    errors = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []) if o.get('output_type') == 'error']
+    assert not errors, errors[0]
