@@ -19,8 +19,9 @@ def cmd_train(a):
     if a.nproc > 1:   # torchrun starts the processes, each of which runs this command without --nproc
         from dlproj.config import load_config
         from dlproj.distributed import launch
-        from dlproj.train import check_resumable
-        if a.resume: check_resumable(a.resume, *a.overrides)   # bad input fails here, once, not in every process
+        if a.resume:   # bad input fails here, once, not in every process
+            from dlproj.train import check_resumable
+            check_resumable(a.resume, *a.overrides)
         elif a.config: load_config(a.config, *a.overrides)
         launch([*(f'--module={m}' for m in a.module), 'train', *([a.config] if a.config else []), *a.overrides,
                 *(['--resume', a.resume] if a.resume else [])], a.nproc)
