@@ -4,12 +4,10 @@
 
 # %% ../nbs/11_distributed.ipynb #8256c078
 from __future__ import annotations
-import contextlib, ctypes, math, os, signal, socket, sys, tempfile
+import contextlib, ctypes, math, os, signal, sys, tempfile
 from pathlib import Path
 import torch
 import torch.distributed as dist
-from fastcore.basics import store_attr
-from fastcore.foundation import L
 from fastai.torch_core import num_distrib, rank_distrib, to_detach, apply
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
