@@ -11,7 +11,7 @@ from .config import DlprojError, ConfigError, DataConfig, AugmentConfig
 from .utils import get_logger, write_json, read_json
 
 # %% auto #0
-__all__ = ['EXAMPLES', 'CSV_SEPARATORS', 'TABLE_SUFFIXES', 'IMAGE_SUFFIXES', 'SPLITS', 'DataError', 'cache_dir', 'example_path', 'resolve_source', 'read_ts', 'decode_error', 'sniff_csv', 'csv_header', 'check_columns', 'csv_options', 'read_table', 'check_images', 'read_image_folder', 'check_target', 'read_image_table', 'series_columns', 'infer_kind', 'infer_task', 'split_columns', 'clean_table', 'fill_stats', 'apply_fill', 'norm_stats', 'normalize', 'split_rows', 'split_from_column', 'split_data', 'save_splits', 'load_splits', 'fingerprint', 'profile', 'augment_transforms', 'cat_strings', 'cat_codes', 'encode_target', 'encode_table', 'long_to_wide', 'series_frame', 'encode_series', 'image_item_tfms', 'encode_images', 'encode_inputs', 'normalized_images']
+__all__ = ['EXAMPLES', 'CSV_SEPARATORS', 'TABLE_SUFFIXES', 'IMAGE_SUFFIXES', 'SPLITS', 'DataError', 'cache_dir', 'example_path', 'resolve_source', 'read_ts', 'decode_error', 'sniff_csv', 'csv_header', 'check_columns', 'csv_options', 'read_table', 'check_images', 'read_image_folder', 'check_target', 'read_image_table', 'series_columns', 'infer_kind', 'infer_task', 'split_columns', 'clean_table', 'fill_stats', 'apply_fill', 'norm_stats', 'normalize', 'split_rows', 'split_from_column', 'save_splits', 'load_splits', 'fingerprint', 'profile', 'augment_transforms', 'cat_strings', 'cat_codes', 'encode_target', 'encode_table', 'long_to_wide', 'series_frame', 'encode_series', 'image_item_tfms', 'encode_images', 'encode_inputs', 'normalized_images']
 
 # %% ../nbs/02_data_utils.ipynb #8be6a22d
 class DataError(DlprojError, ValueError):
@@ -534,19 +534,6 @@ def split_from_column(df:pd.DataFrame, # the table
     res = {k: df.index[(v == k).to_numpy()].tolist() for k in SPLITS}
     if not res['train']: raise DataError(f"column {column!r} marks no row as train")
     return res
-
-def split_data(df:pd.DataFrame, # the clean table
-               data_cfg:DataConfig, # uses split_column, group_column, valid_pct, test_pct, test_source, stratify
-               target:str, # the label column
-               seed:int, # the config's seed
-               task:str|None=None, # the task; inferred from the target when None
-              )->dict[str,list]:
-    "Row ids per split, as the config asks."
-    if data_cfg.split_column: return split_from_column(df, data_cfg.split_column)
-    g = data_cfg.group_column
-    if g is not None and g not in df.columns: raise DataError(f"data.group_column: column {g!r} not found; columns present: {list(df.columns)}")
-    return split_rows(df[target], data_cfg.valid_pct, 0. if data_cfg.test_source else data_cfg.test_pct, seed,
-                      stratify=data_cfg.stratify, groups=df[g] if g else None, task=task)
 
 def save_splits(path:Path, splits:dict)->Path:
     "Write the row ids of each split as JSON (`splits.json`), atomically."

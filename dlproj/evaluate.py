@@ -14,7 +14,7 @@ from .utils import get_logger, get_device, read_json, write_json, write_text
 from .data_utils import DataError, resolve_source, read_table, read_image_folder, read_image_table, check_target, csv_options
 from .dataset import build_data, encode_inputs, encode_target, input_dl, load_image, series_frame
 from .model import load_model
-from .inference import image_path_column, csv_safe
+from .inference import image_path_column, csv_safe, check_run
 from .visualization import (_probs, _labels, plot_confusion_matrix, plot_roc_pr, plot_calibration, plot_regression,
     plot_top_losses, plot_feature_maps)
 
@@ -121,11 +121,9 @@ def worst_predictions(frame:pd.DataFrame, # from `predictions_frame`
 SPLITS = ('test', 'valid')
 
 def _check_run(run)->Path:
-    "The run directory, checked to hold a finished model."
-    run = Path(run)
-    if not run.is_dir(): raise DlprojError(f"run directory not found: {run}")
-    for f in ('config.yaml', 'preprocess.json', 'model.safetensors'):
-        if not (run/f).exists(): raise DlprojError(f"{run}: not a finished run (no {f}); evaluate a run that `dlproj train` completed")
+    "`inference.check_run` (a finished model), plus the run's `config.yaml`, whose split and settings evaluation reads."
+    run = check_run(run)
+    if not (run/'config.yaml').is_file(): raise DlprojError(f"{run}: not a finished run (no config.yaml); evaluate a run that `dlproj train` completed")
     return run
 
 def _forward(model:nn.Module, dl)->tuple[torch.Tensor, torch.Tensor|None, torch.Tensor|None]:
