@@ -12,9 +12,9 @@ import yaml
 
 # %% auto #0
 __all__ = ['DlprojError', 'ConfigError', 'AugmentConfig', 'DataConfig', 'ModelConfig', 'TrainConfig', 'TrackingConfig',
-           'TuneConfig', 'OutputConfig', 'Config', 'check_value', 'from_dict', 'to_dict', 'YamlLoader', 'load_yaml',
-           'parse_override', 'apply_overrides', 'checkpoint_interval', 'validate', 'read_yaml', 'load_config',
-           'flat_dict', 'config_yaml', 'save_config']
+           'TuneConfig', 'OutputConfig', 'Config', 'check_value', 'closest', 'from_dict', 'to_dict', 'YamlLoader',
+           'load_yaml', 'parse_override', 'apply_overrides', 'checkpoint_interval', 'validate', 'read_yaml',
+           'load_config', 'flat_dict', 'config_yaml', 'save_config']
 
 # %% ../nbs/00_config.ipynb #b00aae0c
 class DlprojError(Exception):
@@ -187,9 +187,14 @@ def check_value(key:str, # the dotted key, for the error message
     return r
 
 # %% ../nbs/00_config.ipynb #7aac3cb6
+def closest(name:str, choices)->str|None:
+    "The choice nearest a misspelt `name` (difflib, at least half alike) for 'did you mean' messages; None when none is."
+    m = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return m[0] if m else None
+
 def _hint(name:str, valid)->str:
-    m = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
-    return f"; did you mean {m[0]}?" if m else f"; valid keys: {', '.join(valid)}"
+    m = closest(name, valid)
+    return f"; did you mean {m}?" if m else f"; valid keys: {', '.join(valid)}"
 
 def _hints(cls): return typing.get_type_hints(cls)
 

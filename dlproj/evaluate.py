@@ -15,7 +15,7 @@ from .data_utils import DataError, resolve_source, read_table, read_image_folder
 from .dataset import build_data, encode_inputs, encode_target, input_dl, load_image, series_frame
 from .model import load_model
 from .inference import image_path_column, csv_safe, check_run
-from .visualization import (_probs, _labels, plot_confusion_matrix, plot_roc_pr, plot_calibration, plot_regression,
+from .visualization import (check_probs, class_indices, plot_confusion_matrix, plot_roc_pr, plot_calibration, plot_regression,
     plot_top_losses, plot_feature_maps)
 
 # %% auto #0
@@ -86,8 +86,8 @@ def compute_metrics(task:str, # `classification` or `regression`
         return _regression_metrics(y, v)
     if task != 'classification': raise DlprojError(f"task: expected 'classification' or 'regression', got {task!r}")
     if classes is None: classes = [str(i) for i in range(np.shape(preds)[-1] if np.ndim(preds) == 2 else 2)]
-    p = _probs(preds, classes, 'preds')
-    return _classification_metrics(_labels(y_true, classes, len(p)), p, list(classes))
+    p = check_probs(preds, classes, 'preds')
+    return _classification_metrics(class_indices(y_true, classes, len(p)), p, list(classes))
 
 # %% ../nbs/07_evaluate.ipynb #accb099e
 def predictions_frame(pre:dict, # the run's preprocess: `task` and `classes`
@@ -102,7 +102,7 @@ def predictions_frame(pre:dict, # the run's preprocess: `task` and `classes`
         y,v = _values(y_true, 'y_true'),_values(preds, 'preds')
         return pd.DataFrame({'id': ids, 'target': y, 'prediction': v, 'error': v - y, 'abs_error': np.abs(v - y), 'loss': (v - y)**2})
     classes = pre['classes']
-    p = _probs(preds, classes, 'preds'); y = _labels(y_true, classes, len(p))
+    p = check_probs(preds, classes, 'preds'); y = class_indices(y_true, classes, len(p))
     p = p / p.sum(1, keepdims=True); pred = p.argmax(1); eps = np.finfo(p.dtype).eps
     df = pd.DataFrame({'id': ids, 'target': [classes[i] for i in y], 'prediction': [classes[i] for i in pred],
                        'confidence': p.max(1), 'correct': pred == y,

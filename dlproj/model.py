@@ -4,14 +4,14 @@
 
 # %% ../nbs/04_model.ipynb #eb5dd8ad
 from __future__ import annotations
-import difflib, importlib, inspect, re, sys, types
+import importlib, inspect, re, sys, types
 from dataclasses import dataclass
 from typing import Callable
 import torch
 from torch import nn
 from pathlib import Path
 from urllib.error import URLError
-from .config import DlprojError, ModelConfig
+from .config import DlprojError, ModelConfig, closest
 from .utils import read_json, load_weights
 
 # %% auto #0
@@ -365,9 +365,8 @@ def check_arch(arch:str|None, # `model.arch`; None means the default for `kind`
     if arch is None: return default_arch(kind, spec, pretrained)
     valid = ', '.join(list_archs(kind))
     if arch not in ARCHS:
-        close = lambda names: difflib.get_close_matches(arch, names, n=1, cutoff=0.5)
-        m = close(list_archs(kind)) or close(list(ARCHS))   # the kind's own names first
-        hint = f"did you mean {m[0]}? " if m else ''
+        m = closest(arch, list_archs(kind)) or closest(arch, ARCHS)   # the kind's own names first
+        hint = f"did you mean {m}? " if m else ''
         raise ModelError(f"model.arch: unknown architecture {arch!r}; {hint}valid for {kind} data: {valid} "
                          "(your own architectures: name their file in model.module)")
     if kind not in ARCHS[arch].kinds:
@@ -381,8 +380,8 @@ def check_params(arch:str, params:dict)->dict:
     ok = e.params()
     for k in params:
         if k not in ok:
-            m = difflib.get_close_matches(k, list(ok), n=1, cutoff=0.5)
-            raise ModelError(f"model.params: unknown parameter {k!r} for {arch}" + (f"; did you mean {m[0]}?" if m else '') +
+            m = closest(k, ok)
+            raise ModelError(f"model.params: unknown parameter {k!r} for {arch}" + (f"; did you mean {m}?" if m else '') +
                              f" accepted: {', '.join(ok) or '(none)'}")
     return dict(params)
 

@@ -18,9 +18,9 @@ from .config import DlprojError
 from .utils import atomic_write
 
 # %% auto #0
-__all__ = ['DPI', 'fig_to_png_bytes', 'new_figure', 'save_fig', 'plain_text', 'plot_loss_curves', 'plot_lr_find',
-           'plot_confusion_matrix', 'plot_roc_pr', 'expected_calibration_error', 'plot_calibration', 'plot_regression',
-           'plot_top_losses', 'plot_feature_maps', 'plot_run_comparison', 'plot_curves_comparison']
+__all__ = ['DPI', 'fig_to_png_bytes', 'new_figure', 'save_fig', 'plain_text', 'check_probs', 'class_indices', 'plot_loss_curves',
+           'plot_lr_find', 'plot_confusion_matrix', 'plot_roc_pr', 'expected_calibration_error', 'plot_calibration',
+           'plot_regression', 'plot_top_losses', 'plot_feature_maps', 'plot_run_comparison', 'plot_curves_comparison']
 
 # %% ../nbs/05_visualization.ipynb #754a8b32
 DPI = 100 # dots per inch of saved images: a (6, 4) inch figure is 600x400 pixels
@@ -76,7 +76,7 @@ def _np(x, name:str)->np.ndarray:
     try: return np.asarray(x, dtype=float)
     except (TypeError, ValueError) as e: raise DlprojError(f"{name}: expected numbers, got {type(x).__name__} ({e})") from None
 
-def _probs(probs, classes, name:str='probs')->np.ndarray:
+def check_probs(probs, classes, name:str='probs')->np.ndarray:
     "`probs` checked against `classes`: (n, n_classes), or (n,) positive-class probabilities for two classes."
     p = _np(probs, name); k = len(classes)
     if k < 2: raise DlprojError(f"classes: need at least 2 class names, got {list(classes)}")
@@ -89,7 +89,7 @@ def _probs(probs, classes, name:str='probs')->np.ndarray:
         raise DlprojError(f"{name}: values must be probabilities in [0, 1], got {p.min():.3g} to {p.max():.3g} (logits? apply softmax first)")
     return p.clip(0, 1)
 
-def _labels(y, classes, n:int, name:str='y_true')->np.ndarray:
+def class_indices(y, classes, n:int, name:str='y_true')->np.ndarray:
     "`y` as integer class indices; given as indices 0..k-1 or as class names."
     y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1: y = y.reshape(-1)
@@ -197,7 +197,7 @@ def plot_roc_pr(y_true:np.ndarray, # actual labels: class indices or class names
                 figsize:tuple=(11, 4.5), # (width, height) in inches
                )->Figure:
     "ROC and precision-recall curves side by side, one per class (binary: the positive class), with AUC and AP."
-    p = _probs(probs, classes); y = _labels(y_true, classes, len(p)); k = len(classes)
+    p = check_probs(probs, classes); y = class_indices(y_true, classes, len(p)); k = len(classes)
     fig = new_figure(figsize); rax, pax = fig.subplots(1, 2)
     rax.plot([0, 1], [0, 1], ls=':', color='grey', lw=1, label='_chance')
     ks, cols, aucs, skipped = ([1] if k == 2 else range(k)), _colors(k), [], []
@@ -235,7 +235,7 @@ def expected_calibration_error(y_true, # actual labels: class indices, or names 
     "The expected calibration error of the top-class confidence."
     _check_bins(n_bins)
     if classes is None: classes = list(range(np.shape(probs)[-1] if np.ndim(probs) >= 2 else 2))
-    p = _probs(probs, classes); y = _labels(y_true, classes, len(p))
+    p = check_probs(probs, classes); y = class_indices(y_true, classes, len(p))
     conf, right = _confidence(y, p)
     b = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], conf) # calibration_curve's binning
     gaps = np.abs(np.bincount(b, right, n_bins) - np.bincount(b, conf, n_bins))
@@ -251,7 +251,7 @@ def plot_calibration(y_true:np.ndarray, # actual labels: class indices or class 
                     )->Figure:
     "Reliability diagram of top-class confidence against accuracy, ECE in the title (also as `fig.ece`)."
     _check_bins(n_bins)
-    p = _probs(probs, classes); y = _labels(y_true, classes, len(p))
+    p = check_probs(probs, classes); y = class_indices(y_true, classes, len(p))
     conf, right = _confidence(y, p)
     acc, mean_conf = calibration_curve(right, conf, n_bins=n_bins, strategy='uniform')
     ece = expected_calibration_error(y, p, n_bins, classes)
