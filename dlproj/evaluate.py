@@ -12,9 +12,9 @@ from sklearn import metrics as skm
 from .config import DlprojError, load_config
 from .utils import get_logger, get_device, read_json, write_json, write_text
 from .data_utils import DataError, resolve_source, read_table, read_image_folder, read_image_table, check_target, csv_options
-from .dataset import build_data, encode_inputs, encode_target, input_dl, load_image, series_frame
+from .dataset import build_data, encode_inputs, encode_target, load_image, series_frame, normalized_images
 from .model import load_model
-from .inference import image_path_column, csv_safe, check_run
+from .inference import image_path_column, csv_safe, check_run, model_outputs
 from .visualization import (check_probs, class_indices, plot_confusion_matrix, plot_roc_pr, plot_calibration, plot_regression,
     plot_top_losses, plot_feature_maps)
 
@@ -226,7 +226,8 @@ def _data_context(run:Path, data, device, target:str|None=None, path_column:str|
         y = _encode_y(pre, df[col], path)
         xs,_ = encode_inputs(pre, df, str(path))
         ids = [int(i) if isinstance(i, (int, np.integer)) else str(i) for i in df.index]
-    out,_,first = _forward(model, input_dl(pre, xs, bs=cfg.train.batch_size, device=device))
+    out = model_outputs(model, pre, xs, cfg.train.batch_size, device)   # prediction's own forward pass
+    first = normalized_images(pre)(xs[0][:1])[0] if pre['kind'] == 'image' else xs[0][0] if len(xs) == 1 else None   # for the feature maps
     return dict(cfg=cfg, pre=pre, model=model, ids=ids, y=y, preds=_to_preds(pre, out), first=first, files=files,
                 path=path, dropped=dropped, skipped=skipped)
 

@@ -17,8 +17,9 @@ from .data_utils import encode_inputs, normalized_images, series_frame
 from .model import load_model
 
 # %% auto #0
-__all__ = ['DEFAULT_BATCH_SIZE', 'TABLE_BATCH_SIZE', 'default_batch_size', 'check_run', 'check_top_k', 'postprocess', 'Predictor',
-           'read_chunks', 'list_images', 'image_path_column', 'image_table_files', 'csv_safe', 'predict']
+__all__ = ['DEFAULT_BATCH_SIZE', 'TABLE_BATCH_SIZE', 'default_batch_size', 'check_run', 'check_top_k', 'postprocess',
+           'model_outputs', 'Predictor', 'read_chunks', 'list_images', 'image_path_column', 'image_table_files',
+           'csv_safe', 'predict']
 
 # %% ../nbs/08_inference.ipynb #8c726b86
 _log = get_logger('inference')
@@ -67,6 +68,24 @@ def postprocess(pre:dict, # the run's preprocess.json
     return res
 
 # %% ../nbs/08_inference.ipynb #223631ba
+def model_outputs(model:torch.nn.Module, # a run's model, in eval mode
+                  pre:dict, # the run's preprocess.json
+                  tensors:tuple, # encoded inputs, from `encode_inputs`
+                  batch_size:int|None=None, # items per forward pass (default: `default_batch_size`)
+                  device='cpu', # where the model is
+                 )->torch.Tensor:
+    "`model`'s outputs on the CPU for encoded inputs, in batches; images go through the validation normalisation first."
+    if len(tensors[0]) == 0: return torch.zeros(0, pre['n_out'])
+    bs = batch_size or default_batch_size(pre['kind'])
+    norm = normalized_images(pre) if pre['kind'] == 'image' else None   # the validation batch transform, in plain torch
+    model.eval()
+    outs = []
+    with torch.inference_mode():
+        for i in range(0, len(tensors[0]), bs):
+            xb = [x[i:i+bs].to(device) for x in tensors]
+            outs.append(model(*([norm(xb[0])] if norm else xb)).float().cpu())
+    return torch.cat(outs)
+
 class Predictor:
     "A run's model and preprocessing, loaded once (weights only, nothing unpickled), to predict many times."
     def __init__(self, run:Path|str, # a finished run directory
@@ -94,19 +113,10 @@ class Predictor:
                     dtype={c: str for c in self.pre.get('cat_names', [])})
     def __repr__(self): return f"Predictor({str(self.run)!r}, {self.kind} {self.task}, device={self.device})"
 
-    def outputs(self, tensors:tuple, # encoded inputs, from `dataset.encode_inputs`
+    def outputs(self, tensors:tuple, # encoded inputs, from `encode_inputs`
                 batch_size:int|None=None)->torch.Tensor:
-        "The model's outputs on the CPU (logits, or values in original units), computed in batches (`default_batch_size`)."
-        if len(tensors[0]) == 0: return torch.zeros(0, self.pre['n_out'])
-        bs = batch_size or default_batch_size(self.kind)
-        norm = normalized_images(self.pre) if self.kind == 'image' else None   # the validation batch transform, in plain torch
-        self.model.eval()
-        outs = []
-        with torch.inference_mode():
-            for i in range(0, len(tensors[0]), bs):
-                xb = [x[i:i+bs].to(self.device) for x in tensors]
-                outs.append(self.model(*([norm(xb[0])] if norm else xb)).float().cpu())
-        return torch.cat(outs)
+        "The model's outputs on the CPU (logits, or values in original units): `model_outputs` with this run's model."
+        return model_outputs(self.model, self.pre, tensors, batch_size, self.device)
 
 # %% ../nbs/08_inference.ipynb #4e69f972
 def _check_kind(p:Predictor, image:bool, what:str):
