@@ -25,6 +25,7 @@ C.setup()
 import pandas as pd, torch, yaml
 from dlproj.run_experiment import run_experiment
 from dlproj.distributed import launch
+from dlproj.utils import env_vars
 
 # On a GPU machine: one GPU per process, 1 vs 2 processes with two GPUs or more; with one GPU, the plain run against
 # one process under torchrun (through NCCL), which measures what the distributed machinery costs.
@@ -50,11 +51,8 @@ def summary(run:Path, wall:float)->dict:
 THREAD_VARS = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS')
 
 def two_processes(cfg:Path)->tuple[Path, float]:
-    old = {k: os.environ.get(k) for k in THREAD_VARS}
-    os.environ.update({k: str(max(1, C.THREADS // NPROC)) for k in THREAD_VARS})   # a share of the cores each
-    try:
+    with env_vars(**{k: str(max(1, C.THREADS // NPROC)) for k in THREAD_VARS}):   # a share of the cores each
         t = time.perf_counter(); run = launch(['train', str(cfg)], NPROC); return run, time.perf_counter() - t
-    finally: os.environ.update(old)
 
 def main():
     two_side = f"{NPROC} process{'es' if NPROC > 1 else ''} under torchrun"

@@ -12,7 +12,7 @@ from fastai.torch_core import num_distrib, rank_distrib, to_detach, apply
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from .config import DlprojError
-from .utils import get_logger
+from .utils import get_logger, env_vars
 from .dataset import TensorDL
 
 # %% auto #0
@@ -96,16 +96,9 @@ def gather_objects(o)->list:
     return out
 
 # %% ../nbs/11_distributed.ipynb #4967a657
-@contextlib.contextmanager
 def alone():
     "While inside, this process (rank 0, after training) works as the only one: fastai gathers nothing across ranks."
-    saved = {k: os.environ.get(k) for k in ('WORLD_SIZE', 'RANK')}
-    if launched(): os.environ.update(WORLD_SIZE='1', RANK='0')
-    try: yield
-    finally:
-        for k,v in saved.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
+    return env_vars(WORLD_SIZE='1', RANK='0') if launched() else contextlib.nullcontext()
 
 # %% ../nbs/11_distributed.ipynb #01cd9fb0
 def rank_batch_size(bs:int, world:int)->int:
@@ -196,16 +189,11 @@ def launch(args:list[str], nproc:int)->Path|None:
         run_file = Path(tmp)/'run'
         threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, (os.cpu_count() or 1) // nproc))   # torchrun's default: 1
         env = {RUN_FILE_ENV: str(run_file), 'OMP_NUM_THREADS': threads, 'MKL_NUM_THREADS': os.environ.get('MKL_NUM_THREADS', threads)}
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try: torchrun(torchrun_command(args, nproc))
+        try:
+            with env_vars(**env): torchrun(torchrun_command(args, nproc))
         except ChildFailedError as e:
             code = min((f.exitcode for f in e.failures.values()), key=lambda c: (c != 2, c)) if e.failures else 1
             err = DlprojError(f"a training process failed (exit status {code}); its error is printed above")
             err.exit_code = code if code > 0 else 1
             raise err from None
-        finally:
-            for k,v in old.items():
-                if v is None: os.environ.pop(k, None)
-                else: os.environ[k] = v
         return Path(run_file.read_text()) if run_file.exists() else None

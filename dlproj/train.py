@@ -28,7 +28,7 @@ import sklearn.metrics as skm
 from .config import Config, DlprojError, ConfigError, load_config, save_config, to_dict, checkpoint_interval, flat_dict
 from .utils import (get_logger, log_to_file, seed_everything, get_device, write_json, read_json, write_text,
     save_weights, load_weights, save_checkpoint, read_checkpoint, load_checkpoint, make_run_dir, env_record,
-    plain, rng_states, atomic_write, checkpoint_bytes, weights_bytes, write_bytes, run_lock, storage_error, StorageError)
+    plain, rng_states, restore_env, atomic_write, checkpoint_bytes, weights_bytes, write_bytes, run_lock, storage_error, StorageError)
 from .data_utils import DataError
 from .dataset import build_data, DataBundle, auto_batch_size
 from .model import build_model, default_arch, param_count, load_model
@@ -438,10 +438,7 @@ class WandbTracker:
                 self.run.summary.update(_final_metrics(metrics))
                 if self.log_model: self.run.log_model(str(self.dir/'model.safetensors'), name=f"{self.dir.name}-model")
             self.run.finish(exit_code=0 if metrics is not None else 1)
-        finally:
-            for k,v in self.saved.items():
-                if v is None: os.environ.pop(k, None)
-                else: os.environ[k] = v
+        finally: restore_env(self.saved)
 
 class MlflowEpochs(Callback):
     "Log each epoch's losses and metrics to an MLflow run, with the epoch as the step."

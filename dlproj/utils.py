@@ -12,11 +12,11 @@ from fastcore.foundation import L
 from .config import DlprojError, Config, config_yaml
 
 # %% auto #0
-__all__ = ['write_bytes', 'LOCK_NAME', 'get_logger', 'log_to_file', 'seed_everything', 'get_device', 'StorageError',
-           'storage_error', 'atomic_write', 'fsync_dir', 'write_text', 'write_json', 'read_json', 'write_yaml',
-           'weights_bytes', 'save_weights', 'load_weights', 'rng_states', 'set_rng_states', 'plain', 'checkpoint_bytes',
-           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'make_run_id', 'make_run_dir', 'lock_owner',
-           'run_lock', 'env_record']
+__all__ = ['write_bytes', 'LOCK_NAME', 'get_logger', 'log_to_file', 'seed_everything', 'restore_env', 'env_vars', 'get_device',
+           'StorageError', 'storage_error', 'atomic_write', 'fsync_dir', 'write_text', 'write_json', 'read_json',
+           'write_yaml', 'weights_bytes', 'save_weights', 'load_weights', 'rng_states', 'set_rng_states', 'plain',
+           'checkpoint_bytes', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'make_run_id', 'make_run_dir',
+           'lock_owner', 'run_lock', 'env_record']
 
 # %% ../nbs/01_utils.ipynb #ebbce18e
 _FMT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
@@ -54,6 +54,20 @@ def seed_everything(seed:int, # the one seed
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.deterministic,torch.backends.cudnn.benchmark = True,False
     return seed
+
+def restore_env(saved:dict):
+    "Put environment variables back as `saved` (`{name: value, or None where it was unset}`) recorded them."
+    for k,v in saved.items():
+        if v is None: os.environ.pop(k, None)
+        else: os.environ[k] = v
+
+@contextlib.contextmanager
+def env_vars(**values:str):
+    "Set environment variables while inside; afterwards each is back to its value, or unset, as before."
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try: yield
+    finally: restore_env(saved)
 
 # %% ../nbs/01_utils.ipynb #5f6a2cae
 def get_device(pref:str|torch.device|None='auto', # `auto`, `cpu`, `cuda`, `cuda:N` or `mps`

@@ -26,14 +26,9 @@ def test_notebook_runs_in_the_dlproj_kernel(path):
     import nbformat
     from nbclient import NotebookClient
     nb = nbformat.read(path, as_version=4)
-    env = {'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}
+    from dlproj.utils import env_vars
     client = NotebookClient(nb, kernel_name=ensure_kernel(), timeout=900, resources={'metadata': {'path': str(path.parent)}})
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)   # the kernel inherits the environment
-    try: client.execute()   # raises CellExecutionError naming the cell and its traceback
-    finally:
-        for k,v in old.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
+    with env_vars(OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '1')):   # the kernel inherits the environment
+        client.execute()   # raises CellExecutionError naming the cell and its traceback
     errors = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []) if o.get('output_type') == 'error']
     assert not errors, errors[0]
