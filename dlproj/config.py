@@ -66,7 +66,7 @@ class DataConfig:
     time_column: str|None = None  # long sequence tables: the column that orders the steps (file order when absent)
     series_norm: Literal['dataset','series'] = 'dataset' # standardize each channel over the training set, or each series by itself
     in_memory: bool|None = None   # load all items into one tensor; None decides by size
-    num_workers: int = 0          # DataLoader worker processes
+    num_workers: int|None = None  # worker processes decoding lazily read images; None: 0 on a CPU, up to 8 on a GPU
 
 @dataclass
 class ModelConfig:
@@ -289,7 +289,7 @@ def validate(cfg:Config, check_files:bool=True)->Config:
         err("data.valid_pct must be above 0: training needs a validation split (or give data.split_column)")
     if d.valid_pct + d.test_pct >= 1:
         err(f"data.valid_pct + data.test_pct must be below 1 (something must be left to train on), got {d.valid_pct} + {d.test_pct}")
-    if d.num_workers < 0: err(f"data.num_workers must be >= 0, got {d.num_workers}")
+    if d.num_workers is not None and d.num_workers < 0: err(f"data.num_workers must be >= 0, got {d.num_workers}")
     if d.image_size is not None and d.image_size < 8: err(f"data.image_size must be at least 8 pixels, got {d.image_size}")
     if d.channels not in (None, 1, 3): err(f"data.channels must be 1, 3 or null, got {d.channels}")
     if cfg.tune.trials < 1: err(f"tune.trials must be at least 1, got {cfg.tune.trials}")

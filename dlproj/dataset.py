@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_dataset.ipynb #c817d37a
 from __future__ import annotations
-import math
+import math, os
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -29,6 +29,14 @@ __all__ = ['MAX_BATCH', 'MAX_LOST', 'TensorDL', 'DataBundle', 'tabular_preproces
 
 # %% ../nbs/03_dataset.ipynb #b60cad27
 _MAX_TFM_CACHE = 512 * 2**20 # bytes (as float32) up to which `TensorDL(cache_tfms=True)` keeps transformed tensors
+_MAX_ON_GPU = 2 * 2**30     # bytes of tensors `TensorDL` copies to a GPU once, instead of batch by batch
+
+def _on_gpu(tensors:tuple, device)->tuple:
+    "The tensors on `device` if it is a GPU with room for them (each batch is then an index on the GPU), else as they are."
+    if device is None or torch.device(device).type != 'cuda': return tensors
+    size = sum(t.numel() * t.element_size() for t in tensors)
+    free,_ = torch.cuda.mem_get_info(torch.device(device))
+    return tuple(t.to(device) for t in tensors) if size <= min(_MAX_ON_GPU, free // 4) else tensors
 
 class TensorDL(DataLoader):
     "A fastai `DataLoader` over in-memory tensors: a batch is one index into each tensor, no per-item Python."
@@ -41,7 +49,7 @@ class TensorDL(DataLoader):
                  device=None,
                  cache_tfms:bool=False, # apply the batch transforms once, if they fit `_MAX_TFM_CACHE`; only for transforms without randomness
                  **kwargs):
-        self.tensors,self.types,self.split_idx = tuple(tensors),list(types or [None]*len(tensors)),split_idx
+        self.tensors,self.types,self.split_idx = _on_gpu(tuple(tensors), device),list(types or [None]*len(tensors)),split_idx
         self.n_inp = len(self.tensors) - 1 if n_inp is None else n_inp
         n = len(self.tensors[0])
         if any(len(t) != n for t in self.tensors): raise ValueError(f"tensors differ in length: {[len(t) for t in self.tensors]}")
@@ -422,7 +430,9 @@ def _lazy_image_loaders(pre, items, root, splits, cfg, device):
                        get_x=path_of, get_y=ColReader('label'),
                        splitter=IndexSplitter(list(range(len(splits['train']), len(df)))),
                        item_tfms=image_item_tfms(pre), batch_tfms=image_batch_tfms(pre, cfg.data.augment))
-    dls = dblock.dataloaders(df, bs=batch_size(cfg, len(splits['train']), 'image'), num_workers=cfg.data.num_workers, device=device)
+    gpu = device is not None and torch.device(device).type == 'cuda'
+    nw = cfg.data.num_workers if cfg.data.num_workers is not None else min(8, os.cpu_count() or 1) if gpu else 0
+    dls = dblock.dataloaders(df, bs=batch_size(cfg, len(splits['train']), 'image'), num_workers=nw, pin_memory=gpu, device=device)
     tst = dls.test_dl(items.loc[splits['test']].reset_index(drop=True), with_labels=True) if splits.get('test') else None
     return dls, tst
 

@@ -160,6 +160,10 @@ def _distributed_trainer(cuda:bool):
             if isinstance(dl, (ShardDL, DistributedDL)): return dl
             if isinstance(dl, TensorDL): return ShardDL(dl, rank(), world_size())
             return CpuDistributedDL(dl.new(bs=rank_batch_size(dl.bs, world_size())), device=dl.device)
+        def after_fit(self):   # accelerate leaves a one-process model unwrapped, where fastai expects `DistributedDataParallel`
+            m = self.learn.model
+            self.learn.model = m.module if isinstance(m, torch.nn.parallel.DistributedDataParallel) else m
+            self.learn.dls.loaders = self.old_dls
     return DlprojDistributedTrainer(sync_bn=cuda, cpu=not cuda)
 
 @contextlib.contextmanager

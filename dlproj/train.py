@@ -14,14 +14,15 @@ from fastcore.imports import IN_NOTEBOOK
 from fastcore.foundation import L
 from fastai.learner import Learner, Recorder
 from fastai.torch_core import to_device
-from fastai.callback.core import Callback, CancelFitException, CancelEpochException, event
+from fastai.callback.core import Callback, CancelFitException, CancelEpochException, CancelStepException, event
 from fastai.callback.tracker import TrackerCallback
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.schedule import fit_one_cycle, fit_flat_cos, lr_find
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.channelslast import ChannelsLast
 from fastai.torch_core import params
-from fastai.optimizer import Adam, SGD, ranger
+from fastai.optimizer import (Adam, SGD, ranger, Optimizer, weight_decay, l2_reg, average_grad, average_sqr_grad, step_stat,
+    adam_step, debias)
 from fastai.losses import BaseLoss, CrossEntropyLossFlat, MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropyFlat, FocalLossFlat
 from fastai.metrics import AccumMetric, accuracy, error_rate, rmse, mae, R2Score, F1Score, BalancedAccuracy, skm_to_fastai, ActivationType
 import sklearn.metrics as skm
@@ -37,12 +38,54 @@ from .distributed import (world_size, rank, is_main, launched, alone, init_distr
                           distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
 
 # %% auto #0
-__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS', 'roc_auc_binary', 'get_loss', 'default_metrics',
-           'get_metrics', 'BackgroundWriter', 'history_csv', 'epoch_values', 'HistoryCallback', 'lower_is_better',
-           'unwrap', 'RunTracker', 'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience',
-           'tabular_params', 'show_progress', 'build_learner', 'ChannelsLastFit', 'body_head_splitter', 'fit',
-           'fine_tune_head', 'find_lr', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker',
-           'start_trackers', 'find_unfinished', 'check_resumable', 'train', 'params_digest']
+__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS', 'AdamForEach', 'roc_auc_binary', 'get_loss',
+           'default_metrics', 'get_metrics', 'BackgroundWriter', 'history_csv', 'epoch_values', 'HistoryCallback',
+           'lower_is_better', 'unwrap', 'RunTracker', 'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from',
+           'auto_patience', 'tabular_params', 'show_progress', 'build_learner', 'ChannelsLastFit', 'LeanMixedPrecision',
+           'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'save_model', 'WandbTracker', 'MlflowEpochs',
+           'mlflow_uri', 'MlflowTracker', 'start_trackers', 'find_unfinished', 'check_resumable', 'train',
+           'params_digest']
+
+# %% ../nbs/06_train.ipynb #a32c6170
+class AdamForEach(Optimizer):
+    "fastai's `Adam`: the same hyper-parameters, state and arithmetic, with multi-tensor (`torch._foreach_*`) updates per parameter group."
+    def __init__(self, params, lr, mom=0.9, sqr_mom=0.99, eps=1e-5, wd=0.01, decouple_wd=True):
+        cbs = [weight_decay if decouple_wd else l2_reg, partial(average_grad, dampening=True), average_sqr_grad, step_stat, adam_step]
+        super().__init__(params, cbs, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)   # `cbs` give the defaults; `step` replaces them
+        self.decouple_wd = decouple_wd
+
+    def zero_grad(self):
+        grads = [p.grad.detach_() for pg in self.param_lists for p in pg if p.grad is not None]
+        if grads: torch._foreach_zero_(grads)
+
+    def _decay(self, ps, sts, lr, wd):
+        "Decoupled weight decay on the weights (AdamW), or L2 added to the gradients (Adam), for weights with `do_wd`."
+        decay = [p for p,s in zip(ps, sts) if s.get('do_wd', True)]
+        if not (wd and decay): return
+        if self.decouple_wd: torch._foreach_mul_(decay, 1 - lr*wd)
+        else: torch._foreach_add_([p.grad for p in decay], decay, alpha=wd)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        if closure is not None: raise NotImplementedError("fastai optimizers do not support a closure")
+        for pg,h in zip(self.param_lists, self.hypers):
+            ps = [p for p in pg if p.grad is not None]
+            if not ps: continue
+            lr,mom,sqr_mom,eps = h['lr'],h['mom'],h['sqr_mom'],h['eps']
+            sts = [self.state[p] for p in ps]
+            self._decay(ps, sts, lr, h['wd'])
+            for p,s in zip(ps, sts):
+                if s.get('grad_avg') is None: s['grad_avg'] = torch.zeros_like(p)
+                if s.get('sqr_avg') is None: s['sqr_avg'] = torch.zeros_like(p)
+                s['step'] = s.get('step', 0) + 1
+            grads,avgs,sqrs = [p.grad for p in ps],[s['grad_avg'] for s in sts],[s['sqr_avg'] for s in sts]
+            torch._foreach_mul_(avgs, mom); torch._foreach_add_(avgs, grads, alpha=1 - mom)
+            torch._foreach_mul_(sqrs, sqr_mom); torch._foreach_addcmul_(sqrs, grads, grads, value=1 - sqr_mom)
+            for step in sorted({s['step'] for s in sts}):   # one step count, unless some weights missed a step
+                ix = [i for i,s in enumerate(sts) if s['step'] == step]
+                denom = torch._foreach_div([sqrs[i] for i in ix], debias(sqr_mom, 1 - sqr_mom, step))
+                torch._foreach_sqrt_(denom); torch._foreach_add_(denom, eps)
+                torch._foreach_addcdiv_([ps[i] for i in ix], [avgs[i] for i in ix], denom, value=-lr / debias(mom, 1 - mom, step))
 
 # %% ../nbs/06_train.ipynb #7d7cd151
 class _PlainTensors:
@@ -60,7 +103,7 @@ LOSSES = {'cross_entropy': _CrossEntropyLoss, 'label_smoothing': _LabelSmoothing
 METRICS = {'accuracy': lambda: accuracy, 'error_rate': lambda: error_rate,
            'balanced_accuracy': BalancedAccuracy, 'f1_macro': partial(F1Score, average='macro'),
            'roc_auc': lambda: roc_auc_binary(), 'rmse': lambda: rmse, 'mae': lambda: mae, 'r2': R2Score}
-OPTIMIZERS = {'adam': partial(Adam, decouple_wd=False), 'adamw': Adam, 'sgd': partial(SGD, mom=0.9), 'ranger': ranger}
+OPTIMIZERS = {'adam': partial(AdamForEach, decouple_wd=False), 'adamw': AdamForEach, 'sgd': partial(SGD, mom=0.9), 'ranger': ranger}
 
 def _roc_auc_or_nan(y_true, y_score, **kwargs):
     "scikit-learn's ROC AUC; NaN with a warning when the labels hold one class (a validation split can), instead of a crash."
@@ -349,13 +392,20 @@ def build_learner(cfg:Config, bundle:DataBundle, model:torch.nn.Module|None=None
     valid = ['train_loss', 'valid_loss'] + [getattr(m, 'name', getattr(m, '__name__', '')) for m in learn.metrics]
     if t.monitor not in valid: raise ConfigError(f"train.monitor: {t.monitor!r} is not recorded; valid: {', '.join(valid)}")
     if not show_progress(t.progress): learn.remove_cb(ProgressCallback); learn.logger = noop  # HistoryCallback logs each epoch instead
-    if bundle.dls.device is not None and torch.device(bundle.dls.device).type == 'cuda' and t.mixed_precision: learn.to_fp16()
+    if bundle.dls.device is not None and torch.device(bundle.dls.device).type == 'cuda' and t.mixed_precision: learn.add_cb(LeanMixedPrecision())
     if pre['kind'] == 'image': learn.add_cb(ChannelsLastFit())
     return learn
 
 class ChannelsLastFit(ChannelsLast):
     "fastai's `ChannelsLast` for the fit only: NHWC convolutions are 1.4-2.5x faster on a CPU (and on GPUs with AMP); the model is handed back in the default layout, so evaluation and a reloaded model compute bit for bit the same."
     def after_fit(self): self.learn.model.to(memory_format=torch.contiguous_format)
+
+class LeanMixedPrecision(MixedPrecision):
+    "fastai's `MixedPrecision` (fp16 autocast, a gradient scaler) without its list of every step's loss scale, which reads the scale back from the GPU (a wait for the GPU) every batch."
+    def before_step(self):
+        self.skipped = True
+        self.scaler.step(self)   # calls our `step` unless the gradients overflowed
+        if self.skipped: raise CancelStepException()
 
 def body_head_splitter(model:torch.nn.Module)->list:
     "Two parameter groups, body and head (a torchvision ResNet's `fc`), for freezing and discriminative lrs; one group otherwise."
@@ -646,6 +696,7 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
             counter = RowCounter()
             start = 0
             if ck is not None:
+                learn.model.to(learn.dls.device or 'cpu')   # fastai moves the model at the start of the fit: the optimizer's state must follow it now
                 learn.create_opt()
                 load_checkpoint(run/'checkpoints'/'last.pth', learn.model, learn.opt)
                 learn.opt.hypers = L(learn.opt.hypers)

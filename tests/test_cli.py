@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest, yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-EXE = shutil.which('dlproj', path=str(Path(sys.executable).parent)) or 'dlproj'
+EXE = shutil.which('dlproj', path=str(Path(sys.executable).parent)) or shutil.which('dlproj') or 'dlproj'   # a full path: torchrun reads a bare name as a file
 
 def dlproj(*args, cwd=None, timeout=600):
     env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}

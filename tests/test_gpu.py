@@ -21,7 +21,7 @@ class StopAfter(Callback):
     def __init__(self, n): self.n = n
     def after_epoch(self):
         if self.epoch + 1 == self.n:
-            self.learn.writer.flush()
+            if self.learn.writer is not None: self.learn.writer.flush()   # no background writer while loader workers fork
             raise KeyboardInterrupt('interrupted by the test')
 
 CASES = {'image': ('example:digits', {'in_memory': True}), 'image_lazy': ('example:digits', {'in_memory': False}),
