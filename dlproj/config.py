@@ -90,6 +90,7 @@ class TrainConfig:
     metrics: list[str]|None = None # metric names; default by task
     early_stopping: int|Literal['auto']|None = 'auto' # patience in epochs; `auto` with `epochs: auto`; None disables it
     monitor: str = 'valid_loss'   # what early stopping and best-model saving watch
+    refit: bool|Literal['auto'] = 'auto' # then train a fresh model on train + valid rows for the best epoch count, and keep that; `auto`: when early stopping ran, under 2,000 training rows, one process
     mixed_precision: bool = True  # use mixed precision when a GPU is present
     device: str = 'auto'          # `auto`, `cpu`, `cuda`, `cuda:1`, `mps`
     deterministic: bool = False   # ask torch for deterministic algorithms

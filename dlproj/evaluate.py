@@ -155,6 +155,9 @@ def _split_context(run:Path, split:str, device)->dict:
     if not (run/'splits.json').exists(): raise DlprojError(f"{run}: no splits.json, so its {split} split can't be rebuilt")
     cfg,splits = load_config(run/'config.yaml'),read_json(run/'splits.json')
     if not splits.get(split): raise _no_split(run, split)
+    if split == 'valid' and (read_json(run/'metrics.json') if (run/'metrics.json').exists() else {}).get('refit'):
+        get_logger('evaluate').warning(f"{run}: its model was refit on the training and validation rows, so these valid scores "
+                                       "are not held out (metrics.json keeps the held-out ones, of the first model)")
     model,pre = load_model(run, device)
     was = (read_json(run/'data.json') if (run/'data.json').exists() else {}).get('fingerprint')
     bundle = build_data(cfg, splits=splits, device=device, preprocess=pre, fingerprint=was)

@@ -151,6 +151,7 @@ def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
             if attempt == 4 or not type(e).__module__.startswith('sqlalchemy'): raise
             time.sleep(0.5 + random.random())
     base = copy.deepcopy(cfg); base.experiment = name
+    if base.train.refit == 'auto': base.train.refit = False   # a trial is scored on validation rows a refit would train on; best.yaml's run refits
     def objective(trial):
         cb = OptunaPruning(trial, metric)
         run = run_experiment(base, *suggest(trial, space), cbs=[cb])

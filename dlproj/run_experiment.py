@@ -160,7 +160,9 @@ def render_report(rec:dict)->str:
     ev = m.get('evaluation') or {}
     cards = dict(kind=cfg.get('data', {}).get('kind'), task=cfg.get('data', {}).get('task'),
                  model=cfg.get('model', {}).get('arch'), parameters=f"{m.get('n_params', 0):,}" if m else None,
-                 epochs=f"{m.get('epochs_run')} (best {m.get('best_epoch')})" if m else None, status=rec['status'])
+                 epochs=(f"{m.get('epochs_run')} (best {m.get('best_epoch')})" +
+                         (f"; refit {m['refit']['epochs']} on {m['refit']['rows']} rows" if m.get('refit') else '')) if m else None,
+                 status=rec['status'])
     parts = [f"<h1>{_e(rec['experiment'])} / {_e(rec['run_id'])}</h1>",
              f"<p class='sub'>{_e(run)} — report written {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}</p>",
              "<div class='cards'>" + ''.join(f"<div class='card'>{_e(k)}<b>{_e(v)}</b></div>" for k,v in cards.items() if v) + "</div>"]

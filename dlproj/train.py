@@ -14,7 +14,7 @@ from fastcore.imports import IN_NOTEBOOK
 from fastcore.foundation import L
 from fastai.learner import Learner, Recorder
 from fastai.torch_core import to_device
-from fastai.callback.core import Callback, CancelFitException, CancelEpochException, CancelStepException, event
+from fastai.callback.core import Callback, CancelFitException, CancelEpochException, CancelStepException, CancelValidException, event
 from fastai.callback.tracker import TrackerCallback
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.schedule import fit_one_cycle, fit_flat_cos, lr_find
@@ -38,13 +38,13 @@ from .distributed import (world_size, rank, is_main, launched, alone, init_distr
                           distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
 
 # %% auto #0
-__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS', 'AdamForEach', 'roc_auc_binary', 'get_loss',
-           'default_metrics', 'get_metrics', 'BackgroundWriter', 'history_csv', 'epoch_values', 'HistoryCallback',
-           'lower_is_better', 'unwrap', 'RunTracker', 'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from',
-           'auto_patience', 'tabular_params', 'show_progress', 'build_learner', 'ChannelsLastFit', 'LeanMixedPrecision',
-           'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'save_model', 'WandbTracker', 'MlflowEpochs',
-           'mlflow_uri', 'MlflowTracker', 'start_trackers', 'find_unfinished', 'check_resumable', 'train',
-           'params_digest']
+__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS', 'REFIT_ROWS', 'AdamForEach', 'roc_auc_binary',
+           'get_loss', 'default_metrics', 'get_metrics', 'BackgroundWriter', 'history_csv', 'epoch_values',
+           'HistoryCallback', 'lower_is_better', 'unwrap', 'RunTracker', 'DlprojLearner', 'steps_per_epoch',
+           'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params', 'show_progress', 'build_learner',
+           'ChannelsLastFit', 'LeanMixedPrecision', 'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr',
+           'SkipValidation', 'refit_model', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker',
+           'start_trackers', 'find_unfinished', 'check_resumable', 'train', 'params_digest']
 
 # %% ../nbs/06_train.ipynb #a32c6170
 class AdamForEach(Optimizer):
@@ -443,6 +443,29 @@ def find_lr(learn:Learner, plot_path:Path|None=None)->dict:
     if plot_path is not None: plot_lr_find(lrs, losses, res['suggestion'], path=plot_path)
     return res
 
+# %% ../nbs/06_train.ipynb #4f6c4651
+REFIT_ROWS = 2000   # `train.refit: auto` refits below this many training rows
+
+class SkipValidation(Callback):
+    "Skip every validation pass: a refit holds no rows out."
+    def before_validate(self): raise CancelValidException()
+
+def refit_model(cfg:Config, # the run's resolved config (its lr already chosen)
+                bundle:DataBundle, # the run's data
+                epochs:int, # how long to train: the fit's best epoch count
+                device=None)->tuple[Learner, DataBundle]:
+    "A fresh model, built as `train` built the first, trained on the training and validation rows for `epochs` epochs."
+    c = copy.deepcopy(cfg); c.train.epochs,c.train.early_stopping = epochs,None
+    splits = {**bundle.splits, 'train': bundle.splits['train'] + bundle.splits['valid']}
+    seed_everything(c.seed, c.train.deterministic)   # then the same steps as `train`: the first model's initial weights
+    b = build_data(c, splits=splits, device=device, fingerprint=bundle.info.get('fingerprint'))
+    learn = build_learner(c, b, build_model(c.model, b.preprocess))
+    learn.add_cb(SkipValidation())
+    lr = fine_tune_head(learn, c.train.lr) if c.model.pretrained else c.train.lr
+    fit(learn, c, lr)
+    learn.remove_cb(SkipValidation)
+    return learn, b
+
 # %% ../nbs/06_train.ipynb #b7a04f0c
 def save_model(run_dir:Path, model:torch.nn.Module, bundle_or_pre, cfg:Config):
     "Write `model.safetensors` and `preprocess.json` into `run_dir`."
@@ -548,6 +571,9 @@ def _resolve(cfg:Config, bundle:DataBundle)->Config:
     auto = t.epochs == 'auto'
     if auto: t.epochs = auto_epochs(n, t.batch_size, pre['kind'])
     if t.early_stopping == 'auto': t.early_stopping = auto_patience(t.epochs) if auto else None   # stop early only when dlproj chose the length
+    if t.refit == 'auto': t.refit = bool(t.early_stopping) and n < REFIT_ROWS and world_size() == 1
+    elif t.refit and world_size() > 1:
+        raise ConfigError(f"train.refit: true trains a second model after the fit, in one process; with {world_size()} processes use false (or auto)")
     if t.lr is None: t.lr = kd['lr']
     if t.wd is None: t.wd = kd['wd']
     if m.module and (m.module.endswith('.py') or Path(m.module).expanduser().exists()): m.module = str(Path(m.module).expanduser().resolve())
@@ -720,12 +746,22 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
         if not main: return
         with alone():   # every row once, as in one process: the padding of the ranks' shares would count twice
             valid = _metrics_row(learn, bundle.dls.valid)
-            test = _metrics_row(learn, bundle.test_dl) if bundle.test_dl is not None else None
-        save_model(run, learn.model, bundle, cfg)
+        final,fb,refit = learn,bundle,None
+        if cfg.train.refit:
+            epochs = tracker.best_epoch or len(hist.rows)
+            n = len(bundle.splits['train']) + len(bundle.splits['valid'])
+            log.info(f"refit: a fresh model on the {n} training and validation rows for {epochs} epochs (the fit's best); "
+                     "the valid scores stay the first model's")
+            t0 = time.perf_counter()
+            final,fb = refit_model(cfg, bundle, epochs, device)
+            refit = dict(epochs=epochs, rows=n, seconds=round(time.perf_counter() - t0, 3))
+        with alone(): test = _metrics_row(final, fb.test_dl) if fb.test_dl is not None else None
+        save_model(run, final.model, fb, cfg)
         metrics = dict(valid=valid, test=test,
                        best_epoch=tracker.best_epoch, monitor=cfg.train.monitor, epochs_run=len(hist.rows),
                        stopped_early=tracker.stopped_early or bool(ck and ck['extra'].get('stopped_early')),
-                       n_params=param_count(learn.model), seconds=round(sum(r['seconds'] for r in hist.rows), 3))
+                       n_params=param_count(final.model), seconds=round(sum(r['seconds'] for r in hist.rows), 3),
+                       **({'refit': refit} if refit else {}))
         if launched(): write_json(run/'distributed.json', _distributed_record(run, cfg, ranks))
         if cfg.output.plots: plot_loss_curves(pd.read_csv(run/'history.csv'), path=run/'plots'/'loss.png')
         write_json(run/'metrics.json', metrics)

@@ -55,3 +55,13 @@ def test_loop_on_device(tmp_path, case):
     p_cpu = predict(run, source, device='cpu')
     assert len(p_dev) == len(p_cpu) > 0 and (p_dev['prediction'] == p_cpu['prediction']).mean() >= 0.99
     assert main(['evaluate', str(run), '--device', DEVICE]) == 0
+
+def test_refit_on_device(tmp_path):
+    "A config naming only a small table: early stopping, then the refit on train + valid, on the device."
+    from dlproj.train import train
+    from dlproj.utils import read_json
+    run = train({'experiment': 'refit', 'seed': 0, 'data': {'source': 'example:breast_cancer'}, 'output': {'runs_dir': str(tmp_path)},
+                 'train': {'device': DEVICE, 'progress': False}})
+    m = read_json(run/'metrics.json')
+    assert read_json(run/'env.json')['device'].startswith(DEVICE)
+    assert m['refit']['epochs'] == m['best_epoch'] and m['test']['accuracy'] >= 0.9, m
