@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr, noop, getcallable
 from fastcore.imports import IN_NOTEBOOK
 from fastcore.foundation import L
-from fastai.learner import Learner, Recorder
+from fastai.learner import Learner, Recorder, CastToTensor
 from fastai.torch_core import to_device
 from fastai.callback.core import Callback, CancelFitException, CancelEpochException, CancelStepException, CancelValidException, event
 from fastai.callback.tracker import TrackerCallback
@@ -31,7 +31,7 @@ from .utils import (get_logger, log_to_file, seed_everything, get_device, write_
     save_weights, load_weights, save_checkpoint, read_checkpoint, load_checkpoint, make_run_dir, env_record,
     plain, rng_states, restore_env, atomic_write, checkpoint_bytes, weights_bytes, write_bytes, run_lock, storage_error, StorageError)
 from .data_utils import DataError
-from .dataset import build_data, DataBundle, auto_batch_size
+from .dataset import build_data, DataBundle, auto_batch_size, TensorDL
 from .model import build_model, default_arch, param_count, load_model
 from .visualization import plot_loss_curves, plot_lr_find
 from .distributed import (world_size, rank, is_main, launched, alone, init_distributed, close_distributed, broadcast_object, gather_objects,
@@ -40,11 +40,11 @@ from .distributed import (world_size, rank, is_main, launched, alone, init_distr
 # %% auto #0
 __all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS', 'REFIT_ROWS', 'AdamForEach', 'roc_auc_binary',
            'get_loss', 'default_metrics', 'get_metrics', 'BackgroundWriter', 'history_csv', 'epoch_values',
-           'HistoryCallback', 'lower_is_better', 'unwrap', 'RunTracker', 'DlprojLearner', 'steps_per_epoch',
-           'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params', 'show_progress', 'build_learner',
-           'ChannelsLastFit', 'LeanMixedPrecision', 'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr',
-           'SkipValidation', 'refit_model', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker',
-           'start_trackers', 'find_unfinished', 'check_resumable', 'train', 'params_digest']
+           'HistoryCallback', 'lower_is_better', 'unwrap', 'RunTracker', 'LeanRecorder', 'DlprojLearner',
+           'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params', 'show_progress',
+           'build_learner', 'ChannelsLastFit', 'LeanMixedPrecision', 'body_head_splitter', 'fit', 'fine_tune_head',
+           'find_lr', 'SkipValidation', 'refit_model', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri',
+           'MlflowTracker', 'start_trackers', 'find_unfinished', 'check_resumable', 'train', 'params_digest']
 
 # %% ../nbs/06_train.ipynb #a32c6170
 class AdamForEach(Optimizer):
@@ -302,10 +302,28 @@ class RunTracker(TrackerCallback):
         if self.best_state is not None: self.model.load_state_dict(self.best_state)
         elif self.best_path.exists(): self.model.load_state_dict(load_weights(self.best_path, device=next(self.model.parameters()).device))
 
+class LeanRecorder(Recorder):
+    "fastai's `Recorder`, with the list of metrics to update built once per training or validation pass instead of once per batch."
+    @property
+    def name(self): return 'recorder'   # fastai and its callbacks look for `learn.recorder`
+    def before_train(self): super().before_train(); self._mets = self._train_mets
+    def before_validate(self): super().before_validate(); self._mets = self._valid_mets
+    def after_batch(self):
+        if len(self.yb) == 0: return
+        for met in self._mets: met.accumulate(self.learn)
+        if not self.training: return
+        self.lrs.append(self.opt.hypers[-1]['lr'])
+        self.losses.append(self.smooth_loss.value)
+        self.learn.smooth_loss = self.smooth_loss.value
+
 class DlprojLearner(Learner):
     "A fastai `Learner` that can start at `resume_epoch` (to resume), calls only the callbacks that handle an event, and writes files in the background."
     resume_epoch,writer = 0,None
-    def __init__(self, *args, **kwargs): self._cb_ids,self._handlers = None,{}; super().__init__(*args, **kwargs)
+    def __init__(self, *args, **kwargs):
+        self._cb_ids,self._handlers = None,{}
+        super().__init__(*args, **kwargs)
+        self.remove_cb(Recorder); self.add_cb(LeanRecorder())
+        if all(isinstance(dl, TensorDL) for dl in self.dls.loaders): self.remove_cb(CastToTensor)   # its batches are plain tensors already
 
     def __call__(self, event_name):
         # fastai wraps every event name in an `L` to allow a list of names: ~12 small `L`s per batch
