@@ -36,10 +36,12 @@ import copy, os, statistics, sys, tempfile, time
 from pathlib import Path
 
 C.setup()
-import pandas as pd, torch, torch.nn.functional as F
+import numpy as np, pandas as pd, torch, torch.nn.functional as F
+from PIL import Image
 from fastai.callback.core import Callback
 from dlproj.config import load_config
 from dlproj.dataset import build_data
+from dlproj.data_utils import normalized_images
 from dlproj.model import build_model
 from dlproj.train import train, _resolve
 from dlproj.utils import read_json, seed_everything
@@ -89,11 +91,6 @@ def smooth(losses, beta=0.98):
     for i,l in enumerate(losses, 1): v = beta*v + (1-beta)*l
     return v / (1 - beta**len(losses))
 
-def normalizer(pre):
-    "What dlproj's image batch transforms do: bytes to floats in [0, 1], then normalize per channel."
-    mean,std = torch.tensor(pre['mean'])[:,None,None],torch.tensor(pre['std'])[:,None,None]
-    return lambda x: (x.float().div(255) - mean.to(x.device)) / std.to(x.device)
-
 def amp():
     "fp16 autocast on a GPU, as fastai's `MixedPrecision`; nothing on a CPU."
     return torch.autocast('cuda', dtype=torch.float16) if GPU else torch.autocast('cpu', enabled=False)
@@ -123,7 +120,7 @@ def run_raw(model0, rng0, dls, bs, image:bool, pre:dict):
     "The hand-written loop over in-memory tensors, from the same weights and RNG state as dlproj's fit."
     trn,val = [t.cpu() for t in dls.train.tensors],[t.cpu() for t in dls.valid.tensors]
     if image:   # dlproj's batch transforms, once for the whole tensor
-        norm = normalizer(pre)
+        norm = normalized_images(pre)
         trn,val = (norm(trn[0]), trn[1]),(norm(val[0]), val[1])
     trn,val = [t.to(DEVICE) for t in trn],[t.to(DEVICE) for t in val]
     xs_t,y_t,xs_v,y_v = trn[:-1],trn[-1],val[:-1],val[-1]
@@ -145,8 +142,6 @@ class PngDataset(torch.utils.data.Dataset):
     def __init__(self, paths, labels, channels): self.paths,self.labels,self.mode = paths,labels,'L' if channels == 1 else 'RGB'
     def __len__(self): return len(self.paths)
     def __getitem__(self, i):
-        import numpy as np
-        from PIL import Image
         with Image.open(self.paths[i]) as f: a = np.asarray(f.convert(self.mode))
         x = torch.from_numpy(a.copy())
         return (x[None] if x.ndim == 2 else x.permute(2, 0, 1)), self.labels[i]
@@ -154,7 +149,7 @@ class PngDataset(torch.utils.data.Dataset):
 def run_raw_lazy(model0, bundle, bs, pre):
     "The hand-written loop over PNG files decoded by `WORKERS` worker processes into pinned memory."
     from torch.utils.data import DataLoader
-    items,root,norm = bundle.items,bundle.root,normalizer(pre)
+    items,root,norm = bundle.items,bundle.root,normalized_images(pre)
     def dl(split, shuffle):
         rows = items.loc[bundle.splits[split]]
         paths = [str(p if Path(p).is_absolute() else root/p) for p in rows['path']]
@@ -173,7 +168,7 @@ def run_fastai(model0, dls, bs, pre):
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy
     from fastai.optimizer import Adam
-    norm = normalizer(pre)
+    norm = normalized_images(pre)
     ds = lambda t: list(zip(norm(t[0].cpu()), t[1].cpu()))
     fdls = DataLoaders.from_dsets(ds(dls.train.tensors), ds(dls.valid.tensors), bs=bs, num_workers=0, device=DEVICE)
     clock = EpochClock()
@@ -195,7 +190,8 @@ def main():
         t_d,l_d,(sd0,rng0) = run_dlproj(cfg, grab=True)
         bundle = build_data(cfg)   # the same tensors train() used (same seed, same split)
         pre = bundle.preprocess
-        image,lazy = pre['kind'] == 'image',not bundle.info['in_memory'] if pre['kind'] == 'image' else False
+        image = pre['kind'] == 'image'
+        lazy = image and not bundle.info['in_memory']
         model0 = build_model(_resolve(load_config(cfg), bundle).model, pre); model0.load_state_dict(sd0)   # the model train() resolved
         times = {'dlproj': list(t_d), 'raw': [], 'no_ckpt': []}
         nock = copy.deepcopy(cfg); nock['train']['checkpoint'] = False

@@ -431,7 +431,8 @@ def _lazy_image_loaders(pre, items, root, splits, cfg, device):
                        splitter=IndexSplitter(list(range(len(splits['train']), len(df)))),
                        item_tfms=image_item_tfms(pre), batch_tfms=image_batch_tfms(pre, cfg.data.augment))
     gpu = device is not None and torch.device(device).type == 'cuda'
-    nw = cfg.data.num_workers if cfg.data.num_workers is not None else min(8, os.cpu_count() or 1) if gpu else 0
+    nw = cfg.data.num_workers
+    if nw is None: nw = min(8, os.cpu_count() or 1) if gpu else 0   # decoding keeps a GPU fed; on a CPU it would take training's cores
     dls = dblock.dataloaders(df, bs=batch_size(cfg, len(splits['train']), 'image'), num_workers=nw, pin_memory=gpu, device=device)
     tst = dls.test_dl(items.loc[splits['test']].reset_index(drop=True), with_labels=True) if splits.get('test') else None
     return dls, tst
