@@ -37,6 +37,12 @@ lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name dlproj --display-name dlproj >/dev/null
 	$(BIN)/jupyter lab nbs
 
+# The notebooks' tests, pytest and the benchmarks make temporary folders (tempfile.mkdtemp, pytest's tmp_path) that
+# hold run directories and copies of the data; each command runs with TMPDIR set to a scratch folder removed when it
+# ends, passed or failed, so that repeated runs do not fill the disk. The folder is world-readable because the
+# PostgreSQL test starts its server as the postgres user inside it.
+IN_SCRATCH = scratch=$$(mktemp -d -t dlproj-scratch-XXXXXX) && chmod 755 "$$scratch" && trap 'rm -rf "$$scratch"' EXIT && export TMPDIR=$$scratch &&
+
 test: $(STAMP) requirements-check drift nbtest docs-source pytest
 	@echo "make test: all checks passed"
 
@@ -61,7 +67,7 @@ readme: $(STAMP)
 # One torch/BLAS thread per notebook: nbdev_test runs two notebooks at once on CI's two cores, and small models
 # slow down many times over when their threads fight for the cores.
 nbtest: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
+	@$(IN_SCRATCH) OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 
 # The PostgreSQL tuning test needs Debian's postgresql server: installed here when missing and we are root.
 postgres-server:
@@ -73,15 +79,15 @@ postgres-server:
 # The slow cells of the notebooks, the slow tests, and every notebook top to bottom in the "dlproj" kernel
 # (tests/test_notebooks_run.py registers it as `make lab` does).
 test-slow: $(STAMP) postgres-server
-	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing --flags slow
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests/
+	@$(IN_SCRATCH) OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing --flags slow
+	@$(IN_SCRATCH) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests/
 
 # nbdev_proc_nbs, minus its attempt to download and sudo-install Quarto (the docs workflow installs Quarto itself).
 docs-source: $(STAMP)
 	@$(BIN)/python -c "import nbdev.quarto as q; q._ensure_quarto = lambda: None; q._pre_docs()" >/dev/null && echo "docs source (_proc) built"
 
 pytest: $(STAMP)
-	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -rs -m "not slow" tests/ $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+	@$(IN_SCRATCH) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -rs -m "not slow" tests/ $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
 # Refresh the lock from the current venv after a green `make test` (commit the result).
 lock: $(STAMP)
@@ -90,17 +96,17 @@ lock: $(STAMP)
 
 # bench-quality is not part of `make bench`: it trains dozens of models (and Fashion-MNIST, 70,000 images).
 bench: $(STAMP)
-	@for f in benchmarks/*.py; do case $$f in benchmarks/bench_quality.py|benchmarks/bench_tuning.py) continue;; esac; echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@$(IN_SCRATCH) for f in benchmarks/*.py; do case $$f in benchmarks/bench_quality.py|benchmarks/bench_tuning.py) continue;; esac; echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 # dlproj with configs naming only the data vs scikit-learn baselines (tables, series, images, Fashion-MNIST);
 # e.g. make bench-quality BENCH_ARGS="--quick --only iris" (options: --only, --seeds N, --skip-fashion, --quick).
 BENCH_ARGS ?=
 bench-quality: $(STAMP)
-	$(BIN)/python benchmarks/bench_quality.py $(BENCH_ARGS)
+	@$(IN_SCRATCH) $(BIN)/python benchmarks/bench_quality.py $(BENCH_ARGS)
 
 # TPE + pruning vs random search (Optuna studies of dlproj runs; a few minutes): not part of `make bench`.
 bench-tuning: $(STAMP)
-	$(BIN)/python benchmarks/bench_tuning.py
+	@$(IN_SCRATCH) $(BIN)/python benchmarks/bench_tuning.py
 
 clean-venv:
 	rm -rf $(VENV)
