@@ -17,9 +17,10 @@ from .utils import read_json, load_weights
 # %% auto #0
 __all__ = ['KINDS', 'TASKS', 'ARCHS', 'PRETRAINED', 'INIT_SCHEMES', 'DEFAULT_ARCHS', 'LARGE_IMAGE', 'ModelError', 'check_spec',
            'ArchEntry', 'register_arch', 'list_archs', 'param_count', 'model_summary', 'ScaleOutput', 'ScaledModel',
-           'tabular_mlp', 'small_cnn', 'small_resnet', 'resnet18', 'resnet34', 'imagenet_weights', 'load_pretrained',
-           'cnn1d', 'fcn', 'ResBlock1d', 'resnet1d', 'RNNClassifier', 'lstm', 'gru', 'init_weights', 'default_arch',
-           'import_arch_module', 'check_arch', 'check_params', 'build_model', 'load_model']
+           'LinearPath', 'WideDeep', 'tabular_mlp', 'small_cnn', 'small_resnet', 'resnet18', 'resnet34',
+           'imagenet_weights', 'load_pretrained', 'cnn1d', 'fcn', 'ResBlock1d', 'resnet1d', 'RNNClassifier', 'lstm',
+           'gru', 'init_weights', 'default_arch', 'import_arch_module', 'check_arch', 'check_params', 'build_model',
+           'load_model']
 
 # %% ../nbs/04_model.ipynb #792d1051
 class ModelError(DlprojError, ValueError):
@@ -117,6 +118,28 @@ class ScaledModel(nn.Module):
         self.model,self.scale = model,ScaleOutput(mean, std)
     def forward(self, *xs): return self.scale(self.model(*xs))
 
+# %% ../nbs/04_model.ipynb #424c942a
+class LinearPath(nn.Module):
+    "A linear model of a table's inputs: a weight vector per category (an `n_out`-wide embedding) and a linear layer on the continuous columns; zero at the start."
+    def __init__(self, emb_szs:list, # `(n_categories, width)` per categorical column, as `TabularModel` takes them
+                 n_cont:int, # continuous columns
+                 n_out:int, # outputs
+                ):
+        super().__init__()
+        self.embeds = nn.ModuleList([nn.Embedding(n, n_out) for n,_ in emb_szs])
+        self.cont = nn.Linear(n_cont, n_out) if n_cont else None
+        for p in self.parameters(): nn.init.zeros_(p)
+    def forward(self, x_cat, x_cont):
+        out = sum(e(x_cat[:, i]) for i,e in enumerate(self.embeds))
+        return out + self.cont(x_cont) if self.cont is not None else out
+
+class WideDeep(nn.Module):
+    "A deep tabular model plus a linear path over the same `(x_cat, x_cont)` inputs (Wide & Deep, Cheng et al. 2016)."
+    def __init__(self, deep:nn.Module, wide:LinearPath):
+        super().__init__()
+        self.deep,self.wide = deep,wide
+    def forward(self, x_cat, x_cont): return self.deep(x_cat, x_cont) + self.wide(x_cat, x_cont)
+
 # %% ../nbs/04_model.ipynb #3299ae2e
 @register_arch('tabular_mlp', 'tabular')
 def tabular_mlp(spec:dict, # the data spec (`emb_szs`, `n_cont`, `n_out`)
@@ -124,11 +147,14 @@ def tabular_mlp(spec:dict, # the data spec (`emb_szs`, `n_cont`, `n_out`)
                 ps:float|list[float]=0., # dropout after each hidden layer (one value, or one per layer)
                 embed_p:float=0., # dropout on the embeddings
                 use_bn:bool=True, # batch norm in the hidden layers
+                linear:bool=False, # add a linear path over the same inputs (`WideDeep`)
                )->nn.Module:
-    "fastai's TabularModel: embeddings for categorical columns, then an MLP."
+    "fastai's TabularModel: embeddings for categorical columns, then an MLP; with `linear`, plus a linear path."
     from fastai.tabular.model import TabularModel
-    return TabularModel([tuple(e) for e in spec['emb_szs']], spec['n_cont'], spec['n_out'], layers=list(layers),
+    emb_szs = [tuple(e) for e in spec['emb_szs']]
+    deep = TabularModel(emb_szs, spec['n_cont'], spec['n_out'], layers=list(layers),
                         ps=list(ps) if isinstance(ps, (list, tuple)) else ps, embed_p=embed_p, use_bn=use_bn)
+    return WideDeep(deep, LinearPath(emb_szs, spec['n_cont'], spec['n_out'])) if linear else deep
 
 # %% ../nbs/04_model.ipynb #36022552
 @register_arch('small_cnn', 'image')

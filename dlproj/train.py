@@ -389,9 +389,9 @@ def auto_patience(epochs:int)->int:
     return max(10, epochs // 5)
 
 def tabular_params(n:int)->dict:
-    "`tabular_mlp`'s size for `n` training rows: one hidden layer, wider for more rows, with dropout that shrinks as rows grow."
+    "`tabular_mlp`'s size for `n` training rows: one hidden layer, wider for more rows, dropout that shrinks as rows grow, and a linear path."
     layers = [64] if n < 1000 else [256] if n <= 100_000 else [512]
-    return dict(layers=layers, ps=0.5 if n < 1000 else 0.1)
+    return dict(layers=layers, ps=0.7 if n < 1000 else 0.1, linear=True)
 
 # %% ../nbs/06_train.ipynb #e8fb73a9
 def show_progress(progress:bool=True)->bool:
