@@ -184,7 +184,8 @@ def check_value(key:str, # the dotted key, for the error message
                ):
     "Convert `v` to `tp` or raise `ConfigError` naming `key` and the valid type."
     r = _convert(v, tp)
-    if r is _MISSING: raise ConfigError(f"{key}: expected {_type_name(tp)}, got {v!r} ({type(v).__name__})")
+    if r is _MISSING:
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {v!r} ({type(v).__name__})")
     return r
 
 # %% ../nbs/00_config.ipynb #7aac3cb6
@@ -201,7 +202,8 @@ def _hints(cls): return typing.get_type_hints(cls)
 
 def _merge(obj, d:dict, prefix:str=''):
     "Set the fields of dataclass `obj` from mapping `d`, recursing into nested sections."
-    if not isinstance(d, dict): raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping of keys, got {d!r}")
+    if not isinstance(d, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping of keys, got {d!r}")
     hints = _hints(type(obj))
     for k,v in d.items():
         key = f"{prefix}{k}"
@@ -233,10 +235,12 @@ def load_yaml(text:str):
 
 def parse_override(s:str)->tuple[str,Any]:
     "Split `a.b=value` into the key and the YAML-parsed value."
-    if '=' not in s: raise ConfigError(f"override {s!r}: expected key=value, e.g. train.lr=3e-3")
+    if '=' not in s:
+        raise ConfigError(f"override {s!r}: expected key=value, e.g. train.lr=3e-3")
     k,v = s.split('=', 1)
     k = k.strip()
-    if not k: raise ConfigError(f"override {s!r}: empty key")
+    if not k:
+        raise ConfigError(f"override {s!r}: empty key")
     try: v = load_yaml(v) if v.strip() else None
     except yaml.YAMLError: pass # keep the raw string
     return k, v
@@ -319,12 +323,16 @@ def _atomic_write_text(path:Path, text:str):
 def read_yaml(path:Path)->dict:
     "Read a YAML mapping, with errors that name the file."
     path = Path(path)
-    if not path.exists(): raise ConfigError(f"config file not found: {path}")
-    if path.is_dir(): raise ConfigError(f"config file expected, got a folder: {path}")
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    if path.is_dir():
+        raise ConfigError(f"config file expected, got a folder: {path}")
     try: d = load_yaml(path.read_text(encoding='utf-8'))
-    except yaml.YAMLError as e: raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if d is None: return {}
-    if not isinstance(d, dict): raise ConfigError(f"{path}: expected a mapping of sections (experiment, data, train, ...), got {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (experiment, data, train, ...), got {type(d).__name__}")
     return d
 
 def load_config(config:str|Path|dict|Config|None=None, # a YAML path, a mapping, or a `Config`
@@ -338,7 +346,8 @@ def load_config(config:str|Path|dict|Config|None=None, # a YAML path, a mapping,
     else:
         try: cfg = from_dict(read_yaml(config))
         except ConfigError as e:
-            if str(e).startswith(str(config)) or 'config file' in str(e): raise
+            if str(e).startswith(str(config)) or 'config file' in str(e):
+                raise
             raise ConfigError(f"{config}: {e}") from None
     if overrides: cfg = apply_overrides(cfg, *overrides)
     return validate(cfg, check_files=check_files)

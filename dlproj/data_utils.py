@@ -70,7 +70,8 @@ def example_path(name:str, # an example name, with or without the `example:` pre
                 )->Path:
     "Materialise a bundled example into the cache (once) and return its folder or file."
     name = name.removeprefix('example:')
-    if name not in EXAMPLES: raise DataError(f"unknown example {name!r}; valid examples: {', '.join('example:'+k for k in EXAMPLES)}")
+    if name not in EXAMPLES:
+        raise DataError(f"unknown example {name!r}; valid examples: {', '.join('example:'+k for k in EXAMPLES)}")
     root = cache_dir(); dest = root/EXAMPLES[name]['file']
     if dest.exists(): return dest
     root.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,8 @@ def example_path(name:str, # an example name, with or without the `example:` pre
         _BUILDERS[name](tmp/dest.name)
         try: os.replace(tmp/dest.name, dest) if dest.suffix else os.rename(tmp/dest.name, dest)
         except OSError:
-            if not dest.exists(): raise   # a real failure, not a lost race
+            if not dest.exists():
+                raise   # a real failure, not a lost race
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
@@ -88,7 +90,8 @@ def resolve_source(source:str|Path, # a file, a folder, or `example:NAME`
     "The path for a data source, materialising `example:NAME`; `DataError` when it doesn't exist."
     if isinstance(source, str) and source.startswith('example:'): return example_path(source)
     p = Path(source).expanduser()
-    if not p.exists(): raise DataError(f"data source: file or folder not found: {source} (relative paths are read from {Path.cwd()})")
+    if not p.exists():
+        raise DataError(f"data source: file or folder not found: {source} (relative paths are read from {Path.cwd()})")
     return p
 
 # %% ../nbs/02_data_utils.ipynb #ee45cdae
@@ -98,7 +101,8 @@ def read_ts(path:Path, # a `.ts` file (UCR/UEA format)
     path = Path(path); header,rows,labelled = {},[],True
     with open(path, encoding='utf-8', errors='replace') as f: lines = [l.strip() for l in f]
     try: start = next(i for i,l in enumerate(lines) if l.lower().startswith('@data')) + 1
-    except StopIteration: raise DataError(f"{path}: not a .ts file: no @data line") from None
+    except StopIteration:
+        raise DataError(f"{path}: not a .ts file: no @data line") from None
     for l in lines[:start-1]:
         if l.startswith('@'): k,_,v = l[1:].partition(' '); header[k.lower()] = v.strip().lower()
     labelled = header.get('classlabel', 'true').startswith('true') or header.get('targetlabel', 'false') == 'true'
@@ -106,12 +110,14 @@ def read_ts(path:Path, # a `.ts` file (UCR/UEA format)
         parts = l.split(':')
         label,dims = (parts[-1], parts[:-1]) if labelled else (None, parts)
         try: vals = [np.array([np.nan if v.strip() in ('?', 'NaN', '') else float(v) for v in d.split(',')]) for d in dims]
-        except ValueError as e: raise DataError(f"{path}: series {i} (line {start + i + 1}): {e}") from None
+        except ValueError as e:
+            raise DataError(f"{path}: series {i} (line {start + i + 1}): {e}") from None
         n = max(len(v) for v in vals)
         rows.append(pd.DataFrame({'series': i, 'step': np.arange(n),
                                   **{f"dim_{j}": np.pad(v, (0, n-len(v)), constant_values=np.nan) for j,v in enumerate(vals)},
                                   **({'label': label} if labelled else {})}))
-    if not rows: raise DataError(f"{path}: no series after @data")
+    if not rows:
+        raise DataError(f"{path}: no series after @data")
     df = pd.concat(rows, ignore_index=True)
     if labelled: df['label'] = pd.to_numeric(df['label'], errors='coerce') if header.get('targetlabel') == 'true' else df['label'].astype(str)
     df.attrs.update(id_column='series', time_column='step', target='label' if labelled else None)
@@ -141,10 +147,12 @@ def sniff_csv(path:Path, # a .csv or .tsv file
     with open(path, 'rb') as f: head = f.read(_SNIFF_BYTES)
     enc = encoding or 'utf-8'
     try: utf8 = codecs.lookup(enc).name == 'utf-8'
-    except LookupError: raise DataError(f"data.encoding: unknown encoding {enc!r}; e.g. utf-8, latin-1, cp1252") from None
+    except LookupError:
+        raise DataError(f"data.encoding: unknown encoding {enc!r}; e.g. utf-8, latin-1, cp1252") from None
     if utf8 and head.startswith(codecs.BOM_UTF8): enc = 'utf-8-sig'
     try: text = codecs.getincrementaldecoder(enc)().decode(head, final=len(head) < _SNIFF_BYTES)
-    except UnicodeDecodeError as e: raise decode_error(path, e) from None
+    except UnicodeDecodeError as e:
+        raise decode_error(path, e) from None
     if sep is None: sep = '\t' if path.suffix.lower() == '.tsv' else _sniff_sep(text if len(head) < _SNIFF_BYTES else text[:text.rfind('\n')])
     return dict(encoding=enc, sep=_SEP_NAMES.get(sep, sep))
 
@@ -189,7 +197,8 @@ def _read(path:Path, sfx:str, sheet, encoding=None, sep=None):
     if sfx == '.parquet': return pd.read_parquet(path)
     if sfx == '.ts': return read_ts(path)
     try: xl = pd.ExcelFile(path, engine='calamine' if sfx == '.xls' else None)
-    except ImportError as e: raise DataError(f"{path}: reading {sfx} files needs an extra package ({e}); install it, or save the sheet as .xlsx") from None
+    except ImportError as e:
+        raise DataError(f"{path}: reading {sfx} files needs an extra package ({e}); install it, or save the sheet as .xlsx") from None
     with xl:
         names = xl.sheet_names
         if (isinstance(sheet, int) and not -len(names) <= sheet < len(names)) or (isinstance(sheet, str) and sheet not in names):
@@ -205,16 +214,25 @@ def read_table(path:Path, # a .csv, .tsv, .json, .jsonl, .xlsx, .xls or .parquet
               )->pd.DataFrame:
     "Read a table, choosing pandas' reader by the file's suffix."
     path = Path(path); sfx = path.suffix.lower()
-    if not path.exists(): raise DataError(f"file not found: {path}")
-    if path.is_dir(): raise DataError(f"{path}: expected a table file, got a folder")
-    if sfx not in TABLE_SUFFIXES: raise DataError(f"{path}: unsupported file type {path.suffix!r}; supported: {', '.join(TABLE_SUFFIXES)}")
-    if path.stat().st_size == 0: raise DataError(f"{path}: empty file")
+    if not path.exists():
+        raise DataError(f"file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"{path}: expected a table file, got a folder")
+    if sfx not in TABLE_SUFFIXES:
+        raise DataError(f"{path}: unsupported file type {path.suffix!r}; supported: {', '.join(TABLE_SUFFIXES)}")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file")
     try: df = _read(path, sfx, sheet, encoding, sep)
-    except DataError: raise
-    except UnicodeDecodeError as e: raise decode_error(path, e) from None
-    except pd.errors.EmptyDataError: raise DataError(f"{path}: empty file (no columns)") from None
-    except Exception as e: raise DataError(f"{path}: could not be read as {sfx[1:]}: {type(e).__name__}: {e}") from None
-    if len(df) == 0 or len(df.columns) == 0: raise DataError(f"{path}: the table has no rows (columns: {list(df.columns)})")
+    except DataError:
+        raise
+    except UnicodeDecodeError as e:
+        raise decode_error(path, e) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: empty file (no columns)") from None
+    except Exception as e:
+        raise DataError(f"{path}: could not be read as {sfx[1:]}: {type(e).__name__}: {e}") from None
+    if len(df) == 0 or len(df.columns) == 0:
+        raise DataError(f"{path}: the table has no rows (columns: {list(df.columns)})")
     return df
 
 # %% ../nbs/02_data_utils.ipynb #6f450682
@@ -244,7 +262,8 @@ def read_image_folder(path:Path, # a folder with one subfolder of images per cla
                      )->pd.DataFrame:
     "A table of `path` (relative to `path`, posix) and `label`, sorted by path; bad files in `attrs['skipped']`."
     path = Path(path)
-    if not path.is_dir(): raise DataError(f"image folder not found: {path}")
+    if not path.is_dir():
+        raise DataError(f"image folder not found: {path}")
     files = sorted(p for p in path.rglob('*') if _is_image(p) and p.is_file()
                    and not any(s.startswith('.') for s in p.relative_to(path).parts))
     skipped = [{'path': p.relative_to(path).as_posix(), 'reason': 'not inside a class subfolder'} for p in files if p.parent == path]
@@ -252,12 +271,14 @@ def read_image_folder(path:Path, # a folder with one subfolder of images per cla
     if verify:
         files,bad = check_images(files)
         skipped += [{'path': p.relative_to(path).as_posix(), 'reason': r} for p,r in bad]
-    if not files: raise DataError(f"{path}: no readable images found (looked for {', '.join(IMAGE_SUFFIXES)} files inside one subfolder per class)"
-                                  + (f"; {len(skipped)} file(s) skipped" if skipped else ''))
+    if not files:
+        raise DataError(f"{path}: no readable images found (looked for {', '.join(IMAGE_SUFFIXES)} files inside one subfolder per class)"
+                        + (f"; {len(skipped)} file(s) skipped" if skipped else ''))
     rel = [p.relative_to(path) for p in files]
     df = pd.DataFrame({'path': [r.as_posix() for r in rel], 'label': [r.parts[0] for r in rel]})
     classes = df['label'].unique()
-    if len(classes) < 2: raise DataError(f"{path}: only one class ({classes[0]!r}); an image folder needs at least two class subfolders")
+    if len(classes) < 2:
+        raise DataError(f"{path}: only one class ({classes[0]!r}); an image folder needs at least two class subfolders")
     return _report_skipped(df, skipped, path)
 
 # %% ../nbs/02_data_utils.ipynb #0c67add6
@@ -278,8 +299,10 @@ def check_target(df:pd.DataFrame, # the table
     "The target column; `DataError` listing the columns present when it is missing or not set."
     where = f"{path}: " if path is not None else ''
     cols = ', '.join(map(repr, map(str, df.columns)))
-    if target is None: raise DataError(f"{where}data.target is not set; set it to the label column, one of: {cols}")
-    if target not in df.columns: raise DataError(f"{where}target column {target!r} not found; columns present: {cols}")
+    if target is None:
+        raise DataError(f"{where}data.target is not set; set it to the label column, one of: {cols}")
+    if target not in df.columns:
+        raise DataError(f"{where}target column {target!r} not found; columns present: {cols}")
     return df[target]
 
 def read_image_table(path:Path, # a table file (any `read_table` format) listing image files
@@ -300,12 +323,15 @@ def read_image_table(path:Path, # a table file (any `read_table` format) listing
             raise DataError(f"{path}: set data.path_column: " + (f"several columns hold file paths: {cands}" if cands else
                             f"no column holds paths of existing files relative to {root}; columns: {list(df.columns)}"))
         path_column = cands[0]
-    elif path_column not in df.columns: raise DataError(f"{path}: path column {path_column!r} not found; columns present: {list(df.columns)}")
+    elif path_column not in df.columns:
+        raise DataError(f"{path}: path column {path_column!r} not found; columns present: {list(df.columns)}")
     s = df[path_column]
-    if s.isna().any(): raise DataError(f"{path}: column {path_column!r} has no path in row {_id(s.index[s.isna()][0])!r}")
+    if s.isna().any():
+        raise DataError(f"{path}: column {path_column!r} has no path in row {_id(s.index[s.isna()][0])!r}")
     missing = [(i, v) for i,v in s.items() if not (root/str(v)).is_file()]
-    if missing: raise DataError(f"{path}: {len(missing)} file(s) in column {path_column!r} not found relative to {root}, "
-                                f"e.g. row {_id(missing[0][0])!r}: {missing[0][1]!r}")
+    if missing:
+        raise DataError(f"{path}: {len(missing)} file(s) in column {path_column!r} not found relative to {root}, "
+                        f"e.g. row {_id(missing[0][0])!r}: {missing[0][1]!r}")
     skipped = []
     if verify:
         files = {v: root/str(v) for v in s.unique()}
@@ -313,7 +339,8 @@ def read_image_table(path:Path, # a table file (any `read_table` format) listing
         reasons = {p: r for p,r in bad}
         skipped = [{'path': str(v), 'reason': reasons[p]} for v,p in files.items() if p in reasons]
         df = df[[files[v] not in reasons for v in s]]
-    if df.empty: raise DataError(f"{path}: none of the {len(s)} images in column {path_column!r} could be read")
+    if df.empty:
+        raise DataError(f"{path}: none of the {len(s)} images in column {path_column!r} could be read")
     df.attrs.update(root=str(root), path_column=path_column)
     return _report_skipped(df, skipped, path)
 
@@ -368,10 +395,13 @@ def split_columns(df:pd.DataFrame, # the table
     cols = list(df.columns)
     for k,names in (('data.cat_names', cat_names), ('data.cont_names', cont_names), ('data.drop_columns', drop)):
         for c in names or ():
-            if c not in cols: raise DataError(f"{k}: column {c!r} not found; columns present: {', '.join(map(repr, map(str, cols)))}")
-            if c == target and k != 'data.drop_columns': raise DataError(f"{k}: {c!r} is the target column; it can't be an input")
+            if c not in cols:
+                raise DataError(f"{k}: column {c!r} not found; columns present: {', '.join(map(repr, map(str, cols)))}")
+            if c == target and k != 'data.drop_columns':
+                raise DataError(f"{k}: {c!r} is the target column; it can't be an input")
     both = set(cat_names or ()) & set(cont_names or ())
-    if both: raise DataError(f"columns in both data.cat_names and data.cont_names: {sorted(both)}")
+    if both:
+        raise DataError(f"columns in both data.cat_names and data.cont_names: {sorted(both)}")
     cat,cont = list(cat_names or []),list(cont_names or [])
     if cat_names is not None and cont_names is not None: return cat, cont
     rest = [c for c in cols if c not in {*cat, *cont, *drop} and c != target]
@@ -403,9 +433,11 @@ def clean_table(df:pd.DataFrame, # the table as read
     check_target(df, target)
     keep = df[target].notna()
     df = df[keep].copy()
-    if df.empty: raise DataError(f"no rows left: every row is missing the target {target!r}")
+    if df.empty:
+        raise DataError(f"no rows left: every row is missing the target {target!r}")
     for c in [*cat_names, *cont_names]:
-        if df[c].isna().all(): raise DataError(f"column {c!r} has no values (all {len(df)} rows are missing); remove it with data.drop_columns")
+        if df[c].isna().all():
+            raise DataError(f"column {c!r} has no values (all {len(df)} rows are missing); remove it with data.drop_columns")
     explicit = set(data_cfg.cat_names or ())
     for c in cont_names:
         v = _numbers(df[c], c, strict=True, hint=f"; fix the value, or list {c!r} in data.cat_names if it is categorical")
@@ -423,11 +455,13 @@ def fill_stats(train_df:pd.DataFrame, # the TRAINING rows
                value:float=0., # the constant for `how='constant'`
               )->dict[str,float]:
     "The value to fill each continuous column's missing entries with, from the training rows."
-    if how not in ('median', 'mean', 'constant'): raise ConfigError(f"data.fill_missing must be 'median', 'mean' or 'constant', got {how!r}")
+    if how not in ('median', 'mean', 'constant'):
+        raise ConfigError(f"data.fill_missing must be 'median', 'mean' or 'constant', got {how!r}")
     res = {}
     for c in cont_names:
         v = float(value) if how == 'constant' else float(getattr(train_df[c], how)())
-        if np.isnan(v): raise DataError(f"column {c!r} has no values in the training split; can't compute its {how}")
+        if np.isnan(v):
+            raise DataError(f"column {c!r} has no values in the training split; can't compute its {how}")
         res[c] = v
     return res
 
@@ -440,7 +474,8 @@ def apply_fill(df:pd.DataFrame, # any split (or new data)
     df = df.copy()
     if na_cols is None: na_cols = [c for c in fill if df[c].isna().any()]
     for c in na_cols:
-        if f"{c}_na" in df.columns and f"{c}_na" not in na_cols: raise DataError(f"can't add the missing-value indicator {c}_na: a column of that name exists")
+        if f"{c}_na" in df.columns and f"{c}_na" not in na_cols:
+            raise DataError(f"can't add the missing-value indicator {c}_na: a column of that name exists")
         df[f"{c}_na"] = df[c].isna()
     for c,v in fill.items(): df[c] = df[c].fillna(v)
     for c in cat_names:
@@ -470,7 +505,8 @@ SPLITS = ('train', 'valid', 'test')
 
 def _nrows(frac:float, n:int, name:str)->int:
     k = int(np.floor(frac*n + 0.5))
-    if frac > 0 and k == 0: raise DataError(f"data.{name}_pct={frac} of {n} rows is {frac*n:.2f} rows: the {name} split would be empty; raise it or set it to 0")
+    if frac > 0 and k == 0:
+        raise DataError(f"data.{name}_pct={frac} of {n} rows is {frac*n:.2f} rows: the {name} split would be empty; raise it or set it to 0")
     return k
 
 def split_rows(y:pd.Series, # the target (its index labels are the row ids)
@@ -485,15 +521,20 @@ def split_rows(y:pd.Series, # the target (its index labels are the row ids)
     from sklearn.model_selection import train_test_split, GroupShuffleSplit
     n = len(y); pos = np.arange(n)
     for k,v in (('valid', valid_pct), ('test', test_pct)):
-        if not 0 <= v < 1: raise DataError(f"data.{k}_pct must be in [0, 1), got {v}")
-    if valid_pct + test_pct >= 1: raise DataError(f"data.valid_pct + data.test_pct = {valid_pct + test_pct:g} leaves the train split empty")
+        if not 0 <= v < 1:
+            raise DataError(f"data.{k}_pct must be in [0, 1), got {v}")
+    if valid_pct + test_pct >= 1:
+        raise DataError(f"data.valid_pct + data.test_pct = {valid_pct + test_pct:g} leaves the train split empty")
     n_valid,n_test = _nrows(valid_pct, n, 'valid'),_nrows(test_pct, n, 'test')
-    if n - n_valid - n_test < 1: raise DataError(f"data.valid_pct={valid_pct} and data.test_pct={test_pct} of {n} rows leave the train split empty")
+    if n - n_valid - n_test < 1:
+        raise DataError(f"data.valid_pct={valid_pct} and data.test_pct={test_pct} of {n} rows leave the train split empty")
     if groups is not None:
         g = pd.Series(np.asarray(groups), index=y.index)
-        if g.isna().any(): raise DataError(f"group column has no value in row {_id(g.index[g.isna()][0])!r}")
+        if g.isna().any():
+            raise DataError(f"group column has no value in row {_id(g.index[g.isna()][0])!r}")
         ng,need = g.nunique(),1 + (valid_pct > 0) + (test_pct > 0)
-        if ng < need: raise DataError(f"{ng} group(s) can't fill {need} splits with no group on two sides")
+        if ng < need:
+            raise DataError(f"{ng} group(s) can't fill {need} splits with no group on two sides")
         def cut(p, frac):
             if frac == 0: return p, p[:0]
             a,b = next(GroupShuffleSplit(n_splits=1, test_size=frac, random_state=seed).split(p, groups=g.values[p]))
@@ -503,14 +544,17 @@ def split_rows(y:pd.Series, # the target (its index labels are the row ids)
     else:
         strat = None
         if stratify and (task or infer_task(y)) == 'classification':
-            if y.isna().any(): raise DataError(f"the target has {int(y.isna().sum())} missing value(s); drop those rows first (clean_table)")
+            if y.isna().any():
+                raise DataError(f"the target has {int(y.isna().sum())} missing value(s); drop those rows first (clean_table)")
             counts = y.value_counts(); need = 1 + (n_valid > 0) + (n_test > 0)
             rare = counts[counts < need]
-            if len(rare): raise DataError(f"class {_id(rare.index[0])!r} has only {rare.iloc[0]} row(s); a stratified split into {need} parts needs at least "
-                                          f"{need} per class; add rows, remove the class, or set data.stratify=false")
+            if len(rare):
+                raise DataError(f"class {_id(rare.index[0])!r} has only {rare.iloc[0]} row(s); a stratified split into {need} parts needs at least "
+                                f"{need} per class; add rows, remove the class, or set data.stratify=false")
             for k,m in (('valid', n_valid), ('test', n_test)):
-                if 0 < m < len(counts): raise DataError(f"the {k} split has {m} row(s), fewer than the {len(counts)} classes, so it can't be stratified; "
-                                                         f"raise data.{k}_pct or set data.stratify=false")
+                if 0 < m < len(counts):
+                    raise DataError(f"the {k} split has {m} row(s), fewer than the {len(counts)} classes, so it can't be stratified; "
+                                     f"raise data.{k}_pct or set data.stratify=false")
             strat = y.to_numpy()
         def cut(p, m):
             if m == 0: return p, p[:0]
@@ -524,7 +568,8 @@ def split_from_column(df:pd.DataFrame, # the table
                       column:str, # the column with values train/valid/test
                      )->dict[str,list]:
     "Row ids per split, as the column says."
-    if column not in df.columns: raise DataError(f"data.split_column: column {column!r} not found; columns present: {list(df.columns)}")
+    if column not in df.columns:
+        raise DataError(f"data.split_column: column {column!r} not found; columns present: {list(df.columns)}")
     v = df[column].astype('string').str.strip().str.lower().replace({'validation': 'valid'})
     badv = df[column][~v.isin(SPLITS) | v.isna()]
     if len(badv):
@@ -532,7 +577,8 @@ def split_from_column(df:pd.DataFrame, # the table
         raise DataError(f"column {column!r} must hold train, valid or test; found {sorted(map(str, badv.dropna().unique()))}"
                         + (f" and {nmiss} missing value(s)" if nmiss else '') + f" (e.g. row {_id(badv.index[0])!r})")
     res = {k: df.index[(v == k).to_numpy()].tolist() for k in SPLITS}
-    if not res['train']: raise DataError(f"column {column!r} marks no row as train")
+    if not res['train']:
+        raise DataError(f"column {column!r} marks no row as train")
     return res
 
 def save_splits(path:Path, splits:dict)->Path:
@@ -542,9 +588,11 @@ def save_splits(path:Path, splits:dict)->Path:
 def load_splits(path:Path)->dict[str,list]:
     "Read `splits.json`."
     path = Path(path)
-    if not path.exists(): raise DataError(f"splits file not found: {path}")
+    if not path.exists():
+        raise DataError(f"splits file not found: {path}")
     d = read_json(path)
-    if not isinstance(d, dict) or set(d) != set(SPLITS): raise DataError(f"{path}: expected the keys train, valid, test")
+    if not isinstance(d, dict) or set(d) != set(SPLITS):
+        raise DataError(f"{path}: expected the keys train, valid, test")
     return d
 
 # %% ../nbs/02_data_utils.ipynb #50cbc806
@@ -562,7 +610,8 @@ def fingerprint(obj:Path|pd.DataFrame, # a file, a folder or a DataFrame
         except TypeError: h.update(obj.to_json(orient='split', double_precision=15).encode())  # unhashable cells (lists)
         return h.hexdigest()
     p = Path(obj)
-    if not p.exists(): raise DataError(f"file or folder not found: {p}")
+    if not p.exists():
+        raise DataError(f"file or folder not found: {p}")
     if p.is_file(): _hash_file(h, p); return h.hexdigest()
     for f in sorted((f for f in p.rglob('*') if f.is_file() and not any(s.startswith('.') for s in f.relative_to(p).parts)),
                     key=lambda f: f.relative_to(p).as_posix()):
@@ -591,7 +640,8 @@ def augment_transforms(aug:AugmentConfig|None, # `data.augment`
     if aug is None: return []
     for k,lo,hi in (('rotate', 0, 180), ('zoom', 1, 10), ('lighting', 0, 0.999), ('warp', 0, 0.999), ('p', 0, 1)):
         v = getattr(aug, k)
-        if not lo <= v <= hi: raise ConfigError(f"data.augment.{k} must be in [{lo}, {hi}], got {v}")
+        if not lo <= v <= hi:
+            raise ConfigError(f"data.augment.{k} must be in [{lo}, {hi}], got {v}")
     if not (aug.flip or aug.rotate or aug.zoom > 1 or aug.lighting or aug.warp): return []
     from fastai.vision.augment import aug_transforms
     return aug_transforms(do_flip=aug.flip, max_rotate=aug.rotate, max_zoom=aug.zoom, max_lighting=aug.lighting,
@@ -653,14 +703,16 @@ def encode_target(pre:dict, y:pd.Series)->torch.Tensor:
 
 def _require_columns(df:pd.DataFrame, cols:list, what:str):
     missing = [c for c in cols if c not in df.columns]
-    if missing: raise DataError(f"{what}: missing required column(s) {missing}; columns present: {list(df.columns)}")
+    if missing:
+        raise DataError(f"{what}: missing required column(s) {missing}; columns present: {list(df.columns)}")
 
 def _floats(s:pd.Series, what:str)->np.ndarray:
     "A continuous column as float64, NaN where missing; `DataError` naming the first cell that is not a number."
     if not pd.api.types.is_numeric_dtype(s):   # read as text: some cell is not a number, or the column is all blank
         v = pd.to_numeric(s, errors='coerce')
         bad = s[v.isna() & s.notna()]
-        if len(bad): raise DataError(f"{what}: column {s.name!r} must be numeric; row {bad.index[0]!r} holds {bad.iloc[0]!r}")
+        if len(bad):
+            raise DataError(f"{what}: column {s.name!r} must be numeric; row {bad.index[0]!r} holds {bad.iloc[0]!r}")
         s = v
     return s.to_numpy(np.float64, na_value=np.nan)
 
@@ -698,11 +750,13 @@ def long_to_wide(df:pd.DataFrame, # one row per time step
                 )->pd.DataFrame:
     "One row per series (indexed by id), columns `<channel>_<step>` (padded with NaN), and the target when given."
     _require_columns(df, [id_column] + ([time_column] if time_column else []), what)
-    if df[id_column].isna().any(): raise DataError(f"{what}: data.id_column {id_column!r} is missing in row {df.index[df[id_column].isna()][0]!r}")
+    if df[id_column].isna().any():
+        raise DataError(f"{what}: data.id_column {id_column!r} is missing in row {df.index[df[id_column].isna()][0]!r}")
     skip = {id_column, time_column, target}
     if channels is None:
         channels = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
-        if not channels: raise DataError(f"{what}: a long series table needs numeric value columns besides {sorted(str(s) for s in skip if s)}; columns present: {list(df.columns)}")
+        if not channels:
+            raise DataError(f"{what}: a long series table needs numeric value columns besides {sorted(str(s) for s in skip if s)}; columns present: {list(df.columns)}")
     _require_columns(df, list(channels), what)
     if time_column: df = df.sort_values(time_column, kind='stable')
     step = df.groupby(id_column, sort=False).cumcount()
@@ -715,7 +769,8 @@ def long_to_wide(df:pd.DataFrame, # one row per time step
     if target is not None and target in df.columns:
         g = df.groupby(id_column, sort=False)[target]
         bad = g.nunique()[lambda s: s > 1]
-        if len(bad): raise DataError(f"{what}: the target {target!r} changes within series {_json_ids(bad.index[:1])[0]!r}; a long table needs one label per series")
+        if len(bad):
+            raise DataError(f"{what}: the target {target!r} changes within series {_json_ids(bad.index[:1])[0]!r}; a long table needs one label per series")
         w.insert(0, target, g.first().reindex(ids).to_numpy())
     w.index.name = id_column
     w.attrs.update(channels=list(channels), seq_len=L, id_column=id_column, time_column=time_column)
@@ -776,7 +831,8 @@ def encode_images(pre:dict, paths:list,
         except Exception as e: skipped.append((str(p), f"{type(e).__name__}: {e}")); continue
         if tuple(x.shape[-2:]) != tuple(pre['image_size']):
             msg = f"{p}: size {tuple(x.shape[-2:])} differs from {tuple(pre['image_size'])}"
-            if training: raise DataError(msg + " (the first training image's size); images of different sizes need data.image_size, e.g. data.image_size=64")
+            if training:
+                raise DataError(msg + " (the first training image's size); images of different sizes need data.image_size, e.g. data.image_size=64")
             skipped.append((str(p), msg + " (the training size)")); continue
         xs.append(x)
     c,(h,w) = pre['channels'],pre['image_size']

@@ -52,7 +52,8 @@ class TensorDL(DataLoader):
         self.tensors,self.types,self.split_idx = _on_gpu(tuple(tensors), device),list(types or [None]*len(tensors)),split_idx
         self.n_inp = len(self.tensors) - 1 if n_inp is None else n_inp
         n = len(self.tensors[0])
-        if any(len(t) != n for t in self.tensors): raise ValueError(f"tensors differ in length: {[len(t) for t in self.tensors]}")
+        if any(len(t) != n for t in self.tensors):
+            raise ValueError(f"tensors differ in length: {[len(t) for t in self.tensors]}")
         fs = after_batch.fs if isinstance(after_batch, Pipeline) else after_batch
         super().__init__(dataset=None, bs=bs, shuffle=shuffle, drop_last=drop_last, n=n, indexed=True, device=device,
                          after_batch=Pipeline(fs, split_idx=split_idx))
@@ -132,12 +133,14 @@ def _with_target(pre:dict, y:pd.Series, task:str)->dict:
     "Classes or target statistics from the training rows; a target nothing can be learnt from is refused here, before any run exists."
     if task == 'classification':
         classes = _classes(y)
-        if len(classes) < 2: raise DataError(f"target {pre['target']!r}: the training rows hold one class ({classes[0]!r} x {len(y)}); "
-                                             "classification needs at least two (add rows of another class, or use data.task=regression)")
+        if len(classes) < 2:
+            raise DataError(f"target {pre['target']!r}: the training rows hold one class ({classes[0]!r} x {len(y)}); "
+                            "classification needs at least two (add rows of another class, or use data.task=regression)")
         pre.update(classes=classes, n_out=len(classes))
     else:
         y = pd.to_numeric(y, errors='coerce')
-        if not y.std() > 0: raise DataError(f"target {pre['target']!r} is constant ({y.iloc[0]!r}) in the training rows: there is nothing to predict")
+        if not y.std() > 0:
+            raise DataError(f"target {pre['target']!r} is constant ({y.iloc[0]!r}) in the training rows: there is nothing to predict")
         pre.update(n_out=1, target_mean=float(y.mean()), target_std=float(y.std()))
     return pre
 
@@ -205,7 +208,8 @@ def read_source(source, data_cfg)->tuple[pd.DataFrame, Path|None, str, str, str|
         if kind == 'image':
             items = read_image_table(path, data_cfg.path_column, target, data_cfg.sheet, **csv_options(data_cfg))
             root,pcol = Path(items.attrs['root']),items.attrs['path_column']
-            if target is None: raise DataError(f"data.target is required for a table of images; columns in {path.name}: {list(items.columns)}")
+            if target is None:
+                raise DataError(f"data.target is required for a table of images; columns in {path.name}: {list(items.columns)}")
             items = items[[pcol, target]].rename(columns={pcol:'path', target:'label'})
         elif kind == 'sequence' and (data_cfg.id_column or df.attrs.get('id_column')):
             target = target or df.attrs.get('target')
@@ -215,7 +219,8 @@ def read_source(source, data_cfg)->tuple[pd.DataFrame, Path|None, str, str, str|
     if data_cfg.kind and data_cfg.kind != kind and kind == 'image':
         raise DataError(f"data.kind={data_cfg.kind} but {path} is a folder of images; use data.kind=image or another source")
     if kind != 'image':
-        if target is None: raise DataError(f"data.target is required for a {kind} table; columns in {path.name}: {list(items.columns)}")
+        if target is None:
+            raise DataError(f"data.target is required for a {kind} table; columns in {path.name}: {list(items.columns)}")
         check_target(items, target, path)
     task = 'classification' if kind == 'image' else (data_cfg.task or ex.get('task') or infer_task(items[target]))
     return items, root, kind, task, target
@@ -240,13 +245,15 @@ def duplicates_across_splits(items:pd.DataFrame, # the clean table, indexed by r
     return {k: int(h.loc[splits.get(k, [])].isin(seen).sum()) for k in ('valid', 'test')}
 
 def _check_valid(splits:dict):
-    if not splits.get('valid'): raise DataError("the validation split is empty: training needs one (raise data.valid_pct, or mark rows 'valid' in data.split_column)")
+    if not splits.get('valid'):
+        raise DataError("the validation split is empty: training needs one (raise data.valid_pct, or mark rows 'valid' in data.split_column)")
 
 def _check_saved_splits(splits:dict, items:pd.DataFrame):
     ids = set(items.index)
     for k,v in splits.items():
         missing = [i for i in v if i not in ids]
-        if missing: raise DataError(f"saved split {k!r} names {len(missing)} row(s) not in the data (e.g. {missing[:3]}): the data changed since the run")
+        if missing:
+            raise DataError(f"saved split {k!r} names {len(missing)} row(s) not in the data (e.g. {missing[:3]}): the data changed since the run")
 
 # %% ../nbs/03_dataset.ipynb #7fb37694
 MAX_BATCH = {'tabular': 128, 'image': 128, 'sequence': 32}  # the largest automatic batch size of each kind
@@ -295,20 +302,23 @@ def build_data(config, # a `Config`, a dict or a YAML path
     "Read, clean, split and encode the data of `config`; return loaders and everything needed to reproduce them."
     cfg = load_config(config)
     d = cfg.data
-    if not d.source: raise DataError("data.source is required: a file, a folder, or example:NAME")
+    if not d.source:
+        raise DataError("data.source is required: a file, a folder, or example:NAME")
     items,root,kind,task,target = read_source(d.source, d)
     src = resolve_source(d.source)
     test_items = None
     if d.test_source:
         test_items,_,tkind,_,_ = read_source(d.test_source, d)
-        if tkind != kind: raise DataError(f"data.test_source holds {tkind} data but data.source holds {kind} data")
+        if tkind != kind:
+            raise DataError(f"data.test_source holds {tkind} data but data.source holds {kind} data")
     info = dict(source=d.source, path=str(src), kind=kind, task=task, target=target,
                 inferred=[k for k in ('kind', 'task') if getattr(d, k) is None],  # what the config left to dlproj
                 fingerprint=_fingerprint(src, fingerprint), rows=len(items))
     if d.task is None and kind != 'image': info['task_reason'] = _task_reason(items[target], task)
     for k in ('group_column', 'split_column'):
         c = getattr(d, k)
-        if c and c not in items.columns: raise DataError(f"data.{k} {c!r} is not a column of {src.name}; columns present: {list(items.columns)}")
+        if c and c not in items.columns:
+            raise DataError(f"data.{k} {c!r} is not a column of {src.name}; columns present: {list(items.columns)}")
     if kind == 'image': return _build_images(cfg, items, root, test_items, splits, info, device, preprocess)
     drop = list(d.drop_columns) + [c for c in (d.split_column, d.group_column) if c]
     channels,long = None,None
@@ -319,12 +329,14 @@ def build_data(config, # a `Config`, a dict or a YAML path
         long = dict(id_column=items.attrs['id_column'], time_column=items.attrs['time_column'])
         channels = items.attrs['channels']
         if test_items is not None:   # pivoted by `read_source` too; cut or padded to the training length
-            if test_items.attrs.get('channels') != channels: raise DataError(f"data.test_source must be a long table (or .ts file) with the channels of data.source: {channels}")
+            if test_items.attrs.get('channels') != channels:
+                raise DataError(f"data.test_source must be a long table (or .ts file) with the channels of data.source: {channels}")
             test_items = test_items.reindex(columns=[target, *cont_names])
     else:
         cat_names,cont_names = [],(d.cont_names or series_columns(items.drop(columns=[target, *drop], errors='ignore')))
-        if not cont_names: raise DataError(f"{src.name}: no series found: a sequence table needs numbered numeric columns "
-                                           f"(t0, t1, ... or x_1, x_2, ...), or list them in data.cont_names; columns present: {list(items.columns)[:20]}")
+        if not cont_names:
+            raise DataError(f"{src.name}: no series found: a sequence table needs numbered numeric columns "
+                            f"(t0, t1, ... or x_1, x_2, ...), or list them in data.cont_names; columns present: {list(items.columns)[:20]}")
     items,report = clean_table(items, d, target, cat_names, cont_names)
     info.update(report)
     if test_items is not None:

@@ -188,7 +188,8 @@ def launch(args:list[str], nproc:int)->Path|None:
     "Run `dlproj ARGS` (e.g. `['train', 'cfg.yaml']`) on `nproc` processes with torchrun; return the run directory rank 0 made."
     from torch.distributed.run import main as torchrun
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    if nproc < 1: raise DlprojError(f"--nproc {nproc}: give 1 or more processes")
+    if nproc < 1:
+        raise DlprojError(f"--nproc {nproc}: give 1 or more processes")
     with tempfile.TemporaryDirectory() as tmp:
         run_file = Path(tmp)/'run'
         threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, (os.cpu_count() or 1) // nproc))   # torchrun's default: 1

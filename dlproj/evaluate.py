@@ -69,8 +69,10 @@ def _values(x, name:str)->np.ndarray:
     "`x` as a 1-D float array (a single output column is flattened)."
     a = x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
     if a.ndim == 2 and a.shape[1] == 1: a = a.reshape(-1)
-    if a.ndim != 1: raise DlprojError(f"{name} has shape {a.shape}; a regression needs one value per sample")
-    if not np.isfinite(a).all(): raise DlprojError(f"{name}: contains NaN or infinite values")
+    if a.ndim != 1:
+        raise DlprojError(f"{name} has shape {a.shape}; a regression needs one value per sample")
+    if not np.isfinite(a).all():
+        raise DlprojError(f"{name}: contains NaN or infinite values")
     return a
 
 def compute_metrics(task:str, # `classification` or `regression`
@@ -81,10 +83,13 @@ def compute_metrics(task:str, # `classification` or `regression`
     "scikit-learn's metrics for a task, as a plain JSON-able dict."
     if task == 'regression':
         y,v = _values(y_true, 'y_true'),_values(preds, 'preds')
-        if len(y) != len(v): raise DlprojError(f"y_true has {len(y)} values but preds {len(v)}; give one prediction per sample")
-        if not len(y): raise DlprojError("compute_metrics: no samples")
+        if len(y) != len(v):
+            raise DlprojError(f"y_true has {len(y)} values but preds {len(v)}; give one prediction per sample")
+        if not len(y):
+            raise DlprojError("compute_metrics: no samples")
         return _regression_metrics(y, v)
-    if task != 'classification': raise DlprojError(f"task: expected 'classification' or 'regression', got {task!r}")
+    if task != 'classification':
+        raise DlprojError(f"task: expected 'classification' or 'regression', got {task!r}")
     if classes is None: classes = [str(i) for i in range(np.shape(preds)[-1] if np.ndim(preds) == 2 else 2)]
     p = check_probs(preds, classes, 'preds')
     return _classification_metrics(class_indices(y_true, classes, len(p)), p, list(classes))
@@ -97,7 +102,8 @@ def predictions_frame(pre:dict, # the run's preprocess: `task` and `classes`
                      )->pd.DataFrame:
     "One row per item: id, target, prediction, confidence/probabilities (or error), and its loss."
     ids = list(ids)
-    if len(ids) != len(preds): raise DlprojError(f"ids has {len(ids)} items but preds {len(preds)}; give one id per prediction")
+    if len(ids) != len(preds):
+        raise DlprojError(f"ids has {len(ids)} items but preds {len(preds)}; give one id per prediction")
     if pre['task'] == 'regression':
         y,v = _values(y_true, 'y_true'),_values(preds, 'preds')
         return pd.DataFrame({'id': ids, 'target': y, 'prediction': v, 'error': v - y, 'abs_error': np.abs(v - y), 'loss': (v - y)**2})
@@ -123,7 +129,8 @@ SPLITS = ('test', 'valid')
 def _check_run(run)->Path:
     "`inference.check_run` (a finished model), plus the run's `config.yaml`, whose split and settings evaluation reads."
     run = check_run(run)
-    if not (run/'config.yaml').is_file(): raise DlprojError(f"{run}: not a finished run (no config.yaml); evaluate a run that `dlproj train` completed")
+    if not (run/'config.yaml').is_file():
+        raise DlprojError(f"{run}: not a finished run (no config.yaml); evaluate a run that `dlproj train` completed")
     return run
 
 def _forward(model:nn.Module, dl)->tuple[torch.Tensor, torch.Tensor|None, torch.Tensor|None]:
@@ -137,7 +144,8 @@ def _forward(model:nn.Module, dl)->tuple[torch.Tensor, torch.Tensor|None, torch.
             if first is None and len(xs) == 1: first = xs[0][0].cpu()
             outs.append(model(*xs).float().cpu())
             if y: ys.append(y[0].cpu())
-    if not outs: raise DlprojError("no items to evaluate")
+    if not outs:
+        raise DlprojError("no items to evaluate")
     return torch.cat(outs), (torch.cat(ys) if ys else None), first
 
 def _to_preds(pre:dict, out:torch.Tensor)->np.ndarray:
@@ -151,10 +159,13 @@ def _no_split(run:Path, split:str)->DlprojError:
 
 def _split_context(run:Path, split:str, device)->dict:
     "Everything `evaluate` needs about a run's own split: ids, labels, predictions, model, files."
-    if split not in SPLITS: raise DlprojError(f"split={split!r}: expected one of {', '.join(SPLITS)} (the model was fitted to 'train')")
-    if not (run/'splits.json').exists(): raise DlprojError(f"{run}: no splits.json, so its {split} split can't be rebuilt")
+    if split not in SPLITS:
+        raise DlprojError(f"split={split!r}: expected one of {', '.join(SPLITS)} (the model was fitted to 'train')")
+    if not (run/'splits.json').exists():
+        raise DlprojError(f"{run}: no splits.json, so its {split} split can't be rebuilt")
     cfg,splits = load_config(run/'config.yaml'),read_json(run/'splits.json')
-    if not splits.get(split): raise _no_split(run, split)
+    if not splits.get(split):
+        raise _no_split(run, split)
     if split == 'valid' and (read_json(run/'metrics.json') if (run/'metrics.json').exists() else {}).get('refit'):
         get_logger('evaluate').warning(f"{run}: its model was refit on the training and validation rows, so these valid scores "
                                        "are not held out (metrics.json keeps the held-out ones, of the first model)")
@@ -162,7 +173,8 @@ def _split_context(run:Path, split:str, device)->dict:
     was = (read_json(run/'data.json') if (run/'data.json').exists() else {}).get('fingerprint')
     bundle = build_data(cfg, splits=splits, device=device, preprocess=pre, fingerprint=was)
     dl = bundle.test_dl if split == 'test' else bundle.dls.valid
-    if dl is None: raise _no_split(run, split)
+    if dl is None:
+        raise _no_split(run, split)
     out,y,first = _forward(model, dl)
     ids = list(bundle.splits[split])
     files = None
@@ -182,22 +194,26 @@ def get_split_predictions(run:Path, # a finished run directory
 def _encode_y(pre:dict, y:pd.Series, path:Path)->np.ndarray:
     if pre['task'] == 'regression':
         v = pd.to_numeric(y, errors='coerce')
-        if v.isna().any(): raise DataError(f"{path}: target column {y.name!r} must be numeric for a regression run; row {y.index[v.isna()][0]!r} holds {y[v.isna()].iloc[0]!r}")
+        if v.isna().any():
+            raise DataError(f"{path}: target column {y.name!r} must be numeric for a regression run; row {y.index[v.isna()][0]!r} holds {y[v.isna()].iloc[0]!r}")
         return v.to_numpy(np.float64)
     try: return encode_target(pre, y).numpy()
-    except DataError as e: raise DataError(f"{path}: {e}") from None
+    except DataError as e:
+        raise DataError(f"{path}: {e}") from None
 
 def _image_items(path:Path, cfg, target:str|None, path_column:str|None)->tuple[pd.DataFrame, Path, int]:
     "`(items, root, dropped)`: the `path`/`label` table of a labelled image folder or table of image paths, without unlabelled rows."
     if path.is_dir(): return read_image_folder(path), path, 0
     label = target or cfg.data.target or 'label'
     df = read_table(path, cfg.data.sheet, **csv_options(cfg.data))
-    if label not in df.columns: raise DataError(f"{path}: label column {label!r} not found; columns present: {list(df.columns)}; "
-                                                "name the label column with target= (--target)")
+    if label not in df.columns:
+        raise DataError(f"{path}: label column {label!r} not found; columns present: {list(df.columns)}; "
+                        "name the label column with target= (--target)")
     col = image_path_column(df, path, path_column, cfg.data.path_column)
     items = read_image_table(path, col, label, cfg.data.sheet, **csv_options(cfg.data))
     has = items[label].notna()
-    if not has.any(): raise DataError(f"{path}: every row is missing the label {label!r}")
+    if not has.any():
+        raise DataError(f"{path}: every row is missing the label {label!r}")
     res = items.loc[has, [col, label]].set_axis(['path', 'label'], axis=1)
     res.attrs = dict(items.attrs)
     return res, Path(items.attrs['root']), int((~has).sum())
@@ -208,7 +224,8 @@ def _data_context(run:Path, data, device, target:str|None=None, path_column:str|
     cfg = load_config(run/'config.yaml', check_files=False)
     model,pre = load_model(run, device)
     dropped,skipped,files = 0,[],None
-    if path_column is not None and pre['kind'] != 'image': raise DlprojError(f"path_column applies to image runs; {run} is a {pre['kind']} model")
+    if path_column is not None and pre['kind'] != 'image':
+        raise DlprojError(f"path_column applies to image runs; {run} is a {pre['kind']} model")
     if pre['kind'] == 'image':
         items,root,dropped = _image_items(path, cfg, target, path_column)
         skipped = [dict(o) for o in items.attrs.get('skipped', [])]
@@ -218,14 +235,16 @@ def _data_context(run:Path, data, device, target:str|None=None, path_column:str|
         bad_files = {p for p,_ in bad}
         keep = [i for i,f in enumerate(files) if str(f) not in bad_files]
         skipped += [dict(path=p, reason=r) for p,r in bad]
-        if not keep: raise DataError(f"{path}: none of the {len(files)} images could be used ({skipped[0]['reason']})")
+        if not keep:
+            raise DataError(f"{path}: none of the {len(files)} images could be used ({skipped[0]['reason']})")
         ids,y,files,xs = [items['path'].iloc[i] for i in keep],y[keep],[files[i] for i in keep],(x,)
     else:
         df,col = read_table(path, cfg.data.sheet, **csv_options(cfg.data)),target or pre['target']
         if pre['kind'] == 'sequence': df = series_frame(pre, df, str(path))   # a long table (or .ts file): one row per series
         t = check_target(df, col, path)
         dropped = int(t.isna().sum()); df = df[t.notna()]
-        if df.empty: raise DataError(f"{path}: every row is missing the target {col!r}")
+        if df.empty:
+            raise DataError(f"{path}: every row is missing the target {col!r}")
         y = _encode_y(pre, df[col], path)
         xs,_ = encode_inputs(pre, df, str(path))
         ids = [int(i) if isinstance(i, (int, np.integer)) else str(i) for i in df.index]
@@ -293,7 +312,8 @@ def evaluate(run:Path|str, # a finished run directory
     "Evaluate a run on its held-out split or on new labelled data; returns the evaluation dict."
     run = _check_run(run); dev = get_device(device or 'auto', 'device')
     own = data is None
-    if own and (target or path_column): raise DlprojError("target and path_column name columns of data=; the run's own split needs neither")
+    if own and (target or path_column):
+        raise DlprojError("target and path_column name columns of data=; the run's own split needs neither")
     c = _split_context(run, split, dev) if own else _data_context(run, data, dev, target, path_column)
     pre = c['pre']
     ev = {'split': split if own else None, 'n': len(c['ids']),

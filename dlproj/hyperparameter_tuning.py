@@ -24,16 +24,22 @@ def _distribution(key:str, spec):
     import optuna.distributions as D
     where = f"tune.space.{key}"
     if isinstance(spec, list):
-        if not spec: raise ConfigError(f"{where}: an empty list of choices")
+        if not spec:
+            raise ConfigError(f"{where}: an empty list of choices")
         return D.CategoricalDistribution([json.dumps(v) if isinstance(v, (list, dict)) else v for v in spec])
     if not isinstance(spec, dict) or not {'low', 'high'} <= set(spec):
         raise ConfigError(f"{where}: expected {{low: ..., high: ...}} (with log: true, step: ..., int: true) or a list of choices, got {spec!r}")
-    if bad := set(spec) - {'low', 'high', 'log', 'step', 'int'}: raise ConfigError(f"{where}: unknown setting(s) {sorted(bad)}; valid: low, high, log, step, int")
+    if bad := set(spec) - {'low', 'high', 'log', 'step', 'int'}:
+        raise ConfigError(f"{where}: unknown setting(s) {sorted(bad)}; valid: low, high, log, step, int")
     lo,hi,log,step = spec['low'],spec['high'],bool(spec.get('log')),spec.get('step')
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)): raise ConfigError(f"{where}: low and high must be numbers, got {lo!r} and {hi!r}")
-    if not lo < hi: raise ConfigError(f"{where}: low must be below high, got {lo} and {hi}")
-    if log and lo <= 0: raise ConfigError(f"{where}: a log scale needs low > 0, got {lo}")
-    if log and step: raise ConfigError(f"{where}: log and step can't be combined")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)):
+        raise ConfigError(f"{where}: low and high must be numbers, got {lo!r} and {hi!r}")
+    if not lo < hi:
+        raise ConfigError(f"{where}: low must be below high, got {lo} and {hi}")
+    if log and lo <= 0:
+        raise ConfigError(f"{where}: a log scale needs low > 0, got {lo}")
+    if log and step:
+        raise ConfigError(f"{where}: log and step can't be combined")
     if spec.get('int') or (isinstance(lo, int) and isinstance(hi, int)): return D.IntDistribution(int(lo), int(hi), log=log, step=int(step or 1))
     return D.FloatDistribution(float(lo), float(hi), log=log, step=step)
 
@@ -43,7 +49,8 @@ def search_space(cfg:Config)->dict:
     for k,d in space.items():
         for v in (d.choices if hasattr(d, 'choices') else (d.low, d.high)):
             try: load_config(cfg, _override(k, v, d))
-            except ConfigError as e: raise ConfigError(f"tune.space.{k}: {e}") from None
+            except ConfigError as e:
+                raise ConfigError(f"tune.space.{k}: {e}") from None
     return space
 
 def _override(key:str, v, d)->str:
@@ -71,7 +78,8 @@ def _final_value(run:Path, name:str)->float:
     "The run's validation value of `name` (fastai's, on the best weights), from `metrics.json`."
     valid = read_json(run/'metrics.json')['valid']
     key = 'loss' if name == 'valid_loss' else name
-    if key not in valid: raise DlprojError(f"tune.metric {name!r}: the runs record {', '.join(['valid_loss'] + [k for k in valid if k != 'loss'])}")
+    if key not in valid:
+        raise DlprojError(f"tune.metric {name!r}: the runs record {', '.join(['valid_loss'] + [k for k in valid if k != 'loss'])}")
     return float(valid[key])
 
 class OptunaPruning(Callback):
@@ -135,7 +143,8 @@ def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
     import optuna
     cfg = load_config(config, *overrides)
     space = search_space(cfg)
-    if not space: raise ConfigError("tune.space is empty: name the config keys to search, e.g. tune.space: {train.lr: {low: 0.0001, high: 0.1, log: true}}")
+    if not space:
+        raise ConfigError("tune.space is empty: name the config keys to search, e.g. tune.space: {train.lr: {low: 0.0001, high: 0.1, log: true}}")
     name = study or cfg.tune.study or cfg.experiment
     total = trials or cfg.tune.trials
     metric,direction = tune_metric(cfg)
@@ -146,9 +155,11 @@ def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
             st = optuna.create_study(study_name=name, storage=make_storage(storage or cfg.tune.storage, folder), load_if_exists=True,
                                      direction=direction, sampler=make_sampler(cfg.tune.sampler, cfg.seed + seed_offset), pruner=make_pruner(cfg.tune.pruner))
             break
-        except ImportError as e: raise DlprojError(f"tune storage {storage or cfg.tune.storage}: {e} (for PostgreSQL: pip install psycopg2-binary)") from None
+        except ImportError as e:
+            raise DlprojError(f"tune storage {storage or cfg.tune.storage}: {e} (for PostgreSQL: pip install psycopg2-binary)") from None
         except Exception as e:
-            if attempt == 4 or not type(e).__module__.startswith('sqlalchemy'): raise
+            if attempt == 4 or not type(e).__module__.startswith('sqlalchemy'):
+                raise
             time.sleep(0.5 + random.random())
     base = copy.deepcopy(cfg); base.experiment = name
     if base.train.refit == 'auto': base.train.refit = False   # a trial is scored on validation rows a refit would train on; best.yaml's run refits
@@ -156,7 +167,8 @@ def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
         cb = OptunaPruning(trial, metric)
         run = run_experiment(base, *suggest(trial, space), cbs=[cb])
         trial.set_user_attr('run', str(run))
-        if cb.pruned: raise optuna.TrialPruned()
+        if cb.pruned:
+            raise optuna.TrialPruned()
         return _final_value(run, metric)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     left = total - len(st.get_trials(deepcopy=False, states=finished))

@@ -35,7 +35,8 @@ def check_run(run:Path|str, # a run directory, `<runs_dir>/<experiment>/<run_id>
              )->Path:
     "The run directory, checked to hold a finished model; `DlprojError` saying what is missing."
     run = Path(run).expanduser()
-    if not run.is_dir(): raise DlprojError(f"run directory not found: {run}" + (' (it is a file)' if run.exists() else ''))
+    if not run.is_dir():
+        raise DlprojError(f"run directory not found: {run}" + (' (it is a file)' if run.exists() else ''))
     missing = [f for f in ('model.safetensors', 'preprocess.json') if not (run/f).is_file()]
     if missing:
         raise DlprojError(f"{run}: not a finished run: {' and '.join(missing)} missing (present: {sorted(p.name for p in run.iterdir())}); "
@@ -46,8 +47,10 @@ def check_run(run:Path|str, # a run directory, `<runs_dir>/<experiment>/<run_id>
 def check_top_k(pre:dict, top_k:int|None):
     "`DlprojError` unless `top_k` is None or between 1 and the number of classes."
     if top_k is None: return
-    if pre['task'] != 'classification': raise DlprojError(f"top_k applies to classification; this run is a {pre['task']} model")
-    if not 1 <= top_k <= len(pre['classes']): raise DlprojError(f"top_k must be between 1 and {len(pre['classes'])} (the number of classes), got {top_k}")
+    if pre['task'] != 'classification':
+        raise DlprojError(f"top_k applies to classification; this run is a {pre['task']} model")
+    if not 1 <= top_k <= len(pre['classes']):
+        raise DlprojError(f"top_k must be between 1 and {len(pre['classes'])} (the number of classes), got {top_k}")
 
 def postprocess(pre:dict, # the run's preprocess.json
                 out:torch.Tensor, # the model's outputs `[N, n_out]`: logits, or values in original units
@@ -130,7 +133,8 @@ def _check_kind(p:Predictor, image:bool, what:str):
 
 def _insert_columns(res:pd.DataFrame, df:pd.DataFrame)->pd.DataFrame:
     "Copy `df`'s columns into the prediction table `res`, after `id`."
-    if clash := [c for c in df.columns if c in res.columns]: raise DataError(f"keep: column(s) {clash} would overwrite prediction columns; rename them first")
+    if clash := [c for c in df.columns if c in res.columns]:
+        raise DataError(f"keep: column(s) {clash} would overwrite prediction columns; rename them first")
     for i,c in enumerate(df.columns): res.insert(1 + i, c, df[c].to_numpy())
     return res
 
@@ -146,7 +150,8 @@ def predict_df(self:Predictor, df:pd.DataFrame, # the rows to predict; the index
     check_top_k(self.pre, top_k)
     if self.kind == 'sequence': df = series_frame(self.pre, df, what)   # a long table: one row per series, indexed by its id
     keep = list(keep or [])
-    if missing := [c for c in keep if c not in df.columns]: raise DataError(f"{what}: keep: column(s) {missing} not found; columns present: {list(df.columns)}")
+    if missing := [c for c in keep if c not in df.columns]:
+        raise DataError(f"{what}: keep: column(s) {missing} not found; columns present: {list(df.columns)}")
     tensors,_ = encode_inputs(self.pre, df, what)
     return _insert_columns(postprocess(self.pre, self.outputs(tensors, batch_size), df.index, top_k), df[keep])
 
@@ -192,20 +197,27 @@ def read_chunks(path:Path, # a table file (any `read_table` format)
         opts = sniff_csv(path, encoding, sep)
         check_columns(path, csv_header(path, **opts))
         reader = pd.read_csv(path, chunksize=chunk_size, dtype=dtype, **opts)
-    except DataError: raise
-    except UnicodeDecodeError as e: raise decode_error(path, e) from None
-    except pd.errors.EmptyDataError: raise DataError(f"{path}: empty file (no columns)") from None
-    except Exception as e: raise DataError(f"{path}: could not be read as {sfx[1:]}: {type(e).__name__}: {e}") from None
+    except DataError:
+        raise
+    except UnicodeDecodeError as e:
+        raise decode_error(path, e) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: empty file (no columns)") from None
+    except Exception as e:
+        raise DataError(f"{path}: could not be read as {sfx[1:]}: {type(e).__name__}: {e}") from None
     n = 0
     with reader:
         while True:
             try: df = next(reader)
             except StopIteration: break
-            except UnicodeDecodeError as e: raise decode_error(path, e) from None
-            except Exception as e: raise DataError(f"{path}: could not be read as {sfx[1:]} after row {n}: {type(e).__name__}: {e}") from None
+            except UnicodeDecodeError as e:
+                raise decode_error(path, e) from None
+            except Exception as e:
+                raise DataError(f"{path}: could not be read as {sfx[1:]} after row {n}: {type(e).__name__}: {e}") from None
             n += len(df)
             if len(df): yield df
-    if n == 0: raise DataError(f"{path}: the table has no rows")
+    if n == 0:
+        raise DataError(f"{path}: the table has no rows")
 
 def _image_files(folder)->list[str]:
     "`list_images` as strings that start with `os.path.join(str(folder), '')`: 10,000 `Path`s would cost a tenth of a second."
@@ -233,13 +245,15 @@ def image_path_column(df:pd.DataFrame, # the table (or its first chunk)
     "The column of `df` holding image paths: `path_column`, else `trained`, else the one column of image files."
     path,cols = Path(path),list(df.columns)
     if path_column is not None:
-        if path_column not in cols: raise DataError(f"{path}: path column {path_column!r} not found; columns present: {cols}")
+        if path_column not in cols:
+            raise DataError(f"{path}: path column {path_column!r} not found; columns present: {cols}")
         return path_column
     if trained is not None and trained in cols: return trained
     root = path.parent.resolve()
     cands = _image_columns(df, root)
     if len(cands) == 1: return cands[0]
-    if cands: raise DataError(f"{path}: several columns hold image paths: {cands}; name one with path_column= (--path-column)")
+    if cands:
+        raise DataError(f"{path}: several columns hold image paths: {cands}; name one with path_column= (--path-column)")
     raise DataError(f"{path}: no column holds paths of image files ({', '.join(IMAGE_SUFFIXES)}) relative to {root}; "
                     f"columns present: {cols}; name the column with path_column= (--path-column)")
 
@@ -249,7 +263,8 @@ def image_table_files(df:pd.DataFrame, # rows of a table of image paths
                      )->tuple[list[Path], list[str]]:
     "The image file of each row and its path as written (the `id`); `DataError` naming the row when a path is missing or names no file."
     root,s = Path(path).parent.resolve(),df[col]
-    if s.isna().any(): raise DataError(f"{path}: column {col!r} has no path in row {s.index[s.isna().to_numpy()].tolist()[0]!r}")
+    if s.isna().any():
+        raise DataError(f"{path}: column {col!r} has no path in row {s.index[s.isna().to_numpy()].tolist()[0]!r}")
     files = [root/str(v) for v in s]
     if missing := [(i, v) for i,v,f in zip(s.index.tolist(), s, files) if not f.is_file()]:
         raise DataError(f"{path}: {len(missing)} file(s) in column {col!r} not found relative to {root}, e.g. row {missing[0][0]!r}: {missing[0][1]!r}")
@@ -258,7 +273,8 @@ def image_table_files(df:pd.DataFrame, # rows of a table of image paths
 def _kept_columns(p:Predictor, df:pd.DataFrame, path:Path, col:str, keep, top_k)->list[str]:
     "The table's columns that follow `id`: all but the paths, or `keep`; none may share a prediction column's name."
     cols = [c for c in df.columns if c != col] if keep is None else list(keep)
-    if missing := [c for c in cols if c not in df.columns]: raise DataError(f"{path}: keep: column(s) {missing} not found; columns present: {list(df.columns)}")
+    if missing := [c for c in cols if c not in df.columns]:
+        raise DataError(f"{path}: keep: column(s) {missing} not found; columns present: {list(df.columns)}")
     outputs = postprocess(p.pre, torch.zeros(0, p.pre['n_out']), [], top_k).columns
     if clash := [c for c in cols if c in outputs]:
         raise DataError(f"{path}: column(s) {clash} would overwrite the prediction columns of the same name; rename them in the table"
@@ -313,7 +329,8 @@ def _input_frames(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_
         path = _input_path(input)
         if path.is_dir():
             files,what = _image_files(path),f"the folder {path}"
-            if not files and p.kind == 'image': raise DataError(f"{path}: no image files found (looked for {', '.join(IMAGE_SUFFIXES)}, at any depth)")
+            if not files and p.kind == 'image':
+                raise DataError(f"{path}: no image files found (looked for {', '.join(IMAGE_SUFFIXES)}, at any depth)")
             start = len(os.path.join(str(path), ''))
             ids = [f[start:].replace(os.sep, '/') for f in files]   # relative to the folder, with forward slashes
         elif path.suffix.lower() in IMAGE_SUFFIXES: files,ids,what = [path],[str(input)],f"the image {path}"
@@ -322,16 +339,19 @@ def _input_frames(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_
             else:
                 for df in read_chunks(path, chunk_size, **p.read_options): yield p.predict_df(df, bs, top_k, keep, what=str(path))
             return
-        else: raise DataError(f"{path}: unsupported input type {path.suffix!r}; give a table ({', '.join(TABLE_SUFFIXES)}), an image ({', '.join(IMAGE_SUFFIXES)}) or a folder of images")
+        else:
+            raise DataError(f"{path}: unsupported input type {path.suffix!r}; give a table ({', '.join(TABLE_SUFFIXES)}), an image ({', '.join(IMAGE_SUFFIXES)}) or a folder of images")
     _check_kind(p, True, what)
-    if keep: raise DlprojError(f"keep= copies table columns; it does not apply to images given as {what} (give a table file of image paths instead)")
+    if keep:
+        raise DlprojError(f"keep= copies table columns; it does not apply to images given as {what} (give a table file of image paths instead)")
     n = min(chunk_size, _IMAGE_CHUNK)
     for i in range(0, max(len(files), 1), n): yield p.predict_files(files[i:i+n], bs, top_k, ids[i:i+n])
 
 def _input_path(input)->Path:
     if isinstance(input, str) and input.startswith('example:'): return resolve_source(input)
     path = Path(input).expanduser()
-    if not path.exists(): raise DataError(f"input not found: {input} (relative paths are read from {Path.cwd()})")
+    if not path.exists():
+        raise DataError(f"input not found: {input} (relative paths are read from {Path.cwd()})")
     return path
 
 def _is_table_file(input)->bool:
@@ -356,11 +376,14 @@ def predict(run:Path|str|Predictor, # a finished run directory, or a loaded `Pre
             device='cpu', # where the model runs, when `run` is a directory
            )->pd.DataFrame|None:
     "Predict with a run's model; returns the predictions, or `None` when a table file was streamed to `out`."
-    if batch_size is not None and batch_size < 1: raise DlprojError(f"batch_size must be at least 1, got {batch_size}")
-    if chunk_size < 1: raise DlprojError(f"chunk_size must be at least 1, got {chunk_size}")
+    if batch_size is not None and batch_size < 1:
+        raise DlprojError(f"batch_size must be at least 1, got {batch_size}")
+    if chunk_size < 1:
+        raise DlprojError(f"chunk_size must be at least 1, got {chunk_size}")
     p = run if isinstance(run, Predictor) else Predictor(run, device)
     check_top_k(p.pre, top_k)
-    if path_column is not None and p.kind != 'image': raise DlprojError(f"path_column applies to image runs; {p.run} is a {p.kind} model")
+    if path_column is not None and p.kind != 'image':
+        raise DlprojError(f"path_column applies to image runs; {p.run} is a {p.kind} model")
     frames = _input_frames(p, input, batch_size or default_batch_size(p.kind), top_k, keep, chunk_size, path_column)
     if out is None: return _concat(list(frames))
     streamed,kept,n,skipped,written = _is_table_file(input),[],0,[],None

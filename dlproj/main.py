@@ -41,7 +41,8 @@ def cmd_experiment(a):
     from dlproj.run_experiment import run_grid, parse_grid, run_kfold
     from dlproj.config import DlprojError
     if a.kfold is not None:
-        if a.grid or a.seeds != 1: raise DlprojError("--kfold cross-validates one config: it can't be combined with --grid or --seeds")
+        if a.grid or a.seeds != 1:
+            raise DlprojError("--kfold cross-validates one config: it can't be combined with --grid or --seeds")
         s = run_kfold(a.config, *a.overrides, k=a.kfold)
         cols = [c for c in s.columns if c != 'fold']
         w = max(len(c) for c in cols)
@@ -56,7 +57,8 @@ def cmd_experiment(a):
     head = ['point', 'runs', *ms]
     w = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     for line in [head, *rows]: print('  '.join(str(x).ljust(n) for x,n in zip(line, w)))
-    if s.failed.sum(): raise DlprojError(f"{int(s.failed.sum())} run(s) failed, e.g. {s.error.dropna().iloc[0]}; all recorded in the experiment's experiment.json")
+    if s.failed.sum():
+        raise DlprojError(f"{int(s.failed.sum())} run(s) failed, e.g. {s.error.dropna().iloc[0]}; all recorded in the experiment's experiment.json")
 
 def cmd_evaluate(a):
     from dlproj.evaluate import evaluate
@@ -85,7 +87,8 @@ def cmd_runs(a):
     if a.check:
         r = check_run(a.check)
         if r['note']: print(f"note: {r['note']}")
-        if not r['reproduced']: raise DlprojError(f"{a.check} is not reproduced:\n  " + '\n  '.join(r['differences']))
+        if not r['reproduced']:
+            raise DlprojError(f"{a.check} is not reproduced:\n  " + '\n  '.join(r['differences']))
         print(f"{a.check} is reproduced: the same history ({r['epochs']} epochs) and metrics, exactly"); return
     df = list_runs(a.runs_dir, a.experiment)
     if df.empty: print(f"no runs under {a.runs_dir}"); return
@@ -103,14 +106,16 @@ def cmd_tune(a):
         import optuna
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try: st = optuna.load_study(study_name=name, storage=make_storage(storage, study_folder(cfg, name)))
-        except KeyError: raise DlprojError(f"no study {name!r} in {storage or study_folder(cfg, name)/'optuna.db'}") from None
+        except KeyError:
+            raise DlprojError(f"no study {name!r} in {storage or study_folder(cfg, name)/'optuna.db'}") from None
         print(trials_frame(st).drop(columns='run').to_string(index=False)); return
     if a.workers > 1:   # N processes on this machine, one study in Optuna's journal file
         storage = storage or f"journal:{study_folder(cfg, name)/'journal.log'}"
         base = [sys.executable, '-c', 'import sys; from dlproj.main import main; sys.exit(main(sys.argv[1:]))', 'tune', a.config, *a.overrides,
                 '--storage', storage, '--study', name] + (['--trials', str(a.trials)] if a.trials else [])
         procs = [subprocess.Popen(base + ['--seed-offset', str(i)]) for i in range(a.workers)]
-        if any(p.wait() for p in procs): raise DlprojError(f"a tuning worker failed; the study keeps its finished trials: run the same command again")
+        if any(p.wait() for p in procs):
+            raise DlprojError(f"a tuning worker failed; the study keeps its finished trials: run the same command again")
     st = tune(a.config, *a.overrides, trials=a.trials, timeout=a.timeout, storage=storage, study=name, seed_offset=a.seed_offset)
     best = [t for t in st.trials if t.state.name == 'COMPLETE']
     print(f"study {name}: {len(st.trials)} trials; best {st.best_value:.4g} with {st.best_params}" if best else f"study {name}: no complete trial")
@@ -127,7 +132,8 @@ def cmd_example(a):
     from dlproj.config import DlprojError
     src = example_path(a.name)
     dest = Path(a.dest) if a.dest else Path.cwd()/src.name
-    if dest.exists(): raise DlprojError(f"{dest} already exists; choose another destination")
+    if dest.exists():
+        raise DlprojError(f"{dest} already exists; choose another destination")
     (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest)
     ex = EXAMPLES[a.name.removeprefix('example:')]
     print(f"{ex.get('description', a.name)}\ncopied to {dest}\nconfig: data.source: {dest}" +

@@ -33,15 +33,20 @@ _SPEC_KEYS = {'tabular': ('emb_szs', 'n_cont'), 'image': ('channels', 'image_siz
 
 def check_spec(spec:dict)->dict:
     "Check that `spec` has the keys its kind and task need; raise `ModelError` naming what is missing."
-    if not isinstance(spec, dict): raise ModelError(f"model spec: expected a dict, got {type(spec).__name__}")
+    if not isinstance(spec, dict):
+        raise ModelError(f"model spec: expected a dict, got {type(spec).__name__}")
     kind,task = spec.get('kind'),spec.get('task')
-    if kind not in KINDS: raise ModelError(f"model spec: kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    if task not in TASKS: raise ModelError(f"model spec: task must be one of {', '.join(TASKS)}, got {task!r}")
+    if kind not in KINDS:
+        raise ModelError(f"model spec: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if task not in TASKS:
+        raise ModelError(f"model spec: task must be one of {', '.join(TASKS)}, got {task!r}")
     need = ('n_out', *_SPEC_KEYS[kind])
     missing = [k for k in need if k not in spec]
-    if missing: raise ModelError(f"model spec for {kind} data: missing {', '.join(missing)} (needs {', '.join(need)})")
+    if missing:
+        raise ModelError(f"model spec for {kind} data: missing {', '.join(missing)} (needs {', '.join(need)})")
     n_out = spec['n_out']
-    if not isinstance(n_out, int) or isinstance(n_out, bool) or n_out < 1: raise ModelError(f"model spec: n_out must be a positive int, got {n_out!r}")
+    if not isinstance(n_out, int) or isinstance(n_out, bool) or n_out < 1:
+        raise ModelError(f"model spec: n_out must be a positive int, got {n_out!r}")
     if task == 'regression' and not spec.get('target_std', 1) > 0:
         raise ModelError(f"model spec: target_std must be positive, got {spec['target_std']!r} (is the target constant?)")
     return spec
@@ -75,7 +80,8 @@ def register_arch(name:str, # the name used in `model.arch`
     "Decorator registering `fn(spec, **params) -> nn.Module` as architecture `name`."
     kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     bad = [k for k in kinds if k not in KINDS]
-    if bad or not kinds: raise ModelError(f"register_arch({name!r}): unknown data kind {', '.join(map(repr, bad)) or '(none given)'}; valid: {', '.join(KINDS)}")
+    if bad or not kinds:
+        raise ModelError(f"register_arch({name!r}): unknown data kind {', '.join(map(repr, bad)) or '(none given)'}; valid: {', '.join(KINDS)}")
     if name in ARCHS and not replace:
         raise ModelError(f"architecture {name!r} is already registered ({ARCHS[name].builder.__module__}.{ARCHS[name].builder.__qualname__}); "
                          "choose another name, or pass replace=True")
@@ -354,7 +360,8 @@ def default_arch(kind:str, # the data kind
                  pretrained:bool=False, # `model.pretrained`: only the ResNets have ImageNet weights
                 )->str:
     "The architecture used when `model.arch` is not set."
-    if kind not in DEFAULT_ARCHS: raise ModelError(f"data.kind: unknown kind {kind!r}; valid: {', '.join(KINDS)}")
+    if kind not in DEFAULT_ARCHS:
+        raise ModelError(f"data.kind: unknown kind {kind!r}; valid: {', '.join(KINDS)}")
     if kind == 'image' and (pretrained or (spec is not None and min(_hw(spec)) >= LARGE_IMAGE)): return 'resnet18'
     return DEFAULT_ARCHS[kind]
 
@@ -369,9 +376,11 @@ def import_arch_module(spec:str, # a Python file (`my_models.py`, relative to th
     if key in _IMPORTED: return _IMPORTED[key]
     if not is_file:
         try: mod = importlib.import_module(spec)
-        except ImportError as e: raise ModelError(f"model.module: cannot import {spec!r} ({e}); give a Python file (my_models.py) or an importable module") from None
+        except ImportError as e:
+            raise ModelError(f"model.module: cannot import {spec!r} ({e}); give a Python file (my_models.py) or an importable module") from None
     else:
-        if not path.is_file(): raise ModelError(f"model.module: {path} is not a file; give a Python file that calls register_arch")
+        if not path.is_file():
+            raise ModelError(f"model.module: {path} is not a file; give a Python file that calls register_arch")
         name = f"dlproj_user_{re.sub(r'[^0-9a-zA-Z_]', '_', path.stem)}"
         mod = types.ModuleType(name); mod.__file__ = str(path.resolve())
         sys.modules[name] = mod   # so pickling, dataclasses and `inspect` find it
@@ -421,13 +430,16 @@ def build_model(model_cfg:ModelConfig, # `arch`, `init`, `params` and `pretraine
     arch = check_arch(model_cfg.arch, spec['kind'], spec, model_cfg.pretrained)
     params = check_params(arch, model_cfg.params or {})
     if model_cfg.pretrained:
-        if arch not in PRETRAINED: raise ModelError(f"model.pretrained: {arch!r} has no ImageNet weights; architectures that do: {', '.join(PRETRAINED)}")
+        if arch not in PRETRAINED:
+            raise ModelError(f"model.pretrained: {arch!r} has no ImageNet weights; architectures that do: {', '.join(PRETRAINED)}")
         params = {**params, 'pretrained': True}
     try: model = ARCHS[arch].builder(spec, **params)
     except (TypeError, ValueError) as ex:
-        if isinstance(ex, DlprojError): raise
+        if isinstance(ex, DlprojError):
+            raise
         raise ModelError(f"model.params for {arch}: {ex} (given: {params})") from ex
-    if not isinstance(model, nn.Module): raise ModelError(f"architecture {arch!r} returned {type(model).__name__}, not an nn.Module")
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"architecture {arch!r} returned {type(model).__name__}, not an nn.Module")
     if model_cfg.pretrained and load_weights: load_pretrained(model, arch)
     elif not model_cfg.pretrained: init_weights(model, model_cfg.init)
     if spec['task'] == 'regression': model = ScaledModel(model, spec.get('target_mean', 0.), spec.get('target_std', 1.))
@@ -441,7 +453,8 @@ def load_model(run_dir:Path, device='cpu')->tuple[nn.Module, dict]:
         raise DlprojError(f"{run_dir}: not a finished run (expected model.safetensors and preprocess.json)")
     pre = read_json(run_dir/'preprocess.json')
     m = pre.get('model')
-    if not isinstance(m, dict) or 'arch' not in m: raise DlprojError(f"{run_dir/'preprocess.json'}: no model section (arch, params); was it written by dlproj?")
+    if not isinstance(m, dict) or 'arch' not in m:
+        raise DlprojError(f"{run_dir/'preprocess.json'}: no model section (arch, params); was it written by dlproj?")
     if m['arch'] not in ARCHS and m.get('module'):   # your own architecture: its code runs only if you ask for it
         raise ModelError(f"{run_dir}: architecture {m['arch']!r} is defined in {m['module']}, which dlproj does not import on its own "
                          f"(a run directory should not run code): pass --module {m['module']} to the dlproj command, or import it first")

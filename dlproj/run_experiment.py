@@ -20,13 +20,16 @@ __all__ = ['EXPERIMENT_FILE', 'KFOLD_FILE', 'load_run', 'config_differences', 'r
 # %% ../nbs/09_run_experiment.ipynb #c20b2728
 def _read(p:Path, how):
     try: return how(p) if p.exists() else None
-    except Exception as e: raise DlprojError(f"{p}: unreadable ({type(e).__name__}: {e})") from None
+    except Exception as e:
+        raise DlprojError(f"{p}: unreadable ({type(e).__name__}: {e})") from None
 
 def load_run(run:Path|str)->dict:
     "Every file of a run directory that has a meaning, parsed: config, data, env, metrics, history, status."
     run = Path(run)
-    if not run.is_dir(): raise DlprojError(f"run directory not found: {run}")
-    if not (run/'config.yaml').exists(): raise DlprojError(f"{run} is not a run directory (it has no config.yaml)")
+    if not run.is_dir():
+        raise DlprojError(f"run directory not found: {run}")
+    if not (run/'config.yaml').exists():
+        raise DlprojError(f"{run} is not a run directory (it has no config.yaml)")
     rec = dict(path=run, run_id=run.name, experiment=run.parent.name,
                config=_read(run/'config.yaml', lambda p: yaml.safe_load(p.read_text())),
                data=_read(run/'data.json', read_json), env=_read(run/'env.json', read_json),
@@ -72,7 +75,8 @@ def list_runs(runs_dir:Path|str='runs', experiment:str|None=None)->pd.DataFrame:
 def run_records(runs_dir:Path|str='runs', experiment:str|None=None)->list[dict]:
     "The `load_run` records of the runs under `runs_dir` (optionally of one experiment), oldest first."
     root = Path(runs_dir)
-    if not root.is_dir(): raise DlprojError(f"runs folder not found: {root} (set output.runs_dir or pass --runs-dir)")
+    if not root.is_dir():
+        raise DlprojError(f"runs folder not found: {root} (set output.runs_dir or pass --runs-dir)")
     exps = [root/experiment] if experiment else sorted(p for p in root.iterdir() if p.is_dir())
     if experiment and not exps[0].is_dir():
         have = sorted(p.name for p in root.iterdir() if p.is_dir())
@@ -90,7 +94,8 @@ def runs_table(recs:list[dict])->pd.DataFrame:
 def compare_runs(runs:list)->pd.DataFrame:
     "Runs side by side, one column each: when they started, their status, the config values that differ, and their metrics."
     recs = [load_run(r) for r in runs]
-    if len(recs) < 2: raise DlprojError(f"compare needs at least two runs, got {len(recs)}")
+    if len(recs) < 2:
+        raise DlprojError(f"compare needs at least two runs, got {len(recs)}")
     rows = pd.DataFrame([run_row(r) for r in recs]).drop(columns=['path', 'experiment', 'run_id', 'kind'])
     diff = config_differences([r['config'] for r in recs])
     out = pd.concat([rows[['started', 'status']], diff, rows.drop(columns=['started', 'status'])], axis=1).T
@@ -102,7 +107,8 @@ def compare_plot(runs:list, path:Path, metric:str|None=None)->Path:
     from dlproj.visualization import plot_curves_comparison
     recs = [load_run(r) for r in runs]
     hs = {r['run_id']: r['history'] for r in recs if r['history'] is not None}
-    if not hs: raise DlprojError("none of these runs has a history.csv (no epoch finished)")
+    if not hs:
+        raise DlprojError("none of these runs has a history.csv (no epoch finished)")
     plot_curves_comparison(hs, metric, path=Path(path))
     return Path(path)
 
@@ -219,7 +225,8 @@ def parse_grid(specs:list[str])->dict:
     "`--grid` arguments (`train.lr=1e-3,3e-3`) as `{key: [values]}`; commas inside brackets don't split (`layers=[64,32],[128]`)."
     grid = {}
     for s in specs:
-        if '=' not in s: raise ConfigError(f"--grid {s!r}: expected key=value1,value2,..., e.g. train.lr=1e-3,3e-3")
+        if '=' not in s:
+            raise ConfigError(f"--grid {s!r}: expected key=value1,value2,..., e.g. train.lr=1e-3,3e-3")
         k,v = s.split('=', 1)
         parts,depth,cur = [],0,''
         for ch in v:
@@ -232,7 +239,8 @@ def parse_grid(specs:list[str])->dict:
 def grid_points(grid:dict)->list[list[str]]:
     "Every combination of the grid's values, as lists of `key=value` overrides (the first key varies slowest)."
     for k,vs in grid.items():
-        if not isinstance(vs, list) or not vs: raise ConfigError(f"grid.{k}: expected a non-empty list of values, got {vs!r}")
+        if not isinstance(vs, list) or not vs:
+            raise ConfigError(f"grid.{k}: expected a non-empty list of values, got {vs!r}")
     return [[f"{k}={json.dumps(v)}" for k,v in zip(grid, combo)] for combo in itertools.product(*grid.values())]
 
 def _metrics(run:Path)->dict:
@@ -246,7 +254,8 @@ def run_grid(config=None, # a YAML path, a dict or a `Config`, with an optional 
             )->pd.DataFrame:
     "Run every grid point with every seed (`run_experiment`), past failures, skipping what an earlier call finished; the summary."
     cfg = load_config(config, *overrides)
-    if seeds < 1: raise ConfigError(f"seeds must be at least 1, got {seeds}")
+    if seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, got {seeds}")
     grid = {**cfg.grid, **(grid or {})}
     base = copy.deepcopy(cfg); base.grid = {}
     points = grid_points(grid)
@@ -296,7 +305,8 @@ def kfold_splits(config, # a `Config` (or a path or dict)
     from sklearn.model_selection import StratifiedKFold, GroupKFold, KFold
     from dlproj.dataset import build_data
     cfg = load_config(config)
-    if not (isinstance(k, int) and k >= 2): raise ConfigError(f"kfold must be at least 2 folds, got {k!r}")
+    if not (isinstance(k, int) and k >= 2):
+        raise ConfigError(f"kfold must be at least 2 folds, got {k!r}")
     b = build_data(cfg)
     pool = b.splits['train'] + b.splits['valid']
     items = b.items.loc[pool]
@@ -306,7 +316,8 @@ def kfold_splits(config, # a `Config` (or a path or dict)
         elif y is not None and cfg.data.stratify: cv = StratifiedKFold(k, shuffle=True, random_state=cfg.seed).split(pool, y.values)
         else: cv = KFold(k, shuffle=True, random_state=cfg.seed).split(pool)
         cv = list(cv)
-    except ValueError as e: raise DataError(f"{k}-fold cross-validation of the {len(pool)} train and valid rows: {e}") from None
+    except ValueError as e:
+        raise DataError(f"{k}-fold cross-validation of the {len(pool)} train and valid rows: {e}") from None
     return [{'train': [pool[i] for i in tr], 'valid': [pool[i] for i in va], 'test': list(b.splits.get('test', []))} for tr,va in cv]
 
 def run_kfold(config=None, # a YAML path, a dict or a `Config`
@@ -344,11 +355,13 @@ def check_run(run:Path|str, # a finished run directory
     from dlproj.train import train
     from dlproj.data_utils import resolve_source, fingerprint
     run = Path(run); rec = load_run(run)
-    if not rec['metrics']: raise DlprojError(f"{run} has not finished (no metrics.json): there is nothing to compare with")
+    if not rec['metrics']:
+        raise DlprojError(f"{run} has not finished (no metrics.json): there is nothing to compare with")
     cfg = load_config(run/'config.yaml')
     was,now = (rec['data'] or {}).get('fingerprint'),fingerprint(resolve_source(cfg.data.source))
-    if was != now: raise DataError(f"{cfg.data.source} changed since {run} was trained (sha256 {now} now, {was} in its data.json): "
-                                   "a re-run would train on other data")
+    if was != now:
+        raise DataError(f"{cfg.data.source} changed since {run} was trained (sha256 {now} now, {was} in its data.json): "
+                        "a re-run would train on other data")
     with tempfile.TemporaryDirectory() as d:
         again = train(cfg, f'output.runs_dir={d}', 'train.device=cpu', 'output.plots=false', 'train.progress=false',
                       splits=read_json(run/'splits.json'))
@@ -419,7 +432,8 @@ def dashboard(runs_dir:Path|str='runs', # the runs folder
     "An interactive, self-contained HTML page of the runs: learning curves, a sortable table, hyperparameters, per-class metrics."
     import plotly.io as pio
     recs = run_records(runs_dir, experiment)   # each run read once, for the table and the charts
-    if not recs: raise DlprojError(f"no runs under {Path(runs_dir)/(experiment or '')}")
+    if not recs:
+        raise DlprojError(f"no runs under {Path(runs_dir)/(experiment or '')}")
     table = runs_table(recs)
     figs = dashboard_figures(recs, table)
     charts = ''.join(f'<section class="chart">{pio.to_html(f, include_plotlyjs=i == 0, full_html=False)}</section>' for i,f in enumerate(figs))

@@ -67,7 +67,8 @@ class AdamForEach(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        if closure is not None: raise NotImplementedError("fastai optimizers do not support a closure")
+        if closure is not None:
+            raise NotImplementedError("fastai optimizers do not support a closure")
         for pg,h in zip(self.param_lists, self.hypers):
             ps = [p for p in pg if p.grad is not None]
             if not ps: continue
@@ -117,14 +118,16 @@ def roc_auc_binary():
     return skm_to_fastai(_roc_auc_or_nan, axis=-1, activation=ActivationType.BinarySoftmax, flatten=False)
 
 def _choose(d:dict, name:str, key:str):
-    if name not in d: raise ConfigError(f"{key}: unknown value {name!r}; valid: {', '.join(d)}")
+    if name not in d:
+        raise ConfigError(f"{key}: unknown value {name!r}; valid: {', '.join(d)}")
     return d[name]
 
 def get_loss(name:str|None, task:str):
     "The fastai loss for `name`, or the task's default."
     name = name or ('cross_entropy' if task == 'classification' else 'mse')
     ok = ('cross_entropy','label_smoothing','focal') if task == 'classification' else ('mse','mae')
-    if name in LOSSES and name not in ok: raise ConfigError(f"train.loss: {name!r} does not fit {task}; valid: {', '.join(ok)}")
+    if name in LOSSES and name not in ok:
+        raise ConfigError(f"train.loss: {name!r} does not fit {task}; valid: {', '.join(ok)}")
     return _choose(LOSSES, name, 'train.loss')()
 
 def default_metrics(task:str, n_out:int)->list[str]:
@@ -137,7 +140,8 @@ def get_metrics(names:list[str]|None, task:str, n_out:int)->list:
     for n in names:
         if (task == 'regression' and n in cls_only) or (task == 'classification' and n in reg_only):
             raise ConfigError(f"train.metrics: {n!r} is not a {task} metric; valid: {', '.join(default_metrics(task, 3) if task == 'regression' else sorted(cls_only))}")
-        if n == 'roc_auc' and n_out != 2: raise ConfigError("train.metrics: 'roc_auc' needs two classes during training; use evaluate for one-vs-rest AUC")
+        if n == 'roc_auc' and n_out != 2:
+            raise ConfigError("train.metrics: 'roc_auc' needs two classes during training; use evaluate for one-vs-rest AUC")
     return [_named(_choose(METRICS, n, 'train.metrics')(), n) for n in names]
 
 def _named(m, name:str):
@@ -340,7 +344,8 @@ class DlprojLearner(Learner):
         # missing, through `GetAttr`): ~10 events x ~6 callbacks per batch. We call only those with a handler,
         # in the same order, and recompute the list when the callbacks change. `after_fit` goes to all, as
         # `Callback.__call__` resets `run` there.
-        if not hasattr(event, event_name): raise Exception(f'missing {event_name}')
+        if not hasattr(event, event_name):
+            raise Exception(f'missing {event_name}')
         ids = tuple(map(id, self.cbs))
         if ids != self._cb_ids: self._cb_ids,self._handlers = ids,{}
         cbs = self._handlers.get(event_name)
@@ -408,7 +413,8 @@ def build_learner(cfg:Config, bundle:DataBundle, model:torch.nn.Module|None=None
                           metrics=get_metrics(t.metrics, pre['task'], pre['n_out']), splitter=body_head_splitter,
                           path=path or Path(tempfile.gettempdir()), model_dir='checkpoints')
     valid = ['train_loss', 'valid_loss'] + [getattr(m, 'name', getattr(m, '__name__', '')) for m in learn.metrics]
-    if t.monitor not in valid: raise ConfigError(f"train.monitor: {t.monitor!r} is not recorded; valid: {', '.join(valid)}")
+    if t.monitor not in valid:
+        raise ConfigError(f"train.monitor: {t.monitor!r} is not recorded; valid: {', '.join(valid)}")
     if not show_progress(t.progress): learn.remove_cb(ProgressCallback); learn.logger = noop  # HistoryCallback logs each epoch instead
     if bundle.dls.device is not None and torch.device(bundle.dls.device).type == 'cuda' and t.mixed_precision: learn.add_cb(LeanMixedPrecision())
     if pre['kind'] == 'image': learn.add_cb(ChannelsLastFit())
@@ -423,7 +429,8 @@ class LeanMixedPrecision(MixedPrecision):
     def before_step(self):
         self.skipped = True
         self.scaler.step(self)   # calls our `step` unless the gradients overflowed
-        if self.skipped: raise CancelStepException()
+        if self.skipped:
+            raise CancelStepException()
 
 def body_head_splitter(model:torch.nn.Module)->list:
     "Two parameter groups, body and head (a torchvision ResNet's `fc`), for freezing and discriminative lrs; one group otherwise."
@@ -507,7 +514,8 @@ def _final_metrics(m:dict)->dict:
 def _need(module:str, extra:str):
     import importlib
     try: return importlib.import_module(module)
-    except ImportError: raise DlprojError(f"tracking.{extra}: the {module} package is not installed; pip install 'dlproj[{extra}]'") from None
+    except ImportError:
+        raise DlprojError(f"tracking.{extra}: the {module} package is not installed; pip install 'dlproj[{extra}]'") from None
 
 class WandbTracker:
     "A W&B run beside the dlproj run: fastai's `WandbCallback` on the learner; offline, inside the run directory, unless a W&B key is set."
@@ -604,7 +612,8 @@ def find_unfinished(cfg:Config)->Path:
     "The newest run of `cfg.experiment` that has a checkpoint but no final metrics."
     root = Path(cfg.output.runs_dir)/cfg.experiment
     runs = sorted([p for p in root.glob('*') if (p/'checkpoints'/'last.pth').exists() and not (p/'metrics.json').exists()]) if root.exists() else []
-    if not runs: raise DlprojError(f"train.resume=true: no unfinished run of experiment {cfg.experiment!r} under {root}")
+    if not runs:
+        raise DlprojError(f"train.resume=true: no unfinished run of experiment {cfg.experiment!r} under {root}")
     return runs[-1]
 
 def _metrics_row(learn, dl)->dict:
@@ -622,14 +631,17 @@ def _check_resume_overrides(overrides, policy:str|None=None):
         if k == 'train.epochs' and policy in ('one_cycle', 'flat_cos'):
             raise ConfigError(f"train.epochs: can't be changed when resuming a {policy} run: its learning-rate schedule is laid out over the "
                               "planned epochs and would jump; start a new run, or use train.policy=constant")
-        if k not in _RESUMABLE: raise ConfigError(f"{k}: can't be changed when resuming a run (it would change what the run already did); keys that can: {', '.join(_RESUMABLE)}")
+        if k not in _RESUMABLE:
+            raise ConfigError(f"{k}: can't be changed when resuming a run (it would change what the run already did); keys that can: {', '.join(_RESUMABLE)}")
 
 def check_resumable(run:Path|str, *overrides:str)->Path:
     "`run` if it is an unfinished run directory that these overrides may change; `DlprojError` saying why not otherwise."
     run = Path(run)
     _check_resume_overrides(overrides, load_config(run/'config.yaml').train.policy if (run/'config.yaml').exists() else None)
-    if not (run/'config.yaml').exists(): raise DlprojError(f"cannot resume {run}: it has no config.yaml (is it a run directory?)")
-    if (run/'metrics.json').exists(): raise DlprojError(f"cannot resume {run}: the run already finished")
+    if not (run/'config.yaml').exists():
+        raise DlprojError(f"cannot resume {run}: it has no config.yaml (is it a run directory?)")
+    if (run/'metrics.json').exists():
+        raise DlprojError(f"cannot resume {run}: the run already finished")
     return run
 
 def _storage_failed(e:StorageError, run:Path|None, created:bool)->StorageError:
@@ -679,10 +691,12 @@ def train(config=None, # a YAML path, a dict or a `Config` (ignored when resumin
             if created: run = _new_run(cfg, bundle, device, held)
             if is_main() and os.environ.get(RUN_FILE_ENV): Path(os.environ[RUN_FILE_ENV]).write_text(str(run))   # for `launch`
             _fit_run(run, cfg, bundle, learn, model, ck, cbs, log)
-        except StorageError as e: raise _storage_failed(e, run, created and is_main()) from None
+        except StorageError as e:
+            raise _storage_failed(e, run, created and is_main()) from None
         except OSError as e:   # a write outside dlproj's atomic writers (the log, fastai's lr finder)
             err = storage_error(e, run if run is not None else cfg.output.runs_dir)
-            if err is e: raise
+            if err is e:
+                raise
             raise _storage_failed(err, run, created and is_main()) from None
     return run
 
@@ -700,10 +714,12 @@ def _new_run(cfg:Config, bundle:DataBundle, device, held:contextlib.ExitStack)->
         except BaseException as e:
             broadcast_object(None)   # the other ranks stop too, instead of waiting for a path
             err = storage_error(e, run or cfg.output.runs_dir) if isinstance(e, OSError) and not isinstance(e, StorageError) else e
-            if isinstance(err, StorageError): raise _storage_failed(err, run, True) from None   # a half-made run is removed
+            if isinstance(err, StorageError):
+                raise _storage_failed(err, run, True) from None   # a half-made run is removed
             raise
     path = broadcast_object(str(run) if run is not None else None)
-    if path is None: raise DlprojError("rank 0 could not create the run directory (its error is printed above)")
+    if path is None:
+        raise DlprojError("rank 0 could not create the run directory (its error is printed above)")
     return Path(path)
 
 @contextlib.contextmanager

@@ -80,13 +80,15 @@ def get_device(pref:str|torch.device|None='auto', # `auto`, `cpu`, `cuda`, `cuda
     if pref == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu')
     if pref == 'cpu': return torch.device('cpu')
     if pref.startswith('cuda'):
-        if not torch.cuda.is_available(): raise DlprojError(f"{what}={pref}: CUDA is not available here; use auto or cpu")
+        if not torch.cuda.is_available():
+            raise DlprojError(f"{what}={pref}: CUDA is not available here; use auto or cpu")
         d = torch.device(pref)
         if d.index is not None and d.index >= torch.cuda.device_count():
             raise DlprojError(f"{what}={pref}: only {torch.cuda.device_count()} CUDA device(s) here")
         return d
     if pref == 'mps':
-        if not has_mps: raise DlprojError(f"{what}=mps: Apple MPS is not available here; use auto or cpu")
+        if not has_mps:
+            raise DlprojError(f"{what}=mps: Apple MPS is not available here; use auto or cpu")
         return torch.device('mps')
     raise DlprojError(f"{what}={pref}: unknown device; valid: auto, cpu, cuda, cuda:N, mps")
 
@@ -115,7 +117,8 @@ def _storage(path:Path):
     try: yield
     except OSError as e:
         err = storage_error(e, path)
-        if err is e: raise
+        if err is e:
+            raise
         raise err from None
 
 @contextlib.contextmanager
@@ -186,9 +189,11 @@ def load_weights(path:Path, device:str|torch.device='cpu')->dict:
     "Read a safetensors `state_dict`; no code in the file can run."
     from safetensors.torch import load_file
     path = Path(path)
-    if not path.exists(): raise DlprojError(f"weights file not found: {path}")
+    if not path.exists():
+        raise DlprojError(f"weights file not found: {path}")
     try: return load_file(str(path), device=str(device))
-    except Exception as e: raise DlprojError(f"{path}: not a readable safetensors weights file ({e})") from None
+    except Exception as e:
+        raise DlprojError(f"{path}: not a readable safetensors weights file ({e})") from None
 
 # %% ../nbs/01_utils.ipynb #8c6b2c7b
 def rng_states()->dict:
@@ -238,14 +243,17 @@ def save_checkpoint(path:Path, model:torch.nn.Module, opt=None, epoch:int=0, **e
 def read_checkpoint(path:Path, map_location='cpu')->dict:
     "Load a checkpoint with weights-only unpickling; refuse anything that would run code."
     path = Path(path)
-    if not path.exists(): raise DlprojError(f"checkpoint not found: {path}")
+    if not path.exists():
+        raise DlprojError(f"checkpoint not found: {path}")
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         m = re.search(r'GLOBAL ([\w.]+)', str(e))
-        if not m: raise DlprojError(f"{path}: not a readable checkpoint ({str(e).splitlines()[-1] or 'corrupt pickle'})") from None
+        if not m:
+            raise DlprojError(f"{path}: not a readable checkpoint ({str(e).splitlines()[-1] or 'corrupt pickle'})") from None
         raise DlprojError(f"{path}: refused to load: the file asks to import {m.group(1)}, and only tensors and "
                           "plain data are accepted (unpickling it could run code)") from None
-    except Exception as e: raise DlprojError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+    except Exception as e:
+        raise DlprojError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(ck, dict) or ck.get('format') != 'dlproj-checkpoint-1':
         raise DlprojError(f"{path}: not a dlproj checkpoint (expected format dlproj-checkpoint-1)")
     return ck
@@ -286,7 +294,8 @@ def make_run_dir(runs_dir:Path, # the root of all runs (`output.runs_dir`)
         try:
             with _storage(p): p.mkdir(); return p
         except FileExistsError:
-            if run_id: raise DlprojError(f"run directory already exists: {p}")
+            if run_id:
+                raise DlprojError(f"run directory already exists: {p}")
     raise DlprojError(f"could not create a new run directory under {root}")
 
 LOCK_NAME = 'train.lock'
@@ -323,7 +332,8 @@ def run_lock(run:Path):
                     raise DlprojError(f"{run} is being trained by process {o['pid']} on {o['host']} since {o['since']}: "
                                       f"wait for it to finish or stop it; if that process is gone, remove {lock}")
                 lock.unlink(missing_ok=True)   # stale: its process is gone
-        else: raise DlprojError(f"could not take the lock {lock}: other processes keep taking it")
+        else:
+            raise DlprojError(f"could not take the lock {lock}: other processes keep taking it")
     finally: os.unlink(tmp)
     try: yield lock
     finally: lock.unlink(missing_ok=True)

@@ -50,7 +50,8 @@ def save_fig(fig:Figure, # the figure to write
     "Write the figure to `path` atomically; returns the path."
     path = Path(path); fmt = path.suffix[1:].lower() or 'png'
     ok = fig.canvas.get_supported_filetypes()
-    if fmt not in ok: raise DlprojError(f"{path}: can't save a figure as .{fmt}; use one of {', '.join('.'+o for o in sorted(ok))}")
+    if fmt not in ok:
+        raise DlprojError(f"{path}: can't save a figure as .{fmt}; use one of {', '.join('.'+o for o in sorted(ok))}")
     buf = io.BytesIO(); fig.savefig(buf, format=fmt, dpi=dpi, facecolor='white')
     with atomic_write(path, 'wb') as f: f.write(buf.getvalue())
     return path
@@ -74,17 +75,21 @@ def _np(x, name:str)->np.ndarray:
     if isinstance(x, torch.Tensor): return x.detach().cpu().double().numpy()
     if isinstance(x, (list, tuple)) and len(x) and isinstance(x[0], torch.Tensor): x = [float(o) for o in x]
     try: return np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as e: raise DlprojError(f"{name}: expected numbers, got {type(x).__name__} ({e})") from None
+    except (TypeError, ValueError) as e:
+        raise DlprojError(f"{name}: expected numbers, got {type(x).__name__} ({e})") from None
 
 def check_probs(probs, classes, name:str='probs')->np.ndarray:
     "`probs` checked against `classes`: (n, n_classes), or (n,) positive-class probabilities for two classes."
     p = _np(probs, name); k = len(classes)
-    if k < 2: raise DlprojError(f"classes: need at least 2 class names, got {list(classes)}")
+    if k < 2:
+        raise DlprojError(f"classes: need at least 2 class names, got {list(classes)}")
     if k == 2 and (p.ndim == 1 or (p.ndim == 2 and p.shape[1] == 1)): p = p.reshape(-1); p = np.stack([1-p, p], 1)
     if p.ndim != 2 or p.shape[1] != k:
         raise DlprojError(f"{name} has shape {tuple(p.shape)}; expected (n_samples, {k}): one column per class of {_short(classes)}")
-    if len(p) == 0: raise DlprojError(f"{name}: no rows to plot")
-    if not np.isfinite(p).all(): raise DlprojError(f"{name}: contains NaN or infinite values")
+    if len(p) == 0:
+        raise DlprojError(f"{name}: no rows to plot")
+    if not np.isfinite(p).all():
+        raise DlprojError(f"{name}: contains NaN or infinite values")
     if p.min() < -1e-6 or p.max() > 1 + 1e-6:
         raise DlprojError(f"{name}: values must be probabilities in [0, 1], got {p.min():.3g} to {p.max():.3g} (logits? apply softmax first)")
     return p.clip(0, 1)
@@ -93,16 +98,20 @@ def class_indices(y, classes, n:int, name:str='y_true')->np.ndarray:
     "`y` as integer class indices; given as indices 0..k-1 or as class names."
     y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1: y = y.reshape(-1)
-    if y.ndim != 1 or len(y) != n: raise DlprojError(f"{name} has shape {y.shape}; expected ({n},): one label per row of probs")
+    if y.ndim != 1 or len(y) != n:
+        raise DlprojError(f"{name} has shape {y.shape}; expected ({n},): one label per row of probs")
     k = len(classes)
     if y.dtype.kind in 'biuf':
-        if y.dtype.kind == 'f' and not np.all(y == np.round(y)): raise DlprojError(f"{name}: expected class indices or names, got fractional values such as {y[y != np.round(y)][0]}")
+        if y.dtype.kind == 'f' and not np.all(y == np.round(y)):
+            raise DlprojError(f"{name}: expected class indices or names, got fractional values such as {y[y != np.round(y)][0]}")
         yi = y.astype(int); bad = (yi < 0) | (yi >= k)
-        if bad.any(): raise DlprojError(f"{name}: class index {yi[bad][0]} is out of range for {k} classes (valid: 0..{k-1})")
+        if bad.any():
+            raise DlprojError(f"{name}: class index {yi[bad][0]} is out of range for {k} classes (valid: 0..{k-1})")
         return yi
     idx = {str(c):i for i,c in enumerate(classes)}
     y = y.tolist(); bad = [o for o in y if str(o) not in idx]
-    if bad: raise DlprojError(f"{name}: label {bad[0]!r} is not one of the classes {_short(classes)}")
+    if bad:
+        raise DlprojError(f"{name}: label {bad[0]!r} is not one of the classes {_short(classes)}")
     return np.array([idx[str(o)] for o in y], dtype=int)
 
 def _colors(k:int)->list:
@@ -117,10 +126,13 @@ def plot_loss_curves(history:pd.DataFrame, # one row per epoch: `epoch`, `train_
                      figsize:tuple|None=None, # (width, height) in inches; by default (11, 4) with metrics, (6, 4) without
                     )->Figure:
     "Train and validation loss per epoch, and the metrics in a second panel."
-    if not isinstance(history, pd.DataFrame): raise DlprojError(f"history: expected a DataFrame (history.csv), got {type(history).__name__}")
+    if not isinstance(history, pd.DataFrame):
+        raise DlprojError(f"history: expected a DataFrame (history.csv), got {type(history).__name__}")
     miss = [c for c in ('epoch', 'train_loss') if c not in history.columns]
-    if miss: raise DlprojError(f"history: missing column(s) {', '.join(miss)}; it has {', '.join(map(str, history.columns))}")
-    if history.empty: raise DlprojError("history: no rows (no epoch has finished)")
+    if miss:
+        raise DlprojError(f"history: missing column(s) {', '.join(miss)}; it has {', '.join(map(str, history.columns))}")
+    if history.empty:
+        raise DlprojError("history: no rows (no epoch has finished)")
     h = history.apply(pd.to_numeric, errors='coerce')
     metrics = [c for c in h.columns if c not in _NOT_METRICS and h[c].notna().any()]
     fig = new_figure(figsize or ((11, 4) if metrics else (6, 4)))
@@ -142,11 +154,15 @@ def plot_lr_find(lrs, # the learning rates tried, increasing
                 )->Figure:
     "Loss against learning rate on a log axis, with the suggested learning rate marked."
     lr, l = _np(lrs, 'lrs').ravel(), _np(losses, 'losses').ravel()
-    if len(lr) != len(l): raise DlprojError(f"plot_lr_find: {len(lr)} learning rates but {len(l)} losses; give one loss per lr")
+    if len(lr) != len(l):
+        raise DlprojError(f"plot_lr_find: {len(lr)} learning rates but {len(l)} losses; give one loss per lr")
     ok = np.isfinite(l)
-    if ok.sum() < 2: raise DlprojError(f"plot_lr_find: need at least 2 finite losses, got {int(ok.sum())}")
-    if not (lr > 0).all(): raise DlprojError(f"lrs: learning rates must be positive for a log axis, got {lr.min():.3g}")
-    if suggestion is not None and not suggestion > 0: raise DlprojError(f"suggestion: must be a positive learning rate, got {suggestion!r}")
+    if ok.sum() < 2:
+        raise DlprojError(f"plot_lr_find: need at least 2 finite losses, got {int(ok.sum())}")
+    if not (lr > 0).all():
+        raise DlprojError(f"lrs: learning rates must be positive for a log axis, got {lr.min():.3g}")
+    if suggestion is not None and not suggestion > 0:
+        raise DlprojError(f"suggestion: must be a positive learning rate, got {suggestion!r}")
     fig = new_figure(figsize); ax = fig.subplots()
     ax.plot(lr, l, label='loss')
     ax.set_xscale('log'); ax.set(xlabel='learning rate (log scale)', ylabel='loss', title='learning-rate finder')
@@ -169,8 +185,10 @@ def plot_confusion_matrix(cm:np.ndarray, # counts, shape (n_classes, n_classes):
                          )->Figure:
     "A confusion matrix with every cell annotated with its count."
     cm = _np(cm, 'cm'); k = len(classes)
-    if cm.shape != (k, k): raise DlprojError(f"cm has shape {cm.shape}; expected ({k}, {k}) for the {k} classes {_short(classes)}")
-    if not np.isfinite(cm).all() or (cm < 0).any(): raise DlprojError("cm: counts must be finite and non-negative")
+    if cm.shape != (k, k):
+        raise DlprojError(f"cm has shape {cm.shape}; expected ({k}, {k}) for the {k} classes {_short(classes)}")
+    if not np.isfinite(cm).all() or (cm < 0).any():
+        raise DlprojError("cm: counts must be finite and non-negative")
     rows = cm.sum(1, keepdims=True)
     shown = cm / np.where(rows == 0, 1, rows) if normalize else cm
     side = max(4., 0.45*k + 2.5)
@@ -208,7 +226,8 @@ def plot_roc_pr(y_true:np.ndarray, # actual labels: class indices or class names
         aucs.append(auc(fpr, tpr))
         rax.plot(fpr, tpr, color=cols[c], label=f"{plain_text(classes[c])} (AUC = {aucs[-1]:.3f})")
         pax.plot(rec, prec, color=cols[c], label=f"{plain_text(classes[c])} (AP = {average_precision_score(t, p[:, c]):.3f})")
-    if not aucs: raise DlprojError(f"y_true: ROC and PR curves need positive and negative examples of a class; every sample is '{classes[y[0]]}'")
+    if not aucs:
+        raise DlprojError(f"y_true: ROC and PR curves need positive and negative examples of a class; every sample is '{classes[y[0]]}'")
     if k == 2: pax.axhline((y == 1).mean(), ls=':', color='grey', lw=1, label='_prevalence')
     what = f"{plain_text(classes[1])} vs {plain_text(classes[0])}" if k == 2 else f"one-vs-rest, macro AUC = {np.mean(aucs):.3f}"
     rax.set(xlabel='false positive rate', ylabel='true positive rate', title=f"ROC ({what})", xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
@@ -276,9 +295,11 @@ def plot_regression(y_true:np.ndarray, # actual values, (n,) or (n, 1)
     t, p = (o.reshape(-1) if o.ndim == 2 and o.shape[1] == 1 else o for o in (t, p))
     if t.ndim != 1 or t.shape != p.shape:
         raise DlprojError(f"y_true has shape {t.shape} and y_pred {p.shape}; expected two 1-D arrays of the same length (one target)")
-    if len(t) < 2: raise DlprojError(f"plot_regression: need at least 2 values, got {len(t)}")
+    if len(t) < 2:
+        raise DlprojError(f"plot_regression: need at least 2 values, got {len(t)}")
     for n, o in (('y_true', t), ('y_pred', p)):
-        if not np.isfinite(o).all(): raise DlprojError(f"{n}: contains NaN or infinite values")
+        if not np.isfinite(o).all():
+            raise DlprojError(f"{n}: contains NaN or infinite values")
     fig = new_figure(figsize); ax, rax = fig.subplots(1, 2)
     ax.scatter(t, p, s=12, alpha=0.6)
     lo, hi = min(t.min(), p.min()), max(t.max(), p.max())
@@ -312,9 +333,12 @@ def plot_top_losses(images:np.ndarray|torch.Tensor, # (N, C, H, W), (N, H, W) or
     "A gallery of the `k` images with the highest loss, titled prediction/actual/loss/probability."
     n = len(images)
     for name, v in (('true', true), ('pred', pred), ('probs', probs), ('losses', losses)):
-        if len(v) != n: raise DlprojError(f"plot_top_losses: {name} has {len(v)} items but images has {n}; give one per image")
-    if n == 0: raise DlprojError("plot_top_losses: no images to show")
-    if k < 1: raise DlprojError(f"k: expected at least 1 image, got {k}")
+        if len(v) != n:
+            raise DlprojError(f"plot_top_losses: {name} has {len(v)} items but images has {n}; give one per image")
+    if n == 0:
+        raise DlprojError("plot_top_losses: no images to show")
+    if k < 1:
+        raise DlprojError(f"k: expected at least 1 image, got {k}")
     l, pr = _np(losses, 'losses').ravel(), _np(probs, 'probs').ravel()
     top = np.argsort(-l, kind='stable')[:k]; k = len(top)
     cols = math.ceil(math.sqrt(k)); rows = math.ceil(k / cols)
@@ -335,10 +359,12 @@ def _find_layer(model:nn.Module, layer)->tuple[str,nn.Module]:
     "The (name, module) to hook: the first Conv1d/Conv2d, a name from `named_modules()`, or a module."
     named = dict(model.named_modules()); convs = [k for k, m in named.items() if isinstance(m, _CONVS)]
     if layer is None:
-        if not convs: raise DlprojError(f"plot_feature_maps: {type(model).__name__} has no Conv1d/Conv2d layer; pass layer= to show another layer's output")
+        if not convs:
+            raise DlprojError(f"plot_feature_maps: {type(model).__name__} has no Conv1d/Conv2d layer; pass layer= to show another layer's output")
         return convs[0], named[convs[0]]
     if isinstance(layer, str):
-        if layer not in named: raise DlprojError(f"layer {layer!r} not found in {type(model).__name__}; its conv layers are: {', '.join(convs) or 'none'}")
+        if layer not in named:
+            raise DlprojError(f"layer {layer!r} not found in {type(model).__name__}; its conv layers are: {', '.join(convs) or 'none'}")
         return layer, named[layer]
     for k, m in named.items():
         if m is layer: return k or type(m).__name__, m
@@ -353,7 +379,8 @@ def _one_input(model:nn.Module, x)->torch.Tensor:
         d = 1 if isinstance(first, nn.Conv1d) else 2; item = '(C, L)' if d == 1 else '(C, H, W)'
         if x.ndim == d + 1: xb = x[None]
         elif x.ndim == d + 2: xb = x[:1]
-        else: raise DlprojError(f"x has shape {tuple(x.shape)}; the model starts with a {type(first).__name__}, so expected one input {item} or a batch (1, {item[1:]}")
+        else:
+            raise DlprojError(f"x has shape {tuple(x.shape)}; the model starts with a {type(first).__name__}, so expected one input {item} or a batch (1, {item[1:]}")
     prm = next(model.parameters(), None)
     return xb if prm is None else xb.to(prm.device, dtype=prm.dtype if prm.is_floating_point() else None)
 
@@ -365,7 +392,8 @@ def plot_feature_maps(model:nn.Module, # the model
                       figsize:tuple|None=None, # (width, height) in inches; by default 2.2 inches per panel
                      )->Figure:
     "The first `n` channels of one layer's output for one input, caught with a forward hook."
-    if n < 1: raise DlprojError(f"n: expected at least 1 channel, got {n}")
+    if n < 1:
+        raise DlprojError(f"n: expected at least 1 channel, got {n}")
     name, m = _find_layer(model, layer); xb = _one_input(model, x)
     store, modes = {}, {o: o.training for o in model.modules()}
     def hook(mod, inp, out): store.setdefault('out', (out[0] if isinstance(out, (tuple, list)) else out).detach())
@@ -373,13 +401,16 @@ def plot_feature_maps(model:nn.Module, # the model
     try:
         model.eval()
         with torch.no_grad(): model(xb)
-    except RuntimeError as e: raise DlprojError(f"plot_feature_maps: the model failed on x of shape {tuple(xb.shape)}: {e}") from None
+    except RuntimeError as e:
+        raise DlprojError(f"plot_feature_maps: the model failed on x of shape {tuple(xb.shape)}: {e}") from None
     finally:
         h.remove()
         for o, t in modes.items(): o.training = t
     out = store.get('out')
-    if out is None: raise DlprojError(f"layer {name!r} did not run in the model's forward pass")
-    if out.ndim not in (3, 4): raise DlprojError(f"layer {name!r} outputs shape {tuple(out.shape)}; feature maps need (batch, channels, L) or (batch, channels, H, W)")
+    if out is None:
+        raise DlprojError(f"layer {name!r} did not run in the model's forward pass")
+    if out.ndim not in (3, 4):
+        raise DlprojError(f"layer {name!r} outputs shape {tuple(out.shape)}; feature maps need (batch, channels, L) or (batch, channels, H, W)")
     a = out[0].float().cpu().numpy(); c = a.shape[0]; n = min(n, c)
     cols = min(n, 4) if n <= 16 else math.ceil(math.sqrt(n)); rows = math.ceil(n / cols)
     fig = new_figure(figsize or (2.2*cols, 2.2*rows + 0.4)); axs = fig.subplots(rows, cols, squeeze=False).ravel()
@@ -399,11 +430,14 @@ def plot_run_comparison(df:pd.DataFrame, # one row per run
                         figsize:tuple|None=None, # (width, height) in inches; widens with the number of bars
                        )->Figure:
     "A bar chart of `metric` by `by`, mean ± standard deviation where a group has several runs."
-    if not isinstance(df, pd.DataFrame): raise DlprojError(f"plot_run_comparison: expected a DataFrame of runs, got {type(df).__name__}")
+    if not isinstance(df, pd.DataFrame):
+        raise DlprojError(f"plot_run_comparison: expected a DataFrame of runs, got {type(df).__name__}")
     for c in (metric, by):
-        if c not in df.columns: raise DlprojError(f"{c!r} is not a column of the runs table; columns: {', '.join(map(str, df.columns))}")
+        if c not in df.columns:
+            raise DlprojError(f"{c!r} is not a column of the runs table; columns: {', '.join(map(str, df.columns))}")
     d = pd.DataFrame({'by': df[by].astype(str), 'v': pd.to_numeric(df[metric], errors='coerce')}).dropna()
-    if d.empty: raise DlprojError(f"{metric}: no run has a numeric value to compare")
+    if d.empty:
+        raise DlprojError(f"{metric}: no run has a numeric value to compare")
     g = d.groupby('by', sort=False)['v'].agg(['mean', 'std', 'count'])
     many = g['count'] > 1
     fig = new_figure(figsize or (max(5., 0.7*len(g) + 2), 4)); ax = fig.subplots()
@@ -423,11 +457,13 @@ def plot_curves_comparison(histories:dict, # run name -> its history (`history.c
                            figsize:tuple=(11, 4), # (width, height) in inches
                           )->Figure:
     "Validation loss and `metric` per epoch, one line per run."
-    if not histories: raise DlprojError("plot_curves_comparison: no runs to compare")
+    if not histories:
+        raise DlprojError("plot_curves_comparison: no runs to compare")
     hs = {str(k): h.apply(pd.to_numeric, errors='coerce') for k,h in histories.items()}
     shared = set.intersection(*(set(h.columns) for h in hs.values())) - _NOT_METRICS
     metric = metric or next((c for c in next(iter(hs.values())).columns if c in shared), None)
-    if metric is not None and metric not in shared: raise DlprojError(f"{metric!r} is not in every run's history; shared metrics: {sorted(shared)}")
+    if metric is not None and metric not in shared:
+        raise DlprojError(f"{metric!r} is not in every run's history; shared metrics: {sorted(shared)}")
     fig = new_figure(figsize); axs = fig.subplots(1, 2 if metric else 1, squeeze=False)[0]
     for (name,h),c in zip(hs.items(), _colors(len(hs))):
         axs[0].plot(h['epoch'], h['valid_loss'], marker='o', ms=3, color=c, label=plain_text(name))
