@@ -60,9 +60,11 @@ drift: $(STAMP)
 	if [ "$$before" != "$$after" ]; then echo "nbdev_export/nbdev_clean changed files: export and clean the notebooks, then commit"; \
 	  git status --short; exit 1; fi; echo "no drift between notebooks and the dlproj package"
 
-# README.md is nbs/index.ipynb rendered to Markdown (nbdev_readme needs Quarto, which the docs workflow has).
+# README.md is nbs/index.ipynb rendered to Markdown (nbdev_readme needs Quarto, which the docs workflow has); the home
+# page's pictures live in nbs/images, so their links are made relative to the repository root.
 readme: $(STAMP)
-	@$(BIN)/jupyter nbconvert --log-level=ERROR --to markdown --execute nbs/index.ipynb --stdout > README.md.tmp && mv README.md.tmp README.md
+	@$(BIN)/jupyter nbconvert --log-level=ERROR --to markdown --execute nbs/index.ipynb --stdout | sed 's#](images/#](nbs/images/#g' > README.md.tmp && \
+	  mv README.md.tmp README.md
 
 # One torch/BLAS thread per notebook: nbdev_test runs two notebooks at once on CI's two cores, and small models
 # slow down many times over when their threads fight for the cores.
