@@ -90,7 +90,9 @@ class TrainConfig:
     metrics: list[str]|None = None # metric names; default by task
     early_stopping: int|Literal['auto']|None = 'auto' # patience in epochs; `auto` with `epochs: auto`; None disables it
     monitor: str = 'valid_loss'   # what early stopping and best-model saving watch
-    refit: bool|Literal['auto'] = 'auto' # then train a fresh model on train + valid rows for the best epoch count, and keep that; `auto`: when early stopping ran, under 2,000 training rows, one process
+    # then train a fresh model on train + valid rows for the best epoch count, and keep that;
+    # `auto`: when early stopping ran, under 2,000 training rows, one process
+    refit: bool|Literal['auto'] = 'auto'
     mixed_precision: bool = True  # use mixed precision when a GPU is present
     device: str = 'auto'          # `auto`, `cpu`, `cuda`, `cuda:1`, `mps`
     deterministic: bool = False   # ask torch for deterministic algorithms
@@ -135,7 +137,8 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    grid: dict = field(default_factory=dict) # `dlproj experiment`: `{key: [values]}`, every combination is run (e.g. `train.lr: [1e-3, 3e-3]`)
+    # `dlproj experiment`: `{key: [values]}`, every combination is run (e.g. `train.lr: [1e-3, 3e-3]`)
+    grid: dict = field(default_factory=dict)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
@@ -286,7 +289,8 @@ def validate(cfg:Config, check_files:bool=True)->Config:
     if t.early_stopping not in ('auto', None) and t.early_stopping < 1:
         err(f"train.early_stopping must be at least 1 epoch, 'auto' or null, got {t.early_stopping}")
     checkpoint_interval(t.checkpoint_every)
-    if d.id_column is not None and d.kind not in (None, 'sequence'): err(f"data.id_column is for long sequence tables, but data.kind is {d.kind!r}")
+    if d.id_column is not None and d.kind not in (None, 'sequence'):
+        err(f"data.id_column is for long sequence tables, but data.kind is {d.kind!r}")
     for k in ('valid_pct','test_pct'):
         v = getattr(d, k)
         if not 0 <= v < 1: err(f"data.{k} must be in [0, 1), got {v}")

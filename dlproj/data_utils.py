@@ -4,14 +4,14 @@
 
 # %% ../nbs/02_data_utils.ipynb #cb054015
 from __future__ import annotations
-import codecs, collections, csv, hashlib, json, os, re, shutil, tempfile
+import codecs, collections, contextlib, csv, hashlib, json, os, re, shutil, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd
 from .config import DlprojError, ConfigError, DataConfig, AugmentConfig
 from .utils import get_logger, write_json, read_json
 
 # %% auto #0
-__all__ = ['EXAMPLES', 'CSV_SEPARATORS', 'TABLE_SUFFIXES', 'IMAGE_SUFFIXES', 'SPLITS', 'DataError', 'cache_dir', 'example_path', 'resolve_source', 'read_ts', 'decode_error', 'sniff_csv', 'csv_header', 'check_columns', 'csv_options', 'read_table', 'check_images', 'read_image_folder', 'check_target', 'read_image_table', 'series_columns', 'infer_kind', 'infer_task', 'split_columns', 'clean_table', 'fill_stats', 'apply_fill', 'norm_stats', 'normalize', 'split_rows', 'split_from_column', 'save_splits', 'load_splits', 'fingerprint', 'profile', 'augment_transforms', 'cat_strings', 'cat_codes', 'encode_target', 'encode_table', 'long_to_wide', 'series_frame', 'encode_series', 'image_item_tfms', 'encode_images', 'encode_inputs', 'normalized_images']
+__all__ = ['EXAMPLES', 'CSV_SEPARATORS', 'TABLE_SUFFIXES', 'IMAGE_SUFFIXES', 'SPLITS', 'DataError', 'cache_dir', 'example_path', 'resolve_source', 'read_ts', 'decode_error', 'sniff_csv', 'csv_header', 'check_columns', 'csv_options', 'read_errors', 'read_table', 'check_images', 'read_image_folder', 'check_target', 'read_image_table', 'series_columns', 'infer_kind', 'infer_task', 'split_columns', 'clean_table', 'fill_stats', 'apply_fill', 'norm_stats', 'normalize', 'split_rows', 'split_from_column', 'save_splits', 'load_splits', 'fingerprint', 'profile', 'augment_transforms', 'cat_strings', 'cat_codes', 'encode_target', 'encode_table', 'long_to_wide', 'series_frame', 'encode_series', 'image_item_tfms', 'encode_images', 'encode_inputs', 'normalized_images']
 
 # %% ../nbs/02_data_utils.ipynb #8be6a22d
 class DataError(DlprojError, ValueError):
@@ -119,7 +119,8 @@ def read_ts(path:Path, # a `.ts` file (UCR/UEA format)
     if not rows:
         raise DataError(f"{path}: no series after @data")
     df = pd.concat(rows, ignore_index=True)
-    if labelled: df['label'] = pd.to_numeric(df['label'], errors='coerce') if header.get('targetlabel') == 'true' else df['label'].astype(str)
+    if labelled:
+        df['label'] = pd.to_numeric(df['label'], errors='coerce') if header.get('targetlabel') == 'true' else df['label'].astype(str)
     df.attrs.update(id_column='series', time_column='step', target='label' if labelled else None)
     return df
 
@@ -153,7 +154,8 @@ def sniff_csv(path:Path, # a .csv or .tsv file
     try: text = codecs.getincrementaldecoder(enc)().decode(head, final=len(head) < _SNIFF_BYTES)
     except UnicodeDecodeError as e:
         raise decode_error(path, e) from None
-    if sep is None: sep = '\t' if path.suffix.lower() == '.tsv' else _sniff_sep(text if len(head) < _SNIFF_BYTES else text[:text.rfind('\n')])
+    if sep is None:
+        sep = '\t' if path.suffix.lower() == '.tsv' else _sniff_sep(text if len(head) < _SNIFF_BYTES else text[:text.rfind('\n')])
     return dict(encoding=enc, sep=_SEP_NAMES.get(sep, sep))
 
 def csv_header(path:Path, # a .csv or .tsv file
@@ -168,7 +170,8 @@ def check_columns(path:Path, # the file, for the message
     "`DataError` naming the file and the names when a column name appears more than once."
     counts = collections.Counter(n for n in names if not (pd.isna(n) or n == ''))   # pandas numbers empty names itself
     if dups := [n for n,k in counts.items() if k > 1]:
-        raise DataError(f"{path}: duplicated column name(s) {dups}: each column needs its own name (pandas would rename or drop the copies)")
+        raise DataError(f"{path}: duplicated column name(s) {dups}: each column needs its own name "
+                        "(pandas would rename or drop the copies)")
 
 def csv_options(data_cfg)->dict:
     "`encoding` and `sep` from the data config (None when not set), as keyword arguments of `read_table`."
@@ -207,6 +210,19 @@ def _read(path:Path, sfx:str, sheet, encoding=None, sep=None):
         if len(head): check_columns(path, head.iloc[0].tolist())
         return xl.parse(sheet)
 
+@contextlib.contextmanager
+def read_errors(path:Path):
+    "Turn what a reader raises on `path` into a `DataError` that names the file (`read_table`, and the chunked reader of `08_inference`)."
+    try: yield
+    except DataError:
+        raise
+    except UnicodeDecodeError as e:
+        raise decode_error(path, e) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: empty file (no columns)") from None
+    except Exception as e:
+        raise DataError(f"{path}: could not be read as {path.suffix.lower()[1:]}: {type(e).__name__}: {e}") from None
+
 def read_table(path:Path, # a .csv, .tsv, .json, .jsonl, .xlsx, .xls or .parquet file
                sheet:str|int=0, # the Excel sheet, by name or index
                encoding:str|None=None, # CSV/TSV: the text encoding (`data.encoding`); None: UTF-8, with or without a BOM
@@ -222,15 +238,7 @@ def read_table(path:Path, # a .csv, .tsv, .json, .jsonl, .xlsx, .xls or .parquet
         raise DataError(f"{path}: unsupported file type {path.suffix!r}; supported: {', '.join(TABLE_SUFFIXES)}")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file")
-    try: df = _read(path, sfx, sheet, encoding, sep)
-    except DataError:
-        raise
-    except UnicodeDecodeError as e:
-        raise decode_error(path, e) from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: empty file (no columns)") from None
-    except Exception as e:
-        raise DataError(f"{path}: could not be read as {sfx[1:]}: {type(e).__name__}: {e}") from None
+    with read_errors(path): df = _read(path, sfx, sheet, encoding, sep)
     if len(df) == 0 or len(df.columns) == 0:
         raise DataError(f"{path}: the table has no rows (columns: {list(df.columns)})")
     return df
@@ -443,7 +451,8 @@ def clean_table(df:pd.DataFrame, # the table as read
         v = _numbers(df[c], c, strict=True, hint=f"; fix the value, or list {c!r} in data.cat_names if it is categorical")
         if v is not None: df[c] = v.astype(float)
     for c in [c for c in cat_names if c not in explicit] + [target]:
-        _numbers(df[c], c, strict=False, hint=f"; fix the value" + (f", or list {c!r} in data.cat_names if it is categorical" if c != target else ''))
+        _numbers(df[c], c, strict=False,
+                 hint=f"; fix the value" + (f", or list {c!r} in data.cat_names if it is categorical" if c != target else ''))
     n = len(df)
     if data_cfg.drop_duplicates: df = df[~df.duplicated(subset=[*cat_names, *cont_names, target], keep='first')]
     return df, {'dropped_no_target': int((~keep).sum()), 'dropped_duplicates': n - len(df)}
@@ -506,7 +515,8 @@ SPLITS = ('train', 'valid', 'test')
 def _nrows(frac:float, n:int, name:str)->int:
     k = int(np.floor(frac*n + 0.5))
     if frac > 0 and k == 0:
-        raise DataError(f"data.{name}_pct={frac} of {n} rows is {frac*n:.2f} rows: the {name} split would be empty; raise it or set it to 0")
+        raise DataError(f"data.{name}_pct={frac} of {n} rows is {frac*n:.2f} rows: the {name} split would be empty; "
+                        "raise it or set it to 0")
     return k
 
 def split_rows(y:pd.Series, # the target (its index labels are the row ids)
@@ -549,8 +559,8 @@ def split_rows(y:pd.Series, # the target (its index labels are the row ids)
             counts = y.value_counts(); need = 1 + (n_valid > 0) + (n_test > 0)
             rare = counts[counts < need]
             if len(rare):
-                raise DataError(f"class {_id(rare.index[0])!r} has only {rare.iloc[0]} row(s); a stratified split into {need} parts needs at least "
-                                f"{need} per class; add rows, remove the class, or set data.stratify=false")
+                raise DataError(f"class {_id(rare.index[0])!r} has only {rare.iloc[0]} row(s); a stratified split into {need} parts "
+                                f"needs at least {need} per class; add rows, remove the class, or set data.stratify=false")
             for k,m in (('valid', n_valid), ('test', n_test)):
                 if 0 < m < len(counts):
                     raise DataError(f"the {k} split has {m} row(s), fewer than the {len(counts)} classes, so it can't be stratified; "
@@ -681,7 +691,7 @@ def _as_read(v:str)->str:
 def cat_codes(s:pd.Series, # a categorical column, of any dtype
               categories:list[str], # its training categories, `#na#` first
              )->np.ndarray:
-    "The code of each value: its `cat_strings` text among `categories`, else the category it reads as the same number or boolean as, else 0 (`#na#`)."
+    "Each value's code: its `cat_strings` text among `categories`, else the category equal to it as a number or boolean, else 0 (`#na#`)."
     x = cat_strings(s)
     codes = pd.Categorical(x, categories=categories).codes.astype(np.int64)
     if (miss := codes < 0).any():
@@ -754,9 +764,11 @@ def long_to_wide(df:pd.DataFrame, # one row per time step
         raise DataError(f"{what}: data.id_column {id_column!r} is missing in row {df.index[df[id_column].isna()][0]!r}")
     skip = {id_column, time_column, target}
     if channels is None:
-        channels = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+        channels = [c for c in df.columns
+                    if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
         if not channels:
-            raise DataError(f"{what}: a long series table needs numeric value columns besides {sorted(str(s) for s in skip if s)}; columns present: {list(df.columns)}")
+            raise DataError(f"{what}: a long series table needs numeric value columns besides {sorted(str(s) for s in skip if s)}; "
+                            f"columns present: {list(df.columns)}")
     _require_columns(df, list(channels), what)
     if time_column: df = df.sort_values(time_column, kind='stable')
     step = df.groupby(id_column, sort=False).cumcount()
@@ -770,7 +782,8 @@ def long_to_wide(df:pd.DataFrame, # one row per time step
         g = df.groupby(id_column, sort=False)[target]
         bad = g.nunique()[lambda s: s > 1]
         if len(bad):
-            raise DataError(f"{what}: the target {target!r} changes within series {_json_ids(bad.index[:1])[0]!r}; a long table needs one label per series")
+            raise DataError(f"{what}: the target {target!r} changes within series {_json_ids(bad.index[:1])[0]!r}; "
+                            "a long table needs one label per series")
         w.insert(0, target, g.first().reindex(ids).to_numpy())
     w.index.name = id_column
     w.attrs.update(channels=list(channels), seq_len=L, id_column=id_column, time_column=time_column)
@@ -832,7 +845,8 @@ def encode_images(pre:dict, paths:list,
         if tuple(x.shape[-2:]) != tuple(pre['image_size']):
             msg = f"{p}: size {tuple(x.shape[-2:])} differs from {tuple(pre['image_size'])}"
             if training:
-                raise DataError(msg + " (the first training image's size); images of different sizes need data.image_size, e.g. data.image_size=64")
+                raise DataError(msg + " (the first training image's size); images of different sizes need data.image_size, "
+                                      "e.g. data.image_size=64")
             skipped.append((str(p), msg + " (the training size)")); continue
         xs.append(x)
     c,(h,w) = pre['channels'],pre['image_size']

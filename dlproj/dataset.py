@@ -47,7 +47,7 @@ class TensorDL(DataLoader):
                  types=None, # a fastai tensor type per tensor (or None to keep as is)
                  n_inp:int|None=None, # how many tensors are inputs (default: all but the last)
                  device=None,
-                 cache_tfms:bool=False, # apply the batch transforms once, if they fit `_MAX_TFM_CACHE`; only for transforms without randomness
+                 cache_tfms:bool=False, # apply batch transforms once, if they fit `_MAX_TFM_CACHE`; only for transforms without randomness
                  **kwargs):
         self.tensors,self.types,self.split_idx = _on_gpu(tuple(tensors), device),list(types or [None]*len(tensors)),split_idx
         self.n_inp = len(self.tensors) - 1 if n_inp is None else n_inp
@@ -246,14 +246,16 @@ def duplicates_across_splits(items:pd.DataFrame, # the clean table, indexed by r
 
 def _check_valid(splits:dict):
     if not splits.get('valid'):
-        raise DataError("the validation split is empty: training needs one (raise data.valid_pct, or mark rows 'valid' in data.split_column)")
+        raise DataError("the validation split is empty: training needs one "
+                        "(raise data.valid_pct, or mark rows 'valid' in data.split_column)")
 
 def _check_saved_splits(splits:dict, items:pd.DataFrame):
     ids = set(items.index)
     for k,v in splits.items():
         missing = [i for i in v if i not in ids]
         if missing:
-            raise DataError(f"saved split {k!r} names {len(missing)} row(s) not in the data (e.g. {missing[:3]}): the data changed since the run")
+            raise DataError(f"saved split {k!r} names {len(missing)} row(s) not in the data (e.g. {missing[:3]}): "
+                            "the data changed since the run")
 
 # %% ../nbs/03_dataset.ipynb #7fb37694
 MAX_BATCH = {'tabular': 128, 'image': 128, 'sequence': 32}  # the largest automatic batch size of each kind
@@ -261,7 +263,7 @@ MAX_BATCH = {'tabular': 128, 'image': 128, 'sequence': 32}  # the largest automa
 def auto_batch_size(n:int, # training rows
                     kind:str='tabular', # the data kind, for its largest batch
                    )->int:
-    "`train.batch_size: auto`: the power of two nearest below `n/8`, between 8 and the kind's largest (every epoch has about 8 steps or more)."
+    "`train.batch_size: auto`: the power of two just below `n/8`, between 8 and the kind's largest (every epoch has about 8 steps or more)."
     return int(min(MAX_BATCH[kind], max(8, 2**math.floor(math.log2(max(n, 1) / 8)))))
 
 def batch_size(cfg:Config, n:int, kind:str)->int:
@@ -277,7 +279,7 @@ def _loaders(tensors:dict, types, bs, batch_tfms, aug, device, drop_last=True)->
     return mk('train', True), mk('valid', False), (mk('test', False) if 'test' in tensors and len(tensors['test'][0]) else None)
 
 def _task_reason(y:pd.Series, task:str)->str:
-    "Why `infer_task` chose `task`, logged and kept in `data.json` (a 1-5 rating read as classes, or a count read as a quantity, should not be a surprise)."
+    "Why `infer_task` chose `task`, logged and in `data.json`: a 1-5 rating read as classes, or a count as a quantity, is then no surprise."
     numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
     what = ('whole numbers' if task == 'classification' else 'numbers') if numeric else 'labels'
     why = (f"{task}: the target {y.name!r} holds {y.nunique()} distinct {what}" +
@@ -340,7 +342,8 @@ def build_data(config, # a `Config`, a dict or a YAML path
     items,report = clean_table(items, d, target, cat_names, cont_names)
     info.update(report)
     if test_items is not None:
-        test_items,_ = clean_table(test_items, d, target, cat_names, cont_names if channels is None else [])  # short test series leave steps empty
+        # short test series leave steps empty
+        test_items,_ = clean_table(test_items, d, target, cat_names, cont_names if channels is None else [])
         test_items.index = [f"test:{i}" for i in test_items.index]
     splits_made = splits is None
     if splits_made:
@@ -353,8 +356,8 @@ def build_data(config, # a `Config`, a dict or a YAML path
     train = allitems.loc[splits['train']]
     info['duplicates_across_splits'] = dup = duplicates_across_splits(allitems, [*cat_names, *cont_names, target], splits)
     if (dup['valid'] or dup['test']) and splits_made:   # said once, when the split is made (not again at resume or evaluation)
-        get_logger('data').warning(f"{dup['valid']} validation and {dup['test']} test row(s) are exact copies (inputs and target) of training rows, "
-            "so their scores overstate how well the model does on new data; " +
+        get_logger('data').warning(f"{dup['valid']} validation and {dup['test']} test row(s) are exact copies (inputs and target) "
+            "of training rows, so their scores overstate how well the model does on new data; " +
             ("remove them from data.test_source" if d.drop_duplicates else "set data.drop_duplicates: true to keep one copy of each row"))
     if kind == 'tabular':
         pre = preprocess or tabular_preprocess(train, target, task, cat_names, cont_names, d)
@@ -380,7 +383,8 @@ def _build_images(cfg, items, root, test_items, splits, info, device, saved=None
     for what,it in (('data.source', items), ('data.test_source', test_items)):
         if it is not None and it.attrs.get('skipped'): _check_lost(what, len(it) + len(it.attrs['skipped']), it.attrs['skipped'])
     if test_items is not None:
-        troot = resolve_source(d.test_source).resolve(); troot = troot if troot.is_dir() else troot.parent   # absolute: test files are not under the training folder
+        # absolute: test files are not under the training folder
+        troot = resolve_source(d.test_source).resolve(); troot = troot if troot.is_dir() else troot.parent
         test_items = test_items.copy(); test_items['path'] = [str(troot/p) for p in test_items['path']]
         test_items.index = [f"test:{p}" for p in test_items['path']]
     if splits is None:
@@ -409,7 +413,8 @@ def _build_images(cfg, items, root, test_items, splits, info, device, saved=None
             splits[k] = ids
         if skipped: info['skipped_files'] = info.get('skipped_files', []) + [dict(path=p, reason=r) for p,r in skipped]
         if not saved: pre['mean'],pre['std'] = _image_stats(tensors['train'][0])
-        trn,val,tst = _loaders(tensors, [TensorImage, TensorCategory], batch_size(cfg, len(splits['train']), 'image'), lambda aug: image_batch_tfms(pre, aug), d.augment, device)
+        trn,val,tst = _loaders(tensors, [TensorImage, TensorCategory], batch_size(cfg, len(splits['train']), 'image'),
+                               lambda aug: image_batch_tfms(pre, aug), d.augment, device)
         dls = DataLoaders(trn, val, device=device)
     else:
         if not saved:

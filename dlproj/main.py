@@ -58,7 +58,8 @@ def cmd_experiment(a):
     w = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     for line in [head, *rows]: print('  '.join(str(x).ljust(n) for x,n in zip(line, w)))
     if s.failed.sum():
-        raise DlprojError(f"{int(s.failed.sum())} run(s) failed, e.g. {s.error.dropna().iloc[0]}; all recorded in the experiment's experiment.json")
+        raise DlprojError(f"{int(s.failed.sum())} run(s) failed, e.g. {s.error.dropna().iloc[0]}; "
+                          "all recorded in the experiment's experiment.json")
 
 def cmd_evaluate(a):
     from dlproj.evaluate import evaluate
@@ -111,14 +112,16 @@ def cmd_tune(a):
         print(trials_frame(st).drop(columns='run').to_string(index=False)); return
     if a.workers > 1:   # N processes on this machine, one study in Optuna's journal file
         storage = storage or f"journal:{study_folder(cfg, name)/'journal.log'}"
-        base = [sys.executable, '-c', 'import sys; from dlproj.main import main; sys.exit(main(sys.argv[1:]))', 'tune', a.config, *a.overrides,
+        base = [sys.executable, '-c', 'import sys; from dlproj.main import main; sys.exit(main(sys.argv[1:]))',
+                'tune', a.config, *a.overrides,
                 '--storage', storage, '--study', name] + (['--trials', str(a.trials)] if a.trials else [])
         procs = [subprocess.Popen(base + ['--seed-offset', str(i)]) for i in range(a.workers)]
         if any(p.wait() for p in procs):
             raise DlprojError(f"a tuning worker failed; the study keeps its finished trials: run the same command again")
     st = tune(a.config, *a.overrides, trials=a.trials, timeout=a.timeout, storage=storage, study=name, seed_offset=a.seed_offset)
     best = [t for t in st.trials if t.state.name == 'COMPLETE']
-    print(f"study {name}: {len(st.trials)} trials; best {st.best_value:.4g} with {st.best_params}" if best else f"study {name}: no complete trial")
+    print(f"study {name}: {len(st.trials)} trials; best {st.best_value:.4g} with {st.best_params}" if best
+          else f"study {name}: no complete trial")
     print(f"outputs: {study_folder(cfg, name)}")
 
 def cmd_dashboard(a):
@@ -150,11 +153,13 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('config', nargs='?', help='a YAML config file')
     s.add_argument('overrides', nargs='*', help='section.key=value overrides, e.g. train.lr=3e-3')
     s.add_argument('--resume', metavar='RUN', help='continue an interrupted run directory')
-    s.add_argument('--nproc', type=int, default=1, metavar='N', help='train on N processes of this machine (torchrun; one GPU each, or CPUs)')
+    s.add_argument('--nproc', type=int, default=1, metavar='N',
+                   help='train on N processes of this machine (torchrun; one GPU each, or CPUs)')
     s.set_defaults(func=cmd_train)
     s = sub.add_parser('experiment', help='run a grid of configs over seeds (train, evaluate, report each), then summarize')
     s.add_argument('config'); s.add_argument('overrides', nargs='*', help='section.key=value overrides for every point')
-    s.add_argument('--grid', nargs='+', metavar='KEY=V1,V2', help="values to try, e.g. train.lr=1e-3,3e-3 (adds to the config's grid section)")
+    s.add_argument('--grid', nargs='+', metavar='KEY=V1,V2',
+                   help="values to try, e.g. train.lr=1e-3,3e-3 (adds to the config's grid section)")
     s.add_argument('--seeds', type=int, default=1, help='runs per grid point, seeds seed, seed+1, ... (default 1)')
     s.add_argument('--kfold', type=int, metavar='K', help='K-fold cross-validation on the train and valid rows, the test split held out')
     s.set_defaults(func=cmd_experiment)
@@ -166,15 +171,18 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('--device', default='auto', help='auto (default: a GPU when there is one), cpu, cuda, cuda:N or mps')
     s.set_defaults(func=cmd_evaluate)
     s = sub.add_parser('predict', help="predict with a run's model on a file, folder or image")
-    s.add_argument('run'); s.add_argument('input', help='a table file, an image, a folder of images, or (image runs) a table of image paths')
+    s.add_argument('run')
+    s.add_argument('input', help='a table file, an image, a folder of images, or (image runs) a table of image paths')
     s.add_argument('--out', help='write predictions to this CSV')
     s.add_argument('--path-column', metavar='COLUMN', help='image runs: the column of image paths in a table (default: found)')
     s.add_argument('--batch-size', type=int); s.add_argument('--top-k', type=int)
     s.add_argument('--device', default='cpu', help='cpu (default), auto, cuda, cuda:N or mps'); s.set_defaults(func=cmd_predict)
     s = sub.add_parser('report', help="write a run's report.html"); s.add_argument('run'); s.set_defaults(func=cmd_report)
     s = sub.add_parser('runs', help='list runs, or check that a run is reproduced'); s.add_argument('--experiment')
-    s.add_argument('--check', metavar='RUN', help="train RUN's config again (its seed and split, on the CPU) and compare its history and metrics")
-    s.add_argument('--compare', nargs='+', metavar='RUN', help='show runs side by side (differing config values, metrics) and plot their curves')
+    s.add_argument('--check', metavar='RUN',
+                   help="train RUN's config again (its seed and split, on the CPU) and compare its history and metrics")
+    s.add_argument('--compare', nargs='+', metavar='RUN',
+                   help='show runs side by side (differing config values, metrics) and plot their curves')
     s.add_argument('--plot', default='compare.png', help='where --compare writes its plot of the curves (default compare.png)')
     s.add_argument('--runs-dir', default='runs'); s.set_defaults(func=cmd_runs)
     s = sub.add_parser('tune', help="search the config's tune.space with Optuna; trials are runs; resumable")
@@ -188,7 +196,8 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('--show', action='store_true', help='print the trials table of the study and exit')
     s.set_defaults(func=cmd_tune)
     s = sub.add_parser('dashboard', help="write an interactive HTML page of an experiment's runs (works offline)")
-    s.add_argument('experiment'); s.add_argument('--runs-dir', default='runs'); s.add_argument('--out', help='default: RUNS_DIR/EXPERIMENT/dashboard.html')
+    s.add_argument('experiment'); s.add_argument('--runs-dir', default='runs')
+    s.add_argument('--out', help='default: RUNS_DIR/EXPERIMENT/dashboard.html')
     s.set_defaults(func=cmd_dashboard)
     s = sub.add_parser('example', help='copy a bundled example dataset (digits, breast_cancer, diabetes, digits_series)')
     s.add_argument('name'); s.add_argument('dest', nargs='?'); s.set_defaults(func=cmd_example)
@@ -217,8 +226,10 @@ def main(argv:list[str]|None=None)->int:
         from dlproj.config import DlprojError
         if isinstance(e, DlprojError):
             if a.verbose: traceback.print_exc()
-            if os.environ.get('RANK', '0') == '0': print(f"dlproj {a.command}: error: {e}", file=sys.stderr)   # every rank meets the same bad input: one message
+            # every rank meets the same bad input: one message
+            if os.environ.get('RANK', '0') == '0': print(f"dlproj {a.command}: error: {e}", file=sys.stderr)
             return getattr(e, 'exit_code', 2)
         traceback.print_exc()
-        print(f"dlproj {a.command}: internal error ({type(e).__name__}); this is a bug, please report it with the traceback above", file=sys.stderr)
+        print(f"dlproj {a.command}: internal error ({type(e).__name__}); this is a bug, please report it with the traceback above",
+              file=sys.stderr)
         return 1

@@ -81,9 +81,11 @@ def register_arch(name:str, # the name used in `model.arch`
     kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     bad = [k for k in kinds if k not in KINDS]
     if bad or not kinds:
-        raise ModelError(f"register_arch({name!r}): unknown data kind {', '.join(map(repr, bad)) or '(none given)'}; valid: {', '.join(KINDS)}")
+        raise ModelError(f"register_arch({name!r}): unknown data kind {', '.join(map(repr, bad)) or '(none given)'}; "
+                         f"valid: {', '.join(KINDS)}")
     if name in ARCHS and not replace:
-        raise ModelError(f"architecture {name!r} is already registered ({ARCHS[name].builder.__module__}.{ARCHS[name].builder.__qualname__}); "
+        raise ModelError(f"architecture {name!r} is already registered "
+                         f"({ARCHS[name].builder.__module__}.{ARCHS[name].builder.__qualname__}); "
                          "choose another name, or pass replace=True")
     def _register(fn):
         ARCHS[name] = ArchEntry(name, fn, kinds, description or (inspect.getdoc(fn) or '').split('\n')[0])
@@ -126,7 +128,7 @@ class ScaledModel(nn.Module):
 
 # %% ../nbs/04_model.ipynb #424c942a
 class LinearPath(nn.Module):
-    "A linear model of a table's inputs: a weight vector per category (an `n_out`-wide embedding) and a linear layer on the continuous columns; zero at the start."
+    "Linear model of a table: a weight vector per category (`n_out`-wide embedding), a linear layer on continuous columns; zero at start."
     def __init__(self, emb_szs:list, # `(n_categories, width)` per categorical column, as `TabularModel` takes them
                  n_cont:int, # continuous columns
                  n_out:int, # outputs
@@ -229,9 +231,11 @@ def imagenet_weights(arch:str, # a key of `PRETRAINED`
     try: return w.get_state_dict(progress=False, check_hash=True, weights_only=True)
     except (OSError, URLError) as e:
         raise ModelError(f"model.pretrained: the ImageNet weights for {arch} are not in the torch cache ({path}) and could not be "
-                         f"downloaded from {w.url} ({type(e).__name__}: {e}); copy the file to that path, or set model.pretrained=false") from None
+                         f"downloaded from {w.url} ({type(e).__name__}: {e}); "
+                         "copy the file to that path, or set model.pretrained=false") from None
     except Exception as e:
-        raise ModelError(f"model.pretrained: {path} is not a readable weights file ({type(e).__name__}: {e}); delete it to download it again") from None
+        raise ModelError(f"model.pretrained: {path} is not a readable weights file ({type(e).__name__}: {e}); "
+                         "delete it to download it again") from None
 
 def load_pretrained(model:nn.Module, # a torchvision ResNet built with `pretrained=True`
                     arch:str, # its name in the registry
@@ -308,6 +312,8 @@ class RNNClassifier(nn.Module):
         if isinstance(h, tuple): h = h[0]          # LSTM returns (h, c)
         return self.head(torch.cat(list(h[-self.dirs:]), dim=1))  # last layer, every direction
 
+# `lstm` and `gru` repeat each other on purpose: each is an architecture users name, and its signature and comments are
+# what `model.params` checks and the docs show (a shared factory would hide both behind `**kwargs`).
 @register_arch('lstm', 'sequence')
 def lstm(spec:dict, # the data spec (`n_features`, `n_out`)
          hidden:int=64, # hidden units per direction
@@ -377,7 +383,8 @@ def import_arch_module(spec:str, # a Python file (`my_models.py`, relative to th
     if not is_file:
         try: mod = importlib.import_module(spec)
         except ImportError as e:
-            raise ModelError(f"model.module: cannot import {spec!r} ({e}); give a Python file (my_models.py) or an importable module") from None
+            raise ModelError(f"model.module: cannot import {spec!r} ({e}); "
+                             "give a Python file (my_models.py) or an importable module") from None
     else:
         if not path.is_file():
             raise ModelError(f"model.module: {path} is not a file; give a Python file that calls register_arch")
@@ -459,9 +466,11 @@ def load_model(run_dir:Path, device='cpu')->tuple[nn.Module, dict]:
         raise ModelError(f"{run_dir}: architecture {m['arch']!r} is defined in {m['module']}, which dlproj does not import on its own "
                          f"(a run directory should not run code): pass --module {m['module']} to the dlproj command, or import it first")
     # a pretrained model has the ImageNet layout (its stem); its own weights follow, so nothing is downloaded
-    model = build_model(ModelConfig(arch=m['arch'], params=m.get('params') or {}, pretrained=bool(m.get('pretrained'))), pre, load_weights=False)
+    model = build_model(ModelConfig(arch=m['arch'], params=m.get('params') or {}, pretrained=bool(m.get('pretrained'))), pre,
+                        load_weights=False)
     try: model.load_state_dict(load_weights(run_dir/'model.safetensors', device=device))
     except RuntimeError as e:
-        raise DlprojError(f"{run_dir/'model.safetensors'}: weights don't fit {m['arch']} as preprocess.json describes it ({str(e).splitlines()[0][:200]})") from None
+        raise DlprojError(f"{run_dir/'model.safetensors'}: weights don't fit {m['arch']} as preprocess.json describes it "
+                          f"({str(e).splitlines()[0][:200]})") from None
     return model.to(device).eval(), pre
 

@@ -34,8 +34,8 @@ from .data_utils import DataError
 from .dataset import build_data, DataBundle, auto_batch_size, TensorDL
 from .model import build_model, default_arch, param_count, load_model
 from .visualization import plot_loss_curves, plot_lr_find
-from .distributed import (world_size, rank, is_main, launched, alone, init_distributed, close_distributed, broadcast_object, gather_objects,
-                          distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
+from .distributed import (world_size, rank, is_main, launched, alone, init_distributed, close_distributed, broadcast_object,
+                          gather_objects, distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
 
 # %% auto #0
 __all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS', 'REFIT_ROWS', 'AdamForEach', 'roc_auc_binary',
@@ -139,7 +139,8 @@ def get_metrics(names:list[str]|None, task:str, n_out:int)->list:
     cls_only,reg_only = {'accuracy','error_rate','balanced_accuracy','f1_macro','roc_auc'},{'rmse','mae','r2'}
     for n in names:
         if (task == 'regression' and n in cls_only) or (task == 'classification' and n in reg_only):
-            raise ConfigError(f"train.metrics: {n!r} is not a {task} metric; valid: {', '.join(default_metrics(task, 3) if task == 'regression' else sorted(cls_only))}")
+            raise ConfigError(f"train.metrics: {n!r} is not a {task} metric; valid: "
+                              f"{', '.join(default_metrics(task, 3) if task == 'regression' else sorted(cls_only))}")
         if n == 'roc_auc' and n_out != 2:
             raise ConfigError("train.metrics: 'roc_auc' needs two classes during training; use evaluate for one-vs-rest AUC")
     return [_named(_choose(METRICS, n, 'train.metrics')(), n) for n in names]
@@ -202,7 +203,8 @@ class HistoryCallback(Callback):
                'lr': float(self.opt.hypers[-1]['lr']), 'seconds': round(time.perf_counter() - self.t0, 4)}
         self.rows.append(row)
         if self.write_every_epoch and self.path is not None: _write(self, self.path, history_csv(self.rows))
-        if self.log: get_logger('train').info('epoch %d/%d ' % (row['epoch'], self.n_epoch) + ' '.join(f"{k}={v:.4g}" for k,v in vals.items()))
+        if self.log: get_logger('train').info('epoch %d/%d ' % (row['epoch'], self.n_epoch) +
+                                              ' '.join(f"{k}={v:.4g}" for k,v in vals.items()))
 
 def lower_is_better(monitor:str)->bool:
     "Losses and errors improve downwards, everything else upwards (fastai only knows about losses and errors)."
@@ -321,7 +323,7 @@ class LeanRecorder(Recorder):
         self.learn.smooth_loss = self.smooth_loss.value
 
 class DlprojLearner(Learner):
-    "A fastai `Learner` that can start at `resume_epoch` (to resume), calls only the callbacks that handle an event, and writes files in the background."
+    "A fastai `Learner` that can resume at `resume_epoch`, calls only the callbacks handling an event, and writes files in the background."
     resume_epoch,writer = 0,None
     def __init__(self, *args, **kwargs):
         self._cb_ids,self._handlers = None,{}
@@ -394,7 +396,7 @@ def auto_patience(epochs:int)->int:
     return max(10, epochs // 5)
 
 def tabular_params(n:int)->dict:
-    "`tabular_mlp`'s size for `n` training rows: one hidden layer, wider for more rows, dropout that shrinks as rows grow, and a linear path."
+    "`tabular_mlp`'s size for `n` training rows: one hidden layer, wider for more rows, dropout shrinking as rows grow, and a linear path."
     layers = [64] if n < 1000 else [256] if n <= 100_000 else [512]
     return dict(layers=layers, ps=0.7 if n < 1000 else 0.1, linear=True)
 
@@ -416,16 +418,22 @@ def build_learner(cfg:Config, bundle:DataBundle, model:torch.nn.Module|None=None
     if t.monitor not in valid:
         raise ConfigError(f"train.monitor: {t.monitor!r} is not recorded; valid: {', '.join(valid)}")
     if not show_progress(t.progress): learn.remove_cb(ProgressCallback); learn.logger = noop  # HistoryCallback logs each epoch instead
-    if bundle.dls.device is not None and torch.device(bundle.dls.device).type == 'cuda' and t.mixed_precision: learn.add_cb(LeanMixedPrecision())
+    if bundle.dls.device is not None and torch.device(bundle.dls.device).type == 'cuda' and t.mixed_precision:
+        learn.add_cb(LeanMixedPrecision())
     if pre['kind'] == 'image': learn.add_cb(ChannelsLastFit())
     return learn
 
 class ChannelsLastFit(ChannelsLast):
-    "fastai's `ChannelsLast` for the fit only: NHWC convolutions are 1.4-2.5x faster on a CPU (and on GPUs with AMP); the model is handed back in the default layout, so evaluation and a reloaded model compute bit for bit the same."
+    """fastai's `ChannelsLast` for the fit only.
+
+    NHWC convolutions are 1.4-2.5x faster on a CPU (and on GPUs with AMP); the model is handed back in the default layout,
+    so evaluation and a reloaded model compute bit for bit the same."""
     def after_fit(self): self.learn.model.to(memory_format=torch.contiguous_format)
 
 class LeanMixedPrecision(MixedPrecision):
-    "fastai's `MixedPrecision` (fp16 autocast, a gradient scaler) without its list of every step's loss scale, which reads the scale back from the GPU (a wait for the GPU) every batch."
+    """fastai's `MixedPrecision` (fp16 autocast, a gradient scaler) without its list of every step's loss scale.
+
+    That list reads the scale back from the GPU (a wait for the GPU) every batch."""
     def before_step(self):
         self.skipped = True
         self.scaler.step(self)   # calls our `step` unless the gradients overflowed
@@ -506,7 +514,7 @@ _WANDB_DIRS = {'WANDB_DIR': '.', 'WANDB_CACHE_DIR': 'wandb/cache', 'WANDB_DATA_D
                'WANDB_ARTIFACT_DIR': 'wandb/artifacts', 'WANDB_CONFIG_DIR': 'wandb/config'}
 
 def _final_metrics(m:dict)->dict:
-    "The numbers of `metrics.json` as flat names: `valid.accuracy`, `test.loss`, `best_epoch`... (the per-epoch ones are `valid_loss`, `accuracy`...)"
+    "`metrics.json`'s numbers as flat names: `valid.accuracy`, `test.loss`, `best_epoch`... (per-epoch names: `valid_loss`, `accuracy`...)"
     flat = {f"{s}.{k}": v for s in ('valid', 'test') for k,v in (m.get(s) or {}).items()}
     flat.update({k: m[k] for k in ('best_epoch', 'epochs_run', 'seconds') if k in m})
     return {k: float(v) for k,v in flat.items() if isinstance(v, (int, float)) and math.isfinite(v)}
@@ -547,7 +555,8 @@ class MlflowEpochs(Callback):
         from mlflow.entities import Metric
         ts = int(time.time() * 1000)
         vals = epoch_values(self.recorder)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, self.epoch + 1) for k,v in vals.items() if math.isfinite(float(v))])
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, self.epoch + 1) for k,v in vals.items()
+                                                    if math.isfinite(float(v))])
 
 def mlflow_uri(cfg:Config)->str:
     "The MLflow store of a runs folder: `sqlite:////abs/path/<runs_dir>/mlflow.db` (four slashes for an absolute path)."
@@ -562,7 +571,8 @@ class MlflowTracker:
         self.client = MlflowClient(tracking_uri=mlflow_uri(cfg))
         name = cfg.tracking.project or cfg.experiment
         exp = self.client.get_experiment_by_name(name)
-        eid = exp.experiment_id if exp else self.client.create_experiment(name, artifact_location=(Path(cfg.output.runs_dir)/'mlartifacts').resolve().as_uri())
+        eid = exp.experiment_id if exp else self.client.create_experiment(
+            name, artifact_location=(Path(cfg.output.runs_dir)/'mlartifacts').resolve().as_uri())
         self.run_id = self.client.create_run(eid, run_name=run.name, tags={'dlproj.run_dir': str(run.resolve())}).info.run_id
         params = [Param(k, str(v)[:6000]) for k,v in flat_dict(to_dict(cfg)).items()]
         for i in range(0, len(params), 100): self.client.log_batch(self.run_id, params=params[i:i+100])
@@ -579,7 +589,7 @@ class MlflowTracker:
         self.client.set_terminated(self.run_id, 'FINISHED' if metrics is not None else 'FAILED')
 
 def start_trackers(run:Path, cfg:Config, learn:Learner)->list:
-    "The trackers `tracking` asks for, started (each adds its callback to `learn`); `finish` each with the final metrics, or None on failure."
+    "Start the trackers `tracking` asks for (each adds its callback to `learn`); `finish` each with the final metrics, or None on failure."
     t = cfg.tracking
     return [T(run, cfg, learn) for on,T in ((t.wandb, WandbTracker), (t.mlflow, MlflowTracker)) if on]
 
@@ -596,13 +606,16 @@ def _resolve(cfg:Config, bundle:DataBundle)->Config:
     t.batch_size = bundle.dls.train.bs
     auto = t.epochs == 'auto'
     if auto: t.epochs = auto_epochs(n, t.batch_size, pre['kind'])
-    if t.early_stopping == 'auto': t.early_stopping = auto_patience(t.epochs) if auto else None   # stop early only when dlproj chose the length
+    # stop early only when dlproj chose the length
+    if t.early_stopping == 'auto': t.early_stopping = auto_patience(t.epochs) if auto else None
     if t.refit == 'auto': t.refit = bool(t.early_stopping) and n < REFIT_ROWS and world_size() == 1
     elif t.refit and world_size() > 1:
-        raise ConfigError(f"train.refit: true trains a second model after the fit, in one process; with {world_size()} processes use false (or auto)")
+        raise ConfigError(f"train.refit: true trains a second model after the fit, in one process; with {world_size()} processes "
+                          "use false (or auto)")
     if t.lr is None: t.lr = kd['lr']
     if t.wd is None: t.wd = kd['wd']
-    if m.module and (m.module.endswith('.py') or Path(m.module).expanduser().exists()): m.module = str(Path(m.module).expanduser().resolve())
+    if m.module and (m.module.endswith('.py') or Path(m.module).expanduser().exists()):
+        m.module = str(Path(m.module).expanduser().resolve())
     for k in ('source', 'test_source'):   # absolute, so the run can be resumed and evaluated from any folder
         v = getattr(cfg.data, k)
         if v and not str(v).startswith('example:'): setattr(cfg.data, k, str(Path(v).expanduser().resolve()))
@@ -611,7 +624,8 @@ def _resolve(cfg:Config, bundle:DataBundle)->Config:
 def find_unfinished(cfg:Config)->Path:
     "The newest run of `cfg.experiment` that has a checkpoint but no final metrics."
     root = Path(cfg.output.runs_dir)/cfg.experiment
-    runs = sorted([p for p in root.glob('*') if (p/'checkpoints'/'last.pth').exists() and not (p/'metrics.json').exists()]) if root.exists() else []
+    runs = (sorted([p for p in root.glob('*') if (p/'checkpoints'/'last.pth').exists() and not (p/'metrics.json').exists()])
+            if root.exists() else [])
     if not runs:
         raise DlprojError(f"train.resume=true: no unfinished run of experiment {cfg.experiment!r} under {root}")
     return runs[-1]
@@ -622,17 +636,19 @@ def _metrics_row(learn, dl)->dict:
     with learn.no_bar(), learn.no_logging(): vals = learn.validate(dl=dl)
     return {n: float(v) for n,v in zip(names, vals)}
 
-_RESUMABLE = ('train.resume', 'train.epochs', 'train.device', 'train.progress', 'train.early_stopping', 'train.checkpoint', 'output.plots', 'output.report')
+_RESUMABLE = ('train.resume', 'train.epochs', 'train.device', 'train.progress', 'train.early_stopping', 'train.checkpoint',
+              'output.plots', 'output.report')
 
 def _check_resume_overrides(overrides, policy:str|None=None):
     "Only keys that don't change what the run has done so far may be overridden on resume (and not the length of a scheduled fit)."
     for o in overrides:
         k = o.split('=', 1)[0].strip()
         if k == 'train.epochs' and policy in ('one_cycle', 'flat_cos'):
-            raise ConfigError(f"train.epochs: can't be changed when resuming a {policy} run: its learning-rate schedule is laid out over the "
-                              "planned epochs and would jump; start a new run, or use train.policy=constant")
+            raise ConfigError(f"train.epochs: can't be changed when resuming a {policy} run: its learning-rate schedule is laid out "
+                              "over the planned epochs and would jump; start a new run, or use train.policy=constant")
         if k not in _RESUMABLE:
-            raise ConfigError(f"{k}: can't be changed when resuming a run (it would change what the run already did); keys that can: {', '.join(_RESUMABLE)}")
+            raise ConfigError(f"{k}: can't be changed when resuming a run (it would change what the run already did); keys that can: "
+                              f"{', '.join(_RESUMABLE)}")
 
 def check_resumable(run:Path|str, *overrides:str)->Path:
     "`run` if it is an unfinished run directory that these overrides may change; `DlprojError` saying why not otherwise."
@@ -740,7 +756,8 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
     try:
         device = bundle.dls.device or 'cpu'
         log.info(f"run {run}: {cfg.model.arch} ({param_count(model):,} parameters), {bundle.info['split_sizes']} on {device}"
-                 + (f", {world_size()} processes of {rank_batch_size(cfg.train.batch_size, world_size())} rows a batch" if world_size() > 1 else ''))
+                 + (f", {world_size()} processes of {rank_batch_size(cfg.train.batch_size, world_size())} rows a batch"
+                    if world_size() > 1 else ''))
         with distributed_fit(learn, device):
             lr = cfg.train.lr
             if lr == 'auto':
@@ -756,7 +773,8 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
             counter = RowCounter()
             start = 0
             if ck is not None:
-                learn.model.to(learn.dls.device or 'cpu')   # fastai moves the model at the start of the fit: the optimizer's state must follow it now
+                # fastai moves the model at the start of the fit: the optimizer's state must follow it now
+                learn.model.to(learn.dls.device or 'cpu')
                 learn.create_opt()
                 load_checkpoint(run/'checkpoints'/'last.pth', learn.model, learn.opt)
                 learn.opt.hypers = L(learn.opt.hypers)
@@ -775,7 +793,8 @@ def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:d
                     raise
             elif tracker.best_path.exists(): learn.model.load_state_dict(load_weights(tracker.best_path))
             learn.remove_cbs([t.cb for t in trackers])   # the final validations below are not epochs to log
-            ranks = gather_objects(dict(rank=rank(), host=socket.gethostname(), pid=os.getpid(), device=str(device), weights=params_digest(learn.model),
+            ranks = gather_objects(dict(rank=rank(), host=socket.gethostname(), pid=os.getpid(), device=str(device),
+                                        weights=params_digest(learn.model),
                                         epochs=[dict(epoch=e, **c) for e,c in counter.epochs.items()]))
         if not main: return
         with alone():   # every row once, as in one process: the padding of the ranks' shares would count twice

@@ -201,7 +201,8 @@ def rng_states()->dict:
     ver,state,gauss = random.getstate()
     name,keys,pos,has_gauss,cached = np.random.get_state()
     return {'python': [ver, list(state), gauss],
-            'numpy': {'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos), 'has_gauss': int(has_gauss), 'cached': float(cached)},
+            'numpy': {'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos), 'has_gauss': int(has_gauss),
+                      'cached': float(cached)},
             'torch': torch.get_rng_state(),
             'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
@@ -273,7 +274,8 @@ def load_checkpoint(path:Path, model:torch.nn.Module|None=None, opt=None, restor
         if model is not None: model.load_state_dict(ck['model'])
         if opt is not None and ck['opt'] is not None: opt.load_state_dict(ck['opt']); _to_param_devices(opt)
     except (RuntimeError, KeyError, ValueError, AssertionError) as e:
-        raise DlprojError(f"{path}: does not fit this model or optimizer (was the architecture changed?): {str(e).splitlines()[0][:300]}") from None
+        raise DlprojError(f"{path}: does not fit this model or optimizer (was the architecture changed?): "
+                          f"{str(e).splitlines()[0][:300]}") from None
     if restore_rng: set_rng_states(ck['rng'])
     return ck
 
