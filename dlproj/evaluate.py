@@ -19,7 +19,7 @@ from .visualization import (check_probs, class_indices, plot_confusion_matrix, p
     plot_top_losses, plot_feature_maps)
 
 # %% auto #0
-__all__ = ['SPLITS', 'WORST_K', 'compute_metrics', 'predictions_frame', 'worst_predictions', 'get_split_predictions',
+__all__ = ['EVAL_SPLITS', 'WORST_K', 'compute_metrics', 'predictions_frame', 'worst_predictions', 'get_split_predictions',
            'evaluation_dir', 'evaluate']
 
 # %% ../nbs/07_evaluate.ipynb #02ba9c42
@@ -124,7 +124,7 @@ def worst_predictions(frame:pd.DataFrame, # from `predictions_frame`
     return f.sort_values('loss', ascending=False, kind='stable').head(k).reset_index(drop=True)
 
 # %% ../nbs/07_evaluate.ipynb #64d9c762
-SPLITS = ('test', 'valid')
+EVAL_SPLITS = ('test', 'valid')   # the splits a model can be scored on (`data_utils.SPLITS` are all three)
 
 def _check_run(run)->Path:
     "`inference.check_run` (a finished model), plus the run's `config.yaml`, whose split and settings evaluation reads."
@@ -160,8 +160,8 @@ def _no_split(run:Path, split:str)->DlprojError:
 
 def _split_context(run:Path, split:str, device)->dict:
     "Everything `evaluate` needs about a run's own split: ids, labels, predictions, model, files."
-    if split not in SPLITS:
-        raise DlprojError(f"split={split!r}: expected one of {', '.join(SPLITS)} (the model was fitted to 'train')")
+    if split not in EVAL_SPLITS:
+        raise DlprojError(f"split={split!r}: expected one of {', '.join(EVAL_SPLITS)} (the model was fitted to 'train')")
     if not (run/'splits.json').exists():
         raise DlprojError(f"{run}: no splits.json, so its {split} split can't be rebuilt")
     cfg,splits = load_config(run/'config.yaml'),read_json(run/'splits.json')
