@@ -55,6 +55,7 @@ class AdamForEach(Optimizer):
         self.decouple_wd = decouple_wd
 
     def zero_grad(self):
+        "Zero every gradient in place, all at once (`torch._foreach_zero_`)."
         grads = [p.grad.detach_() for pg in self.param_lists for p in pg if p.grad is not None]
         if grads: torch._foreach_zero_(grads)
 
@@ -67,6 +68,7 @@ class AdamForEach(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        "One Adam step for every parameter group: weight decay, the moving averages, then the update."
         if closure is not None:
             raise NotImplementedError("fastai optimizers do not support a closure")
         for pg,h in zip(self.param_lists, self.hypers):
