@@ -17,7 +17,7 @@ PYTHON ?= $(shell for p in python$(LOCK_PY) python3.13 python3.12 python3.11 pyt
 PY_VER := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(and $(LOCK_PY),$(filter $(LOCK_PY),$(PY_VER))),-c requirements-lock.txt,)
 
-.PHONY: readme setup train lab test test-slow postgres-server drift requirements-check nbtest docs-source pytest lock bench bench-quality bench-tuning clean-venv
+.PHONY: outputs readme setup train lab test test-slow postgres-server drift requirements-check nbtest docs-source pytest lock bench bench-quality bench-tuning clean-venv
 
 setup: $(STAMP)
 
@@ -65,6 +65,10 @@ drift: $(STAMP)
 readme: $(STAMP)
 	@$(BIN)/jupyter nbconvert --log-level=ERROR --to markdown --execute nbs/index.ipynb --stdout | sed 's#](images/#](nbs/images/#g' > README.md.tmp && \
 	  mv README.md.tmp README.md
+
+# The notebooks keep the outputs of their example cells for the docs site; regenerate them after changing examples.
+outputs: $(STAMP)
+	@$(IN_SCRATCH) MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/python tools/keep_outputs.py nbs/*.ipynb nbs/tutorials/*.ipynb && $(BIN)/nbdev_clean
 
 # One torch/BLAS thread per notebook: nbdev_test runs two notebooks at once on CI's two cores, and small models
 # slow down many times over when their threads fight for the cores.
