@@ -13,7 +13,7 @@ from fastcore.basics import store_attr
 from fasttransform import Pipeline
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
-from fastai.torch_core import TensorBase, TensorCategory, TensorImage, TensorImageBW, to_device
+from fastai.torch_core import TensorBase, TensorCategory, TensorImage, TensorImageBW
 from .config import Config, load_config
 from .utils import get_logger
 from .data_utils import (DataError, EXAMPLES, resolve_source, read_table, read_image_folder, read_image_table,
@@ -64,7 +64,7 @@ class TensorDL(DataLoader):
     def _batch(self, ix)->tuple:
         "Items `ix`, typed, on the device, through the batch transforms, as plain tensors."
         b = tuple(t[ix] if tp is None else tp(t[ix]) for t,tp in zip(self.tensors, self.types))
-        if self.device is not None: b = to_device(b, self.device)
+        if self.device is not None: b = tuple(t.to(self.device) for t in b)   # fastai's `to_device` walks the batch in Python
         if len(self.after_batch.fs): b = self.after_batch(b)   # an empty `Pipeline` still costs a call per batch
         return tuple(o.as_subclass(torch.Tensor) if isinstance(o, TensorBase) else o for o in b)
 

@@ -146,8 +146,9 @@ class RowCounter(Callback):
     def __init__(self): self.epochs = {}
     def before_epoch(self): self.epochs[self.epoch + 1] = dict(batches=0, rows=0)
     def after_batch(self):
-        if self.training:
-            e = self.epochs[self.epoch + 1]; e['batches'] += 1; e['rows'] += len(self.yb[0])
+        learn = self.learn   # not through `GetAttr`
+        if learn.training:
+            e = self.epochs[learn.epoch + 1]; e['batches'] += 1; e['rows'] += len(learn.yb[0])
 
 def _distributed_trainer(cuda:bool):
     "fastai's `DistributedTrainer` (Accelerate's DDP wrapping), with our loaders, on CPUs too."

@@ -12,9 +12,12 @@ import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr, noop, getcallable
 from fastcore.imports import IN_NOTEBOOK
 from fastcore.foundation import L
-from fastai.learner import Learner, Recorder, CastToTensor
+from fastai.learner import Learner, Recorder, CastToTensor, AvgLoss, AvgSmoothLoss, AvgMetric, Metric
 from fastai.torch_core import to_device
-from fastai.callback.core import Callback, CancelFitException, CancelEpochException, CancelStepException, CancelValidException, event
+from fastai.callback.core import (Callback, CancelFitException, CancelEpochException, CancelStepException, CancelValidException, event,
+    CancelBatchException, CancelBackwardException, CancelTrainException)
+import fastai.callback.core
+from fastcore.xtras import modify_exception
 from fastai.callback.tracker import TrackerCallback
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.schedule import fit_one_cycle, fit_flat_cos, lr_find
@@ -24,7 +27,7 @@ from fastai.torch_core import params
 from fastai.optimizer import (Adam, SGD, ranger, Optimizer, weight_decay, l2_reg, average_grad, average_sqr_grad, step_stat,
     adam_step, debias)
 from fastai.losses import BaseLoss, CrossEntropyLossFlat, MSELossFlat, L1LossFlat, LabelSmoothingCrossEntropyFlat, FocalLossFlat
-from fastai.metrics import AccumMetric, accuracy, error_rate, rmse, mae, R2Score, F1Score, BalancedAccuracy, skm_to_fastai, ActivationType
+from fastai.metrics import AccumMetric, rmse, R2Score, F1Score, BalancedAccuracy, skm_to_fastai, ActivationType
 import sklearn.metrics as skm
 from .config import Config, DlprojError, ConfigError, load_config, save_config, to_dict, checkpoint_interval, flat_dict
 from .utils import (get_logger, log_to_file, seed_everything, get_device, write_json, read_json, write_text,
@@ -38,13 +41,14 @@ from .distributed import (world_size, rank, is_main, launched, alone, init_distr
                           gather_objects, distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
 
 # %% auto #0
-__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'KIND_DEFAULTS', 'REFIT_ROWS', 'AdamForEach', 'roc_auc_binary',
-           'get_loss', 'default_metrics', 'get_metrics', 'BackgroundWriter', 'history_csv', 'epoch_values',
-           'HistoryCallback', 'lower_is_better', 'unwrap', 'RunTracker', 'LeanRecorder', 'DlprojLearner',
-           'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params', 'show_progress',
-           'build_learner', 'ChannelsLastFit', 'LeanMixedPrecision', 'body_head_splitter', 'fit', 'fine_tune_head',
-           'find_lr', 'SkipValidation', 'refit_model', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri',
-           'MlflowTracker', 'start_trackers', 'find_unfinished', 'check_resumable', 'train', 'params_digest']
+__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'INNER_EVENTS', 'CANCELS', 'KIND_DEFAULTS', 'REFIT_ROWS',
+           'AdamForEach', 'roc_auc_binary', 'get_loss', 'default_metrics', 'get_metrics', 'BackgroundWriter',
+           'history_csv', 'epoch_values', 'HistoryCallback', 'lower_is_better', 'unwrap', 'RunTracker', 'LeanAvgLoss',
+           'LeanAvgSmoothLoss', 'LeanAvgMetric', 'lean_metric', 'LeanRecorder', 'DlprojLearner', 'steps_per_epoch',
+           'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params', 'show_progress', 'build_learner',
+           'ChannelsLastFit', 'LeanMixedPrecision', 'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr',
+           'SkipValidation', 'refit_model', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker',
+           'start_trackers', 'find_unfinished', 'check_resumable', 'train', 'params_digest']
 
 # %% ../nbs/06_train.ipynb #a32c6170
 class AdamForEach(Optimizer):
@@ -90,7 +94,7 @@ class AdamForEach(Optimizer):
                 torch._foreach_sqrt_(denom); torch._foreach_add_(denom, eps)
                 torch._foreach_addcdiv_([ps[i] for i in ix], [avgs[i] for i in ix], denom, value=-lr / debias(mom, 1 - mom, step))
 
-# %% ../nbs/06_train.ipynb #7d7cd151
+# %% ../nbs/06_train.ipynb #be46e4c1
 class _PlainTensors:
     "Mixin for fastai's flattened losses: the same computation, on plain `torch.Tensor`s."
     def _contiguous(self, x): return x.transpose(self.axis, -1).contiguous() if isinstance(x, torch.Tensor) else x
@@ -103,9 +107,33 @@ class _FlatLoss(_PlainTensors, BaseLoss): "fastai's `BaseLoss` (behind `MSELossF
 LOSSES = {'cross_entropy': _CrossEntropyLoss, 'label_smoothing': _LabelSmoothingLoss, 'focal': _FocalLoss,
           'mse': partial(_FlatLoss, torch.nn.MSELoss, floatify=True, is_2d=False),
           'mae': partial(_FlatLoss, torch.nn.L1Loss, floatify=True, is_2d=False)}
-METRICS = {'accuracy': lambda: accuracy, 'error_rate': lambda: error_rate,
+
+# %% ../nbs/06_train.ipynb #7154942f
+def _flat(inp, targ):
+    "fastai's `flatten_check` on plain tensors: both flattened, the same number of elements."
+    inp,targ = inp.reshape(-1),targ.reshape(-1)
+    if len(inp) != len(targ):
+        raise ValueError(f"metric: {len(inp)} predictions for {len(targ)} targets")
+    return inp,targ
+
+def _accuracy(inp, targ, axis=-1):
+    "fastai's `accuracy` on plain tensors."
+    pred,targ = _flat(inp.argmax(dim=axis), targ)
+    return (pred == targ).float().mean()
+
+def _error_rate(inp, targ, axis=-1):
+    "fastai's `error_rate` on plain tensors."
+    return 1 - _accuracy(inp, targ, axis)
+
+def _mae(inp, targ):
+    "fastai's `mae` on plain tensors."
+    inp,targ = _flat(inp, targ)
+    return (inp - targ).abs().mean()
+
+# %% ../nbs/06_train.ipynb #89ae16f4
+METRICS = {'accuracy': lambda: _accuracy, 'error_rate': lambda: _error_rate,
            'balanced_accuracy': BalancedAccuracy, 'f1_macro': partial(F1Score, average='macro'),
-           'roc_auc': lambda: roc_auc_binary(), 'rmse': lambda: rmse, 'mae': lambda: mae, 'r2': R2Score}
+           'roc_auc': lambda: roc_auc_binary(), 'rmse': lambda: rmse, 'mae': lambda: _mae, 'r2': R2Score}
 OPTIMIZERS = {'adam': partial(AdamForEach, decouple_wd=False), 'adamw': AdamForEach, 'sgd': partial(SGD, mom=0.9), 'ranger': ranger}
 
 def _roc_auc_or_nan(y_true, y_score, **kwargs):
@@ -186,7 +214,7 @@ def _write(cb, path:Path, data:bytes|str):
     if w is None: write_bytes(path, data)
     else: w(write_bytes, path, data)
 
-# %% ../nbs/06_train.ipynb #339ed03e
+# %% ../nbs/06_train.ipynb #c2e821cd
 def _metric_names(recorder)->list[str]: return [n for n in recorder.metric_names if n not in ('epoch', 'time')]
 
 def epoch_values(recorder)->dict:
@@ -208,6 +236,7 @@ class HistoryCallback(Callback):
         if self.log: get_logger('train').info('epoch %d/%d ' % (row['epoch'], self.n_epoch) +
                                               ' '.join(f"{k}={v:.4g}" for k,v in vals.items()))
 
+# %% ../nbs/06_train.ipynb #55efe4a9
 def lower_is_better(monitor:str)->bool:
     "Losses and errors improve downwards, everything else upwards (fastai only knows about losses and errors)."
     return 'loss' in monitor or 'error' in monitor or monitor in ('rmse', 'mae')
@@ -310,25 +339,65 @@ class RunTracker(TrackerCallback):
         if self.best_state is not None: self.model.load_state_dict(self.best_state)
         elif self.best_path.exists(): self.model.load_state_dict(load_weights(self.best_path, device=next(self.model.parameters()).device))
 
+# %% ../nbs/06_train.ipynb #b3d14b89
+class LeanAvgLoss(AvgLoss):
+    "fastai's `AvgLoss`, summed where the loss is computed (fastai's as it is when launched: its `to_detach` gathers the ranks')."
+    def accumulate(self, learn):
+        if launched(): return super().accumulate(learn)
+        bs = learn.yb[0].shape[0]
+        self.total += learn.loss.detach().mean() * bs
+        self.count += bs
+
+class LeanAvgSmoothLoss(AvgSmoothLoss):
+    "fastai's `AvgSmoothLoss`, kept where the loss is computed."
+    def accumulate(self, learn):
+        l = learn.loss.detach().mean()
+        self.count += 1
+        self.val = torch.lerp(l, self.val.to(l.device), self.beta)
+
+class LeanAvgMetric(AvgMetric):
+    "fastai's `AvgMetric`, summed where the metric is computed (fastai's as it is when launched)."
+    def accumulate(self, learn):
+        if launched(): return super().accumulate(learn)
+        bs = learn.yb[0].shape[0]
+        v = self.func(learn.pred, *learn.yb)
+        self.total += (v.detach() if isinstance(v, torch.Tensor) else v) * bs
+        self.count += bs
+
+def lean_metric(m):
+    "fastai's `mk_metric`, with `LeanAvgMetric` for a plain function."
+    if isinstance(m, type): m = m()
+    return m if isinstance(m, Metric) else LeanAvgMetric(m)
+
+# %% ../nbs/06_train.ipynb #35a00a8e
 class LeanRecorder(Recorder):
     "fastai's `Recorder`, with the list of metrics to update built once per training or validation pass instead of once per batch."
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss,self.smooth_loss = LeanAvgLoss(),LeanAvgSmoothLoss(self.smooth_loss.beta)
     @property
     def name(self): return 'recorder'   # fastai and its callbacks look for `learn.recorder`
     def before_train(self): super().before_train(); self._mets = self._train_mets
     def before_validate(self): super().before_validate(); self._mets = self._valid_mets
     def after_batch(self):
-        if len(self.yb) == 0: return
-        for met in self._mets: met.accumulate(self.learn)
-        if not self.training: return
-        self.lrs.append(self.opt.hypers[-1]['lr'])
-        self.losses.append(self.smooth_loss.value)
-        self.learn.smooth_loss = self.smooth_loss.value
+        learn = self.learn   # not through `GetAttr`, four times a batch
+        if len(learn.yb) == 0: return
+        for met in self._mets: met.accumulate(learn)
+        if not learn.training: return
+        self.lrs.append(learn.opt.hypers[-1]['lr'])
+        learn.smooth_loss = self.smooth_loss.value
+        self.losses.append(learn.smooth_loss)
+
+# %% ../nbs/06_train.ipynb #84be6b43
+INNER_EVENTS = frozenset(fastai.callback.core._inner_loop)   # the batch's events, which `run_train`/`run_valid` gate
+CANCELS = (CancelBatchException, CancelBackwardException, CancelEpochException, CancelFitException, CancelStepException,
+           CancelTrainException, CancelValidException)
 
 class DlprojLearner(Learner):
     "A fastai `Learner` that can resume at `resume_epoch`, calls only the callbacks handling an event, and writes files in the background."
     resume_epoch,writer = 0,None
     def __init__(self, *args, **kwargs):
-        self._cb_ids,self._handlers = None,{}
+        self._cbs_seen,self._handlers = None,{}
         super().__init__(*args, **kwargs)
         self.remove_cb(Recorder); self.add_cb(LeanRecorder())
         if all(isinstance(dl, TensorDL) for dl in self.dls.loaders): self.remove_cb(CastToTensor)   # its batches are plain tensors already
@@ -338,25 +407,52 @@ class DlprojLearner(Learner):
         if isinstance(event_name, str): self._call_one(event_name)
         else: super().__call__(event_name)
 
+    @property
+    def metrics(self): return self._metrics
+    @metrics.setter
+    def metrics(self, v): self._metrics = L(v).map(lean_metric)
+
     def _set_device(self, b):
         # a `TensorDL` already made the batch on the loaders' device; fastai moves it again (recursively, every batch)
         d = next(self.model.parameters()).device
         return b if all(isinstance(o, torch.Tensor) and o.device == d for o in b) else to_device(b, d)
 
+    def add_cb(self, cb):
+        self._handlers = {}
+        return super().add_cb(cb)
+
+    def remove_cb(self, cb):
+        self._handlers = {}
+        return super().remove_cb(cb)
+
+    def _event_handlers(self, event_name)->list:
+        "(callback, handler) for the callbacks handling `event_name`, in fastai's order; handler None: call the callback itself."
+        res = []
+        for cb in self.cbs.sorted('order'):
+            f = getcallable(cb, event_name)
+            if event_name == 'after_fit' or type(cb).__call__ is not Callback.__call__: res.append((cb, None))
+            elif f is not noop: res.append((cb, f))
+        return res
+
     def _call_one(self, event_name):
-        # fastai sorts the callbacks and calls every one of them for every event (each looks up its handler, mostly
-        # missing, through `GetAttr`): ~10 events x ~6 callbacks per batch. We call only those with a handler,
-        # in the same order, and recompute the list when the callbacks change. `after_fit` goes to all, as
-        # `Callback.__call__` resets `run` there.
+        # fastai sorts the callbacks and calls every one of them for every event, and each looks up its handler,
+        # mostly missing, and `training` through `GetAttr`: ~10 events x ~6 callbacks per batch. We call only the
+        # handlers, in the same order, with `Callback.__call__`'s checks on the learner's `training`; the lists are
+        # rebuilt when callbacks are added or removed. `after_fit` goes through `Callback.__call__`, which resets `run`.
         if not hasattr(event, event_name):
             raise Exception(f'missing {event_name}')
-        ids = tuple(map(id, self.cbs))
-        if ids != self._cb_ids: self._cb_ids,self._handlers = ids,{}
+        if self.cbs is not self._cbs_seen: self._cbs_seen,self._handlers = self.cbs,{}
         cbs = self._handlers.get(event_name)
-        if cbs is None:
-            cbs = self._handlers[event_name] = [cb for cb in self.cbs.sorted('order')
-                                                if event_name == 'after_fit' or getcallable(cb, event_name) is not noop]
-        for cb in cbs: cb(event_name)
+        if cbs is None: cbs = self._handlers[event_name] = self._event_handlers(event_name)
+        inner = event_name in INNER_EVENTS
+        for cb,f in cbs:
+            if f is None: cb(event_name); continue
+            if not cb.run or (inner and not (cb.run_train if self.training else cb.run_valid)): continue
+            try: f()
+            except CANCELS: raise
+            except Exception as e:
+                raise modify_exception(e, f'Exception occured in `{type(cb).__name__}` when calling event `{event_name}`:\n\t{e.args[0]}',
+                                       replace=True)
 
     def _do_fit(self):
         forks = any(getattr(getattr(dl, 'fake_l', None), 'num_workers', 0) for dl in self.dls.loaders)
