@@ -13,7 +13,7 @@ from fastcore.basics import store_attr, noop, getcallable
 from fastcore.imports import IN_NOTEBOOK
 from fastcore.foundation import L
 from fastai.learner import Learner, Recorder, CastToTensor, AvgLoss, AvgSmoothLoss, AvgMetric, Metric
-from fastai.torch_core import to_device
+from fastai.torch_core import to_device, to_float
 from fastai.callback.core import (Callback, CancelFitException, CancelEpochException, CancelStepException, CancelValidException, event,
     CancelBatchException, CancelBackwardException, CancelTrainException)
 import fastai.callback.core
@@ -294,10 +294,15 @@ class RunTracker(TrackerCallback):
         if self.unit == 'seconds': return waited >= self.amount
         return self.cost is None or waited >= min(self.cost / AUTO_CHECKPOINT['share'], AUTO_CHECKPOINT['max_seconds'])
     def _snapshot(self, copy:bool=False)->dict:
-        "What a checkpoint after this epoch holds (copied to the CPU when it is written later)."
+        "What a checkpoint after this epoch holds (copied to the CPU when it is written later); without checkpoints, the history."
+        s = dict(epoch=self.epoch + 1, tracker=self.state(), history=list(self.history.rows) if self.history else [],
+                 stopped_early=self.stopped_early)
+        if not self.checkpoint: return s
         f = _cpu_copy if copy else noop
-        return dict(epoch=self.epoch + 1, model=f(unwrap(self.model).state_dict()), opt=f(plain(self.opt.state_dict())), rng=rng_states(),
-                    tracker=self.state(), history=list(self.history.rows) if self.history else [], stopped_early=self.stopped_early)
+        # an epoch that gave the best weights has them copied already
+        best_now = copy and self.best_state is not None and self.best_epoch == self.epoch + 1
+        return dict(s, model=self.best_state if best_now else f(unwrap(self.model).state_dict()), opt=f(plain(self.opt.state_dict())),
+                    rng=rng_states())
     def _put(self, path:Path, data:bytes):
         "Write on the learner's background writer (or now), adding the time it takes to `write_seconds`."
         def f():
@@ -531,12 +536,20 @@ class ChannelsLastFit(ChannelsLast):
 class LeanMixedPrecision(MixedPrecision):
     """fastai's `MixedPrecision` (fp16 autocast, a gradient scaler) without its list of every step's loss scale.
 
-    That list reads the scale back from the GPU (a wait for the GPU) every batch."""
+    That list reads the scale back from the GPU (a wait for the GPU) every batch. The handlers read the learner's
+    attributes directly, not through `GetAttr`."""
+    def before_batch(self): self.autocast.__enter__()
+    def after_pred(self):   # fastai's `to_float`, without its walk for a single tensor
+        pred = self.learn.pred
+        self.learn.pred = pred.float() if isinstance(pred, torch.Tensor) and pred.is_floating_point() else to_float(pred)
+    def after_loss(self): self.autocast.__exit__(None, None, None)
+    def before_backward(self): self.learn.loss_grad = self.learn.scaler.scale(self.learn.loss_grad)
     def before_step(self):
         self.skipped = True
-        self.scaler.step(self)   # calls our `step` unless the gradients overflowed
+        self.learn.scaler.step(self)   # calls our `step` unless the gradients overflowed
         if self.skipped:
             raise CancelStepException()
+    def after_step(self): self.learn.scaler.update()
 
 def body_head_splitter(model:torch.nn.Module)->list:
     "Two parameter groups, body and head (a torchvision ResNet's `fc`), for freezing and discriminative lrs; one group otherwise."
