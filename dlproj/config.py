@@ -21,6 +21,7 @@ class DlprojError(Exception):
     "A user error: bad config, bad data or a missing file. The CLI exits 2 on it, without a traceback."
     exit_code = 2
 
+# %% ../nbs/00_config.ipynb #063a7be0
 class ConfigError(DlprojError, ValueError):
     "An invalid config: unknown key, wrong type, value out of range, or a missing file."
 
@@ -35,6 +36,7 @@ class AugmentConfig:
     warp: float = 0.              # maximum perspective warp (0 = none)
     p: float = 0.75               # probability of each affine transform
 
+# %% ../nbs/00_config.ipynb #9f2d8f1a
 @dataclass
 class DataConfig:
     "Where the data is and how to read, clean and split it."
@@ -68,6 +70,7 @@ class DataConfig:
     in_memory: bool|None = None   # load all items into one tensor; None decides by size
     num_workers: int|None = None  # worker processes decoding lazily read images; None: 0 on a CPU, up to 8 on a GPU
 
+# %% ../nbs/00_config.ipynb #a2d9414d
 @dataclass
 class ModelConfig:
     "Which architecture, and its settings."
@@ -77,6 +80,7 @@ class ModelConfig:
     params: dict = field(default_factory=dict) # keyword arguments for the architecture
     module: str|None = None       # your own architectures: a Python file (or an importable module) that calls `register_arch`
 
+# %% ../nbs/00_config.ipynb #2cb6528b
 @dataclass
 class TrainConfig:
     "How to fit."
@@ -101,6 +105,7 @@ class TrainConfig:
     resume: bool = False          # continue the run from its last checkpoint
     progress: bool = True         # show progress bars
 
+# %% ../nbs/00_config.ipynb #51c0ed98
 @dataclass
 class TrackingConfig:
     "Experiment tracking beyond the run directory: Weights & Biases and MLflow (the `wandb` and `mlflow` extras)."
@@ -109,6 +114,7 @@ class TrackingConfig:
     project: str|None = None      # tracker project; defaults to the experiment name
     log_model: bool = False       # also store the model (model.safetensors, preprocess.json) with the trackers
 
+# %% ../nbs/00_config.ipynb #2fb4d13a
 @dataclass
 class TuneConfig:
     "Hyperparameter search with Optuna (`dlproj tune`, `10_hyperparameter_tuning`)."
@@ -122,6 +128,7 @@ class TuneConfig:
     study: str|None = None        # study name; defaults to the experiment name
     space: dict = field(default_factory=dict) # search space: `key: {low:, high:, log:, step:, int:}` or `key: [choices]`
 
+# %% ../nbs/00_config.ipynb #44c80696
 @dataclass
 class OutputConfig:
     "Where runs go and what they keep."
@@ -129,6 +136,7 @@ class OutputConfig:
     plots: bool = True            # save plots under `plots/`
     report: bool = True           # write `report.html`
 
+# %% ../nbs/00_config.ipynb #b90bb9af
 @dataclass
 class Config:
     "A whole dlproj config."
@@ -197,6 +205,7 @@ def closest(name:str, choices)->str|None:
     m = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
     return m[0] if m else None
 
+# %% ../nbs/00_config.ipynb #cb485b84
 def _hint(name:str, valid)->str:
     m = closest(name, valid)
     return f"; did you mean {m}?" if m else f"; valid keys: {', '.join(valid)}"
@@ -221,6 +230,7 @@ def from_dict(d:dict|None)->Config:
     "A `Config` from a (possibly partial) nested mapping, checked key by key."
     return _merge(Config(), copy.deepcopy(d or {}))
 
+# %% ../nbs/00_config.ipynb #02024443
 def to_dict(cfg:Config)->dict:
     "The config as a plain nested dict (for YAML and JSON)."
     return asdict(cfg)
@@ -232,10 +242,12 @@ class YamlLoader(yaml.SafeLoader):
 YamlLoader.add_implicit_resolver('tag:yaml.org,2002:float',   # YAML 1.2's float: the exponent needs no dot
     re.compile(r'^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$'), list('-+0123456789'))
 
+# %% ../nbs/00_config.ipynb #6cf91d90
 def load_yaml(text:str):
     "`text` parsed with `YamlLoader`: safe (no Python objects), and `1e-3` is a float."
     return yaml.load(text, Loader=YamlLoader)
 
+# %% ../nbs/00_config.ipynb #84b38b1c
 def parse_override(s:str)->tuple[str,Any]:
     "Split `a.b=value` into the key and the YAML-parsed value."
     if '=' not in s:
@@ -248,6 +260,7 @@ def parse_override(s:str)->tuple[str,Any]:
     except yaml.YAMLError: pass # keep the raw string
     return k, v
 
+# %% ../nbs/00_config.ipynb #c198ac71
 def _nest(key:str, v)->dict:
     d = v
     for k in reversed(key.split('.')): d = {k:d}
@@ -278,6 +291,7 @@ def checkpoint_interval(v)->tuple[str, float]:
     if m and int(m.group(1)) >= 1: return 'epochs', int(m.group(1))
     raise ConfigError(f"train.checkpoint_every: expected seconds (e.g. 300), epochs as 'Nep' (e.g. '5ep') or 'auto', got {v!r}")
 
+# %% ../nbs/00_config.ipynb #35e28268
 def validate(cfg:Config, check_files:bool=True)->Config:
     "Check ranges, combinations and file existence; raise `ConfigError` naming the key."
     d,t = cfg.data,cfg.train
@@ -339,6 +353,7 @@ def read_yaml(path:Path)->dict:
         raise ConfigError(f"{path}: expected a mapping of sections (experiment, data, train, ...), got {type(d).__name__}")
     return d
 
+# %% ../nbs/00_config.ipynb #de247b5f
 def load_config(config:str|Path|dict|Config|None=None, # a YAML path, a mapping, or a `Config`
                 *overrides:str, # `section.key=value` strings
                 check_files:bool=True, # check that `data.source`/`data.test_source` exist
@@ -356,6 +371,7 @@ def load_config(config:str|Path|dict|Config|None=None, # a YAML path, a mapping,
     if overrides: cfg = apply_overrides(cfg, *overrides)
     return validate(cfg, check_files=check_files)
 
+# %% ../nbs/00_config.ipynb #6c4db193
 def flat_dict(d:dict, prefix:str='')->dict:
     "A nested mapping (a config as `to_dict` gives it) with dotted keys: `{'train': {'lr': 0.01}}` as `{'train.lr': 0.01}`."
     out = {}
@@ -364,10 +380,12 @@ def flat_dict(d:dict, prefix:str='')->dict:
         else: out[f"{prefix}{k}"] = v
     return out
 
+# %% ../nbs/00_config.ipynb #7ef0ba35
 def config_yaml(cfg:Config)->str:
     "The config as YAML text, sections in schema order."
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
+# %% ../nbs/00_config.ipynb #a649c8ce
 def save_config(cfg:Config, path:Path)->Path:
     "Write `cfg` as YAML to `path`, atomically."
     _atomic_write_text(path, config_yaml(cfg))

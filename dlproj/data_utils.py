@@ -39,6 +39,7 @@ def cache_dir()->Path:
     "The examples cache: `$DLPROJ_CACHE` when set, else `~/.cache/dlproj/examples`."
     return Path(os.environ.get('DLPROJ_CACHE') or Path.home()/'.cache'/'dlproj'/'examples').expanduser()
 
+# %% ../nbs/02_data_utils.ipynb #94ba2dc9
 def _build_digits(dest:Path):
     from sklearn.datasets import load_digits
     from PIL import Image
@@ -85,6 +86,7 @@ def example_path(name:str, # an example name, with or without the `example:` pre
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
+# %% ../nbs/02_data_utils.ipynb #560d4eca
 def resolve_source(source:str|Path, # a file, a folder, or `example:NAME`
                   )->Path:
     "The path for a data source, materialising `example:NAME`; `DataError` when it doesn't exist."
@@ -134,6 +136,7 @@ def decode_error(path:Path, e:UnicodeDecodeError)->DataError:
     return DataError(f"{path}: not {e.encoding} text ({e.reason}: byte {e.object[e.start:e.start+1]!r}); set data.encoding "
                      "to the file's encoding, e.g. data.encoding: latin-1 (cp1252 for Windows files), or save the file as UTF-8")
 
+# %% ../nbs/02_data_utils.ipynb #15a03b24
 def _sniff_sep(text:str)->str:
     "The separator the first lines of `text` agree on, among `CSV_SEPARATORS`; `,` when there is none."
     try: return csv.Sniffer().sniff('\n'.join(text.splitlines()[:50]), delimiters=''.join(CSV_SEPARATORS)).delimiter
@@ -158,12 +161,14 @@ def sniff_csv(path:Path, # a .csv or .tsv file
         sep = '\t' if path.suffix.lower() == '.tsv' else _sniff_sep(text if len(head) < _SNIFF_BYTES else text[:text.rfind('\n')])
     return dict(encoding=enc, sep=_SEP_NAMES.get(sep, sep))
 
+# %% ../nbs/02_data_utils.ipynb #a6c4b9dd
 def csv_header(path:Path, # a .csv or .tsv file
                **kwargs, # `encoding` and `sep`, from `sniff_csv`
               )->list[str]:
     "The column names in a CSV file's first line, as written (pandas would rename duplicates)."
     return pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **kwargs).iloc[0].tolist()
 
+# %% ../nbs/02_data_utils.ipynb #cbbd0f07
 def check_columns(path:Path, # the file, for the message
                   names:list, # the column names as the file has them
                  ):
@@ -173,6 +178,7 @@ def check_columns(path:Path, # the file, for the message
         raise DataError(f"{path}: duplicated column name(s) {dups}: each column needs its own name "
                         "(pandas would rename or drop the copies)")
 
+# %% ../nbs/02_data_utils.ipynb #0c148d83
 def csv_options(data_cfg)->dict:
     "`encoding` and `sep` from the data config (None when not set), as keyword arguments of `read_table`."
     return dict(encoding=getattr(data_cfg, 'encoding', None), sep=getattr(data_cfg, 'sep', None))
@@ -223,6 +229,7 @@ def read_errors(path:Path):
     except Exception as e:
         raise DataError(f"{path}: could not be read as {path.suffix.lower()[1:]}: {type(e).__name__}: {e}") from None
 
+# %% ../nbs/02_data_utils.ipynb #354d55cf
 def read_table(path:Path, # a .csv, .tsv, .json, .jsonl, .xlsx, .xls or .parquet file
                sheet:str|int=0, # the Excel sheet, by name or index
                encoding:str|None=None, # CSV/TSV: the text encoding (`data.encoding`); None: UTF-8, with or without a BOM
@@ -260,6 +267,7 @@ def check_images(paths:list[Path], # image files
         except Exception as e: bad.append((p, f"{type(e).__name__}: {e}"))
     return good, bad
 
+# %% ../nbs/02_data_utils.ipynb #8a52205a
 def _report_skipped(df:pd.DataFrame, skipped:list[dict], where)->pd.DataFrame:
     df.attrs['skipped'] = skipped
     if skipped: _log.warning(f"{where}: skipped {len(skipped)} file(s), e.g. {skipped[0]['path']} ({skipped[0]['reason']})")
@@ -313,6 +321,7 @@ def check_target(df:pd.DataFrame, # the table
         raise DataError(f"{where}target column {target!r} not found; columns present: {cols}")
     return df[target]
 
+# %% ../nbs/02_data_utils.ipynb #858518e6
 def read_image_table(path:Path, # a table file (any `read_table` format) listing image files
                      path_column:str|None=None, # the column holding the paths; inferred when None
                      target:str|None=None, # the label column, checked when given
@@ -369,6 +378,7 @@ def series_columns(df:pd.DataFrame, # a table
             best = [c for _,c in cols]
     return best
 
+# %% ../nbs/02_data_utils.ipynb #4362d6fb
 def infer_kind(path:Path, # the resolved source
                df:pd.DataFrame|None=None, # the table already read from `path`, if any
                ignore=(), # columns that are not features: the target, id, split and group columns
@@ -383,6 +393,7 @@ def infer_kind(path:Path, # the resolved source
     others = [c for c in df.columns if c not in set(steps) | set(ignore)]
     return 'sequence' if steps and len(others) <= (0 if ignore else 1) else 'tabular'   # without a known target, allow one column for it
 
+# %% ../nbs/02_data_utils.ipynb #25828aaa
 def infer_task(y:pd.Series, # the target column
                max_card:int=20, # integer targets with at most this many values are classes
               )->str:
@@ -474,6 +485,7 @@ def fill_stats(train_df:pd.DataFrame, # the TRAINING rows
         res[c] = v
     return res
 
+# %% ../nbs/02_data_utils.ipynb #79756766
 def apply_fill(df:pd.DataFrame, # any split (or new data)
                fill:dict, # from `fill_stats`
                cat_names:list[str], # categorical columns: text NaN becomes `'#na#'`
@@ -493,6 +505,7 @@ def apply_fill(df:pd.DataFrame, # any split (or new data)
             df[c] = df[c].fillna('#na#')
     return df, list(na_cols)
 
+# %% ../nbs/02_data_utils.ipynb #dd269d05
 def norm_stats(train_df:pd.DataFrame, # the TRAINING rows (after filling)
                cont_names:list[str], # continuous columns
               )->dict[str,tuple[float,float]]:
@@ -503,6 +516,7 @@ def norm_stats(train_df:pd.DataFrame, # the TRAINING rows (after filling)
         res[c] = (m, s if s > 0 and not np.isnan(s) else 1.)
     return res
 
+# %% ../nbs/02_data_utils.ipynb #d8df8a51
 def normalize(df:pd.DataFrame, stats:dict)->pd.DataFrame:
     "A copy of `df` with each column in `stats` standardized as `(x - mean) / std`."
     df = df.copy()
@@ -591,10 +605,12 @@ def split_from_column(df:pd.DataFrame, # the table
         raise DataError(f"column {column!r} marks no row as train")
     return res
 
+# %% ../nbs/02_data_utils.ipynb #de72fa98
 def save_splits(path:Path, splits:dict)->Path:
     "Write the row ids of each split as JSON (`splits.json`), atomically."
     return write_json(path, {k: list(splits.get(k, [])) for k in SPLITS})
 
+# %% ../nbs/02_data_utils.ipynb #a9a2fd72
 def load_splits(path:Path)->dict[str,list]:
     "Read `splits.json`."
     path = Path(path)
@@ -628,6 +644,7 @@ def fingerprint(obj:Path|pd.DataFrame, # a file, a folder or a DataFrame
         h.update(f.relative_to(p).as_posix().encode() + b'\0'); _hash_file(h, f); h.update(b'\0')
     return h.hexdigest()
 
+# %% ../nbs/02_data_utils.ipynb #38e9f815
 def profile(df:pd.DataFrame, # the table
             target:str|None=None, # the label column
             task:str|None=None, # the task; inferred from the target when None
@@ -661,7 +678,7 @@ def augment_transforms(aug:AugmentConfig|None, # `data.augment`
 import torch
 from PIL import Image
 
-# %% ../nbs/03_dataset.ipynb #c8791ce1
+# %% ../nbs/03_dataset.ipynb #886bdba3
 def cat_strings(s:pd.Series)->pd.Series:
     "A categorical column as strings, the same whatever dtype pandas read it as: `1`, `1.0` and `'1'` all give `'1'`; missing gives `#na#`."
     if pd.api.types.is_integer_dtype(s) and not s.isna().any(): return s.astype(str).astype(object)
@@ -677,6 +694,7 @@ def cat_strings(s:pd.Series)->pd.Series:
         return str(v)
     return s.map(one).astype(object)
 
+# %% ../nbs/03_dataset.ipynb #9cb60a0c
 _BOOLS = {'true': 'True', 'false': 'False'}
 
 def _as_read(v:str)->str:
@@ -700,6 +718,7 @@ def cat_codes(s:pd.Series, # a categorical column, of any dtype
         codes[miss] = x[miss].map({v: alias.get(_as_read(v), 0) for v in pd.unique(x[miss])}).to_numpy(np.int64)
     return codes
 
+# %% ../nbs/03_dataset.ipynb #dd763eeb
 def encode_target(pre:dict, y:pd.Series)->torch.Tensor:
     "Class indices (long) or values (float) for the target column."
     if pre['task'] == 'regression': return torch.tensor(pd.to_numeric(y).to_numpy(np.float32))
@@ -711,6 +730,7 @@ def encode_target(pre:dict, y:pd.Series)->torch.Tensor:
         raise DataError(f"target {pre['target']!r}: labels {bad} were not seen in training; known classes: {pre['classes']}")
     return torch.tensor(codes.to_numpy(np.int64))
 
+# %% ../nbs/03_dataset.ipynb #0d746c11
 def _require_columns(df:pd.DataFrame, cols:list, what:str):
     missing = [c for c in cols if c not in df.columns]
     if missing:
@@ -745,7 +765,7 @@ def encode_table(pre:dict, df:pd.DataFrame, what:str='input table')->tuple[torch
     x_cat = torch.tensor(np.stack(codes, 1)) if codes else torch.zeros(len(df), 0, dtype=torch.long)
     return x_cat, x_cont
 
-# %% ../nbs/03_dataset.ipynb #0a7e95c9
+# %% ../nbs/03_dataset.ipynb #cf8171b2
 def _json_ids(ids):
     "Row ids as JSON numbers or text (numpy integers are neither)."
     return [int(i) if isinstance(i, (np.integer, int)) else str(i) for i in ids]
@@ -789,6 +809,7 @@ def long_to_wide(df:pd.DataFrame, # one row per time step
     w.attrs.update(channels=list(channels), seq_len=L, id_column=id_column, time_column=time_column)
     return w
 
+# %% ../nbs/03_dataset.ipynb #da92bdf2
 def series_frame(pre:dict, df:pd.DataFrame, what:str='input table')->pd.DataFrame:
     "`df` in the wide layout the run was trained on: a long table (it has the run's id column) is pivoted."
     lg = pre.get('long')
@@ -796,6 +817,7 @@ def series_frame(pre:dict, df:pd.DataFrame, what:str='input table')->pd.DataFram
     return long_to_wide(df, lg['id_column'], lg['time_column'] if lg['time_column'] in df.columns else None,
                         pre['target'], pre['channels'], pre['seq_len'], what)
 
+# %% ../nbs/03_dataset.ipynb #798949e7
 def encode_series(pre:dict, df:pd.DataFrame, what:str='input table')->torch.Tensor:
     "A float tensor `[N, C, L]` of standardized series (a long table is pivoted first)."
     df = series_frame(pre, df, what)
@@ -809,7 +831,7 @@ def encode_series(pre:dict, df:pd.DataFrame, what:str='input table')->torch.Tens
     else: v = (v - np.array(pre['mean'], np.float32)[:, None]) / np.array(pre['std'], np.float32)[:, None]
     return torch.tensor(np.nan_to_num(v, nan=0.).astype(np.float32))
 
-# %% ../nbs/03_dataset.ipynb #6782ae8b
+# %% ../nbs/03_dataset.ipynb #ee1479fc
 def _img_cls(pre):
     from fastai.vision.core import PILImage, PILImageBW
     return PILImageBW if pre['channels'] == 1 else PILImage
@@ -820,6 +842,7 @@ def image_item_tfms(pre:dict)->list:
     from fastai.vision.augment import Resize
     return [Resize(tuple(pre['image_size']), method='squish')]
 
+# %% ../nbs/03_dataset.ipynb #a65b4671
 def _image_array(pre:dict, path)->np.ndarray:
     "One image as uint8 `[C,H,W]` numbers, through the training item pipeline."
     if pre.get('resize'):   # fastai's `Resize` works on its own image types
@@ -852,7 +875,7 @@ def encode_images(pre:dict, paths:list,
     c,(h,w) = pre['channels'],pre['image_size']
     return (torch.from_numpy(np.stack(xs)) if xs else torch.zeros(0, c, h, w, dtype=torch.uint8)), skipped
 
-# %% ../nbs/03_dataset.ipynb #703af4df
+# %% ../nbs/03_dataset.ipynb #603ab108
 def encode_inputs(pre:dict, data, what:str='input')->tuple[tuple, list]:
     "`(input tensors, skipped)` for new data, encoded exactly as in training."
     if pre['kind'] == 'tabular': return encode_table(pre, data, what), []
@@ -860,6 +883,7 @@ def encode_inputs(pre:dict, data, what:str='input')->tuple[tuple, list]:
     x,skipped = encode_images(pre, list(data))
     return (x,), skipped
 
+# %% ../nbs/03_dataset.ipynb #e0b21833
 def normalized_images(pre:dict):
     "`image_batch_tfms(pre)` for validation (bytes to floats, then normalize), the same operations in plain torch."
     mean,std = (torch.tensor(pre[k]).view(1, -1, 1, 1) for k in ('mean', 'std'))

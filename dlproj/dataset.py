@@ -161,7 +161,7 @@ def sequence_preprocess(train:pd.DataFrame, target:str, task:str, series_columns
                series_norm=data_cfg.series_norm if data_cfg.normalize else None)
     return _with_target(pre, train[target], task)
 
-# %% ../nbs/03_dataset.ipynb #52b53080
+# %% ../nbs/03_dataset.ipynb #680ac1ef
 _MAX_IN_MEMORY = 2 * 2**30 # bytes of decoded uint8 images we are willing to hold in memory
 
 _STATS_SAMPLE = 2000       # training images the lazy path reads to compute normalization statistics
@@ -170,6 +170,7 @@ def load_image(pre:dict, path)->TensorImage:
     "One image as a uint8 `TensorImage` `[C,H,W]`, through the training item pipeline."
     return (TensorImageBW if pre['channels'] == 1 else TensorImage)(_image_bytes(pre, path))
 
+# %% ../nbs/03_dataset.ipynb #c6677213
 def image_batch_tfms(pre:dict, aug=None)->list:
     "Batch transforms: to float, augmentations (training only), normalize."
     from fastai.data.transforms import IntToFloatTensor, Normalize
@@ -177,6 +178,7 @@ def image_batch_tfms(pre:dict, aug=None)->list:
     return [IntToFloatTensor(), *(augment_transforms(aug) if aug is not None else []),
             Normalize.from_stats(mean, std, cuda=False)]
 
+# %% ../nbs/03_dataset.ipynb #b2b5812a
 def image_preprocess(items:pd.DataFrame, root:Path, data_cfg)->dict:
     "Channels and size from the first image, class names from the labels."
     with Image.open(root/items['path'].iloc[0]) as first: mode,wh = first.mode,first.size
@@ -225,7 +227,7 @@ def read_source(source, data_cfg)->tuple[pd.DataFrame, Path|None, str, str, str|
     task = 'classification' if kind == 'image' else (data_cfg.task or ex.get('task') or infer_task(items[target]))
     return items, root, kind, task, target
 
-# %% ../nbs/03_dataset.ipynb #209728bb
+# %% ../nbs/03_dataset.ipynb #44613e99
 def make_splits(items:pd.DataFrame, label:str, task:str, cfg:Config, has_test_source:bool=False)->dict:
     "Row ids (index labels) for train, valid and test."
     d = cfg.data
@@ -234,6 +236,7 @@ def make_splits(items:pd.DataFrame, label:str, task:str, cfg:Config, has_test_so
     return split_rows(items[label], d.valid_pct, 0. if has_test_source else d.test_pct, cfg.seed,
                       stratify=d.stratify and task == 'classification', groups=groups, task=task)
 
+# %% ../nbs/03_dataset.ipynb #00cc9073
 def duplicates_across_splits(items:pd.DataFrame, # the clean table, indexed by row id
                              cols:list[str], # the columns that make two rows the same: inputs and target
                              splits:dict, # row ids per split
@@ -257,7 +260,7 @@ def _check_saved_splits(splits:dict, items:pd.DataFrame):
             raise DataError(f"saved split {k!r} names {len(missing)} row(s) not in the data (e.g. {missing[:3]}): "
                             "the data changed since the run")
 
-# %% ../nbs/03_dataset.ipynb #7fb37694
+# %% ../nbs/03_dataset.ipynb #ee4a8263
 MAX_BATCH = {'tabular': 128, 'image': 128, 'sequence': 32}  # the largest automatic batch size of each kind
 
 def auto_batch_size(n:int, # training rows
@@ -266,6 +269,7 @@ def auto_batch_size(n:int, # training rows
     "`train.batch_size: auto`: the power of two just below `n/8`, between 8 and the kind's largest (every epoch has about 8 steps or more)."
     return int(min(MAX_BATCH[kind], max(8, 2**math.floor(math.log2(max(n, 1) / 8)))))
 
+# %% ../nbs/03_dataset.ipynb #4daf75ed
 def batch_size(cfg:Config, n:int, kind:str)->int:
     "The configured batch size, or `auto_batch_size(n, kind)`."
     return auto_batch_size(n, kind) if cfg.train.batch_size == 'auto' else cfg.train.batch_size
@@ -295,6 +299,7 @@ def _fingerprint(src:Path, expected:str|None)->str:
                         "the saved split names rows of the old data (train a new run on the new data)")
     return fp
 
+# %% ../nbs/03_dataset.ipynb #7d218935
 def build_data(config, # a `Config`, a dict or a YAML path
                splits:dict|None=None, # a saved split to reuse exactly
                device=None, # put batches on this device
@@ -303,6 +308,26 @@ def build_data(config, # a `Config`, a dict or a YAML path
               )->DataBundle:
     "Read, clean, split and encode the data of `config`; return loaders and everything needed to reproduce them."
     cfg = load_config(config)
+    items,root,test_items,info = _read(cfg, fingerprint)
+    if info['kind'] == 'image': return _build_images(cfg, items, root, test_items, splits, info, device, preprocess)
+    cols,test_items = _columns(cfg, items, test_items, info)
+    items,test_items = _clean(cfg, items, test_items, info, cols)
+    splits,allitems = _split(cfg, items, test_items, splits, info, cols)
+    pre = preprocess or _preprocess(cfg, allitems.loc[splits['train']], info, cols)
+    target = info['target']
+    if info['kind'] == 'tabular': enc = lambda df: (*encode_table(pre, df, 'training data'), encode_target(pre, df[target]))
+    else: enc = lambda df: (encode_series(pre, df, 'training data'), encode_target(pre, df[target]))
+    tensors = {k: enc(allitems.loc[v]) for k,v in splits.items() if len(v)}
+    trn,val,tst = _loaders(tensors, [None]*len(tensors['train']), batch_size(cfg, len(splits['train']), info['kind']),
+                           lambda aug: [], None, device)
+    classes = target if info['task'] == 'classification' else None
+    info.update(profile(items, classes), split_sizes={k:len(v) for k,v in splits.items()})
+    info['class_counts_by_split'] = _class_counts(allitems, target, splits) if classes else None
+    return DataBundle(DataLoaders(trn, val, device=device), tst, pre, splits, info, allitems)
+
+# %% ../nbs/03_dataset.ipynb #8469954f
+def _read(cfg:Config, fingerprint:str|None)->tuple:
+    "The source's items (and the test source's), their root folder, and the data record so far (`data.json`)."
     d = cfg.data
     if not d.source:
         raise DataError("data.source is required: a file, a folder, or example:NAME")
@@ -321,10 +346,14 @@ def build_data(config, # a `Config`, a dict or a YAML path
         c = getattr(d, k)
         if c and c not in items.columns:
             raise DataError(f"data.{k} {c!r} is not a column of {src.name}; columns present: {list(items.columns)}")
-    if kind == 'image': return _build_images(cfg, items, root, test_items, splits, info, device, preprocess)
+    return items,root,test_items,info
+
+def _columns(cfg:Config, items:pd.DataFrame, test_items, info:dict)->tuple:
+    "The input columns (categorical, continuous, and a long table's channels and ids), and the test items matched to them."
+    d,target,src = cfg.data,info['target'],Path(info['path'])
     drop = list(d.drop_columns) + [c for c in (d.split_column, d.group_column) if c]
     channels,long = None,None
-    if kind == 'tabular': cat_names,cont_names = split_columns(items, target, d.cat_names, d.cont_names, drop=drop)
+    if info['kind'] == 'tabular': cat_names,cont_names = split_columns(items, target, d.cat_names, d.cont_names, drop=drop)
     elif items.attrs.get('channels'):   # a long table, pivoted: every channel's steps
         cat_names = []
         cont_names = [c for c in items.columns if c != target]
@@ -339,38 +368,43 @@ def build_data(config, # a `Config`, a dict or a YAML path
         if not cont_names:
             raise DataError(f"{src.name}: no series found: a sequence table needs numbered numeric columns "
                             f"(t0, t1, ... or x_1, x_2, ...), or list them in data.cont_names; columns present: {list(items.columns)[:20]}")
-    items,report = clean_table(items, d, target, cat_names, cont_names)
+    return dict(cat_names=cat_names, cont_names=cont_names, channels=channels, long=long),test_items
+
+def _clean(cfg:Config, items:pd.DataFrame, test_items, info:dict, cols:dict)->tuple:
+    "`clean_table` on the items and the test items; its report goes into the data record."
+    target,cat_names,cont_names = info['target'],cols['cat_names'],cols['cont_names']
+    items,report = clean_table(items, cfg.data, target, cat_names, cont_names)
     info.update(report)
     if test_items is not None:
         # short test series leave steps empty
-        test_items,_ = clean_table(test_items, d, target, cat_names, cont_names if channels is None else [])
+        test_items,_ = clean_table(test_items, cfg.data, target, cat_names, cont_names if cols['channels'] is None else [])
         test_items.index = [f"test:{i}" for i in test_items.index]
+    return items,test_items
+
+def _split(cfg:Config, items:pd.DataFrame, test_items, splits:dict|None, info:dict, cols:dict)->tuple:
+    "The split (made now, or a saved one checked against the rows) and all rows, test source included; warns of copied rows."
     splits_made = splits is None
     if splits_made:
-        splits = make_splits(items, target, task, cfg, has_test_source=test_items is not None)
+        splits = make_splits(items, info['target'], info['task'], cfg, has_test_source=test_items is not None)
         if test_items is not None: splits['test'] = list(test_items.index)
     splits = {k:_json_ids(v) for k,v in splits.items()}
     _check_valid(splits)
     allitems = pd.concat([items, test_items]) if test_items is not None else items
     _check_saved_splits(splits, allitems)
-    train = allitems.loc[splits['train']]
-    info['duplicates_across_splits'] = dup = duplicates_across_splits(allitems, [*cat_names, *cont_names, target], splits)
+    columns = [*cols['cat_names'], *cols['cont_names'], info['target']]
+    info['duplicates_across_splits'] = dup = duplicates_across_splits(allitems, columns, splits)
     if (dup['valid'] or dup['test']) and splits_made:   # said once, when the split is made (not again at resume or evaluation)
         get_logger('data').warning(f"{dup['valid']} validation and {dup['test']} test row(s) are exact copies (inputs and target) "
             "of training rows, so their scores overstate how well the model does on new data; " +
-            ("remove them from data.test_source" if d.drop_duplicates else "set data.drop_duplicates: true to keep one copy of each row"))
-    if kind == 'tabular':
-        pre = preprocess or tabular_preprocess(train, target, task, cat_names, cont_names, d)
-        enc = lambda df: (*encode_table(pre, df, 'training data'), encode_target(pre, df[target]))
-    else:
-        pre = preprocess or sequence_preprocess(train, target, task, cont_names, d, channels, long)
-        enc = lambda df: (encode_series(pre, df, 'training data'), encode_target(pre, df[target]))
-    tensors = {k: enc(allitems.loc[v]) for k,v in splits.items() if len(v)}
-    types = [None]*len(tensors['train'])
-    trn,val,tst = _loaders(tensors, types, batch_size(cfg, len(splits['train']), kind), lambda aug: [], None, device)
-    info.update(profile(items, target if task == 'classification' else None), split_sizes={k:len(v) for k,v in splits.items()})
-    info['class_counts_by_split'] = _class_counts(allitems, target, splits) if task == 'classification' else None
-    return DataBundle(DataLoaders(trn, val, device=device), tst, pre, splits, info, allitems)
+            ("remove them from data.test_source" if cfg.data.drop_duplicates
+             else "set data.drop_duplicates: true to keep one copy of each row"))
+    return splits,allitems
+
+def _preprocess(cfg:Config, train:pd.DataFrame, info:dict, cols:dict)->dict:
+    "The preprocessing record (`preprocess.json`), derived from the training rows alone."
+    if info['kind'] == 'tabular':
+        return tabular_preprocess(train, info['target'], info['task'], cols['cat_names'], cols['cont_names'], cfg.data)
+    return sequence_preprocess(train, info['target'], info['task'], cols['cont_names'], cfg.data, cols['channels'], cols['long'])
 
 def _class_counts(items, label, splits)->dict:
     return {k: {str(c):int(n) for c,n in items.loc[v, label].astype(str).value_counts().sort_index().items()} for k,v in splits.items()}

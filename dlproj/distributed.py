@@ -25,18 +25,22 @@ def world_size()->int:
     "Processes in this training: `WORLD_SIZE`, as torchrun and `accelerate launch` set it; 1 when not distributed."
     return max(1, num_distrib())
 
+# %% ../nbs/11_distributed.ipynb #22453942
 def rank()->int:
     "This process's rank among them (0 when not distributed)."
     return rank_distrib()
 
+# %% ../nbs/11_distributed.ipynb #66a85c5e
 def local_rank()->int:
     "This process's rank on its machine: which GPU it uses."
     return int(os.environ.get('LOCAL_RANK', 0))
 
+# %% ../nbs/11_distributed.ipynb #8424e3f0
 def launched()->bool:
     "Was this process started by torchrun or `accelerate launch`, even as the only one?"
     return 'RANK' in os.environ and 'WORLD_SIZE' in os.environ
 
+# %% ../nbs/11_distributed.ipynb #6d6c4900
 def is_main()->bool:
     "Is this rank 0, the one process that writes the run directory?"
     return rank() == 0
@@ -65,6 +69,7 @@ def init_distributed(device:torch.device)->torch.device:
         dist.init_process_group('cuda:nccl,cpu:gloo' if device.type == 'cuda' else 'gloo')
     return device
 
+# %% ../nbs/11_distributed.ipynb #2223b1dd
 def close_distributed():
     "Leave the process group (at the end of a run)."
     if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
@@ -77,6 +82,7 @@ def broadcast_object(o, src:int=0):
     dist.broadcast_object_list(box, src)
     return box[0]
 
+# %% ../nbs/11_distributed.ipynb #b3014818
 def _comm_device()->str:
     "Where a tensor must be to travel: the CPU with gloo, the GPU with NCCL alone."
     return 'cuda' if dist.get_backend() == 'nccl' else 'cpu'
@@ -88,6 +94,7 @@ def broadcast_tensor(t:torch.Tensor, src:int=0)->torch.Tensor:
     dist.broadcast(t, src)
     return t.cpu()
 
+# %% ../nbs/11_distributed.ipynb #fbc5977b
 def gather_objects(o)->list:
     "Every rank's `o`, in rank order, on every rank."
     if world_size() == 1: return [o]
@@ -105,6 +112,7 @@ def rank_batch_size(bs:int, world:int)->int:
     "Rows each of `world` ranks takes from a batch of `bs`: `train.batch_size` stays the batch of one optimizer step."
     return max(1, bs // world)
 
+# %% ../nbs/11_distributed.ipynb #c91e4a40
 class ShardDL(TensorDL):
     "Rank `rank`'s share of a `TensorDL`: each epoch, rank 0's order of the rows, padded to a multiple of `world`, cut in `world` blocks."
     def __init__(self, dl:TensorDL, rank:int, world:int, bs:int|None=None):
@@ -150,6 +158,7 @@ class RowCounter(Callback):
         if learn.training:
             e = self.epochs[learn.epoch + 1]; e['batches'] += 1; e['rows'] += len(learn.yb[0])
 
+# %% ../nbs/11_distributed.ipynb #235c3ec6
 def _distributed_trainer(cuda:bool):
     "fastai's `DistributedTrainer` (Accelerate's DDP wrapping), with our loaders, on CPUs too."
     from fastai.distributed import DistributedTrainer, DistributedDL
@@ -185,6 +194,7 @@ def torchrun_command(args:list[str], nproc:int)->list[str]:
     entry = 'import sys; from dlproj.main import main; sys.exit(main(sys.argv[1:]))'
     return ['--standalone', '--nproc_per_node', str(nproc), '--no-python', sys.executable, '-c', entry, *args]
 
+# %% ../nbs/11_distributed.ipynb #5444a687
 def launch(args:list[str], nproc:int)->Path|None:
     "Run `dlproj ARGS` (e.g. `['train', 'cfg.yaml']`) on `nproc` processes with torchrun; return the run directory rank 0 made."
     from torch.distributed.run import main as torchrun

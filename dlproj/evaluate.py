@@ -116,6 +116,7 @@ def predictions_frame(pre:dict, # the run's preprocess: `task` and `classes`
     for j,c in enumerate(classes): df[f'prob_{c}'] = p[:,j]
     return df
 
+# %% ../nbs/07_evaluate.ipynb #f8e4ae86
 def worst_predictions(frame:pd.DataFrame, # from `predictions_frame`
                       k:int=50, # at most this many rows
                      )->pd.DataFrame:
@@ -303,6 +304,7 @@ def evaluation_dir(run:Path, # the run directory
         m = out/'metrics.json'
         if not out.exists() or (m.exists() and Path(read_json(m).get('evaluation', {}).get('data', '')).resolve() == p): return out
 
+# %% ../nbs/07_evaluate.ipynb #5edcb1ae
 def evaluate(run:Path|str, # a finished run directory
              data:Path|str|None=None, # labelled data in the training format; None evaluates the run's own split
              split:str='test', # the run's split to evaluate: `test` or `valid` (ignored with `data`)

@@ -55,6 +55,7 @@ def search_space(cfg:Config)->dict:
                 raise ConfigError(f"tune.space.{k}: {e}") from None
     return space
 
+# %% ../nbs/10_hyperparameter_tuning.ipynb #b710449d
 def _override(key:str, v, d)->str:
     "`key=value` for a sampled value (a list or mapping choice was stored as its JSON text)."
     return f"{key}={v}" if hasattr(d, 'choices') and isinstance(v, str) and v[:1] in '[{' else f"{key}={json.dumps(v)}"
@@ -69,13 +70,13 @@ def suggest(trial, space:dict)->list[str]:
     "The trial's values for the search space, as `key=value` overrides."
     return [_override(k, _sample(trial, k, d), d) for k,d in space.items()]
 
-
 # %% ../nbs/10_hyperparameter_tuning.ipynb #589ab0b1
 def tune_metric(cfg:Config)->tuple[str, str]:
     "The metric a study optimises (`tune.metric`, else `train.monitor`), as the history names it, and its direction."
     name = cfg.tune.metric or cfg.train.monitor
     return name, cfg.tune.direction or ('minimize' if lower_is_better(name) else 'maximize')
 
+# %% ../nbs/10_hyperparameter_tuning.ipynb #bfa43ba1
 def _final_value(run:Path, name:str)->float:
     "The run's validation value of `name` (fastai's, on the best weights), from `metrics.json`."
     valid = read_json(run/'metrics.json')['valid']
@@ -97,7 +98,6 @@ class OptunaPruning(Callback):
         self.trial.report(float(v), self.epoch)
         if self.trial.should_prune(): self.pruned = True; raise CancelFitException()
 
-
 # %% ../nbs/10_hyperparameter_tuning.ipynb #31383bf3
 def make_sampler(name:str, seed:int):
     "An Optuna sampler by name, seeded. TPE models the results from the third trial on (studies here are tens of trials)."
@@ -107,6 +107,7 @@ def make_sampler(name:str, seed:int):
     return {'random': lambda: s.RandomSampler(seed=seed), 'cmaes': lambda: s.CmaEsSampler(seed=seed),
             'gp': lambda: s.GPSampler(seed=seed)}[name]()
 
+# %% ../nbs/10_hyperparameter_tuning.ipynb #7975a5c6
 def make_pruner(name:str):
     "An Optuna pruner by name: `median` (after two complete trials, from the second epoch), `halving`, `hyperband`, `none`."
     import optuna
@@ -114,10 +115,12 @@ def make_pruner(name:str):
     return {'median': lambda: p.MedianPruner(n_startup_trials=2, n_warmup_steps=1), 'halving': p.SuccessiveHalvingPruner,
             'hyperband': p.HyperbandPruner, 'none': p.NopPruner}[name]()
 
+# %% ../nbs/10_hyperparameter_tuning.ipynb #f0072b4b
 def study_folder(cfg:Config, study:str|None=None)->Path:
     "Where a study keeps its storage (by default), best config, trials table and plots: `<runs_dir>/<study>/tune/`."
     return Path(cfg.output.runs_dir)/(study or cfg.tune.study or cfg.experiment)/'tune'
 
+# %% ../nbs/10_hyperparameter_tuning.ipynb #b9192839
 def make_storage(url:str|None, folder:Path):
     "An Optuna storage: a SQLite file in `folder` by default, `journal:PATH` for Optuna's journal file, else any storage URL."
     import optuna
@@ -134,6 +137,7 @@ def make_storage(url:str|None, folder:Path):
             url = 'postgresql+psycopg2://' + url[len('postgresql://'):]
     return url
 
+# %% ../nbs/10_hyperparameter_tuning.ipynb #badba3a2
 def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
          *overrides:str, # `section.key=value` strings
          trials:int|None=None, # the study's total of finished trials (complete or pruned); `tune.trials` by default
@@ -184,12 +188,14 @@ def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
     tune_outputs(st, cfg, folder, space)
     return st
 
+# %% ../nbs/10_hyperparameter_tuning.ipynb #e33475f9
 def trials_frame(st)->pd.DataFrame:
     "One row per trial: number, state, value, the sampled values, its run directory and how long it took."
     rows = [dict(trial=t.number, state=t.state.name.lower(), value=t.value, **t.params,
                  run=t.user_attrs.get('run'), seconds=t.duration.total_seconds() if t.duration else None) for t in st.trials]
     return pd.DataFrame(rows)
 
+# %% ../nbs/10_hyperparameter_tuning.ipynb #fffffd50
 def tune_outputs(st, cfg:Config, folder:Path, space:dict|None=None)->dict:
     "Write `best.yaml` (the config with the best trial's values, ready for `dlproj train`), `trials.csv` and Optuna's plots."
     import warnings, matplotlib.pyplot as plt, optuna.visualization.matplotlib as ov
@@ -211,4 +217,3 @@ def tune_outputs(st, cfg:Config, folder:Path, space:dict|None=None)->dict:
             out[name] = folder/'plots'/f"{name}.png"
         except Exception as e: get_logger('tune').info(f"{name} plot skipped: {e}")   # e.g. importances need two complete trials
     return out
-

@@ -31,6 +31,7 @@ def default_batch_size(kind:str)->int:
     "Items per forward pass when none is given: `TABLE_BATCH_SIZE` for tables, `DEFAULT_BATCH_SIZE` for images and series."
     return TABLE_BATCH_SIZE if kind == 'tabular' else DEFAULT_BATCH_SIZE
 
+# %% ../nbs/08_inference.ipynb #48026f1b
 def check_run(run:Path|str, # a run directory, `<runs_dir>/<experiment>/<run_id>`
              )->Path:
     "The run directory, checked to hold a finished model; `DlprojError` saying what is missing."
@@ -52,6 +53,7 @@ def check_top_k(pre:dict, top_k:int|None):
     if not 1 <= top_k <= len(pre['classes']):
         raise DlprojError(f"top_k must be between 1 and {len(pre['classes'])} (the number of classes), got {top_k}")
 
+# %% ../nbs/08_inference.ipynb #39910f06
 def postprocess(pre:dict, # the run's preprocess.json
                 out:torch.Tensor, # the model's outputs `[N, n_out]`: logits, or values in original units
                 ids, # one id per row
@@ -89,6 +91,7 @@ def model_outputs(model:torch.nn.Module, # a run's model, in eval mode
             outs.append(model(*([norm(xb[0])] if norm else xb)).float().cpu())
     return torch.cat(outs)
 
+# %% ../nbs/08_inference.ipynb #41b0f042
 class Predictor:
     "A run's model and preprocessing, loaded once (weights only, nothing unpickled), to predict many times."
     def __init__(self, run:Path|str, # a finished run directory
@@ -212,6 +215,7 @@ def read_chunks(path:Path, # a table file (any `read_table` format)
     if n == 0:
         raise DataError(f"{path}: the table has no rows")
 
+# %% ../nbs/08_inference.ipynb #ec0e5a56
 def _image_files(folder)->list[str]:
     "`list_images` as strings that start with `os.path.join(str(folder), '')`: 10,000 `Path`s would cost a tenth of a second."
     found = []
@@ -251,6 +255,7 @@ def image_path_column(df:pd.DataFrame, # the table (or its first chunk)
     raise DataError(f"{path}: no column holds paths of image files ({', '.join(IMAGE_SUFFIXES)}) relative to {root}; "
                     f"columns present: {cols}; name the column with path_column= (--path-column)")
 
+# %% ../nbs/08_inference.ipynb #b1c1f76b
 def image_table_files(df:pd.DataFrame, # rows of a table of image paths
                       path:Path, # the table file: relative paths are read from its folder
                       col:str, # the path column

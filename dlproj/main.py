@@ -36,6 +36,7 @@ def cmd_train(a):
     _print_metrics(f"{ev['split']} metrics:", ev['metrics'])
     if (run/'report.html').exists(): print(f"report: {run/'report.html'}")
 
+# %% ../nbs/12_main.ipynb #6ec66e4c
 def cmd_experiment(a):
     import math
     from dlproj.run_experiment import run_grid, parse_grid, run_kfold
@@ -61,11 +62,13 @@ def cmd_experiment(a):
         raise DlprojError(f"{int(s.failed.sum())} run(s) failed, e.g. {s.error.dropna().iloc[0]}; "
                           "all recorded in the experiment's experiment.json")
 
+# %% ../nbs/12_main.ipynb #a9eafa85
 def cmd_evaluate(a):
     from dlproj.evaluate import evaluate
     ev = evaluate(a.run, data=a.data, split=a.split, target=a.target, path_column=a.path_column, device=a.device)
     _print_metrics(f"{ev.get('split') or a.data} metrics ({ev.get('n')} items):", ev['metrics'])
 
+# %% ../nbs/12_main.ipynb #57a46945
 def cmd_predict(a):
     from dlproj.inference import predict, csv_safe
     from dlproj.utils import get_device
@@ -73,10 +76,12 @@ def cmd_predict(a):
     if a.out: print(f"predictions written to {a.out}")
     elif df is not None: print(csv_safe(df).to_csv(index=False), end='')   # often redirected into a .csv file
 
+# %% ../nbs/12_main.ipynb #53df335e
 def cmd_report(a):
     from dlproj.run_experiment import report
     print(report(a.run))
 
+# %% ../nbs/12_main.ipynb #df3f9827
 def cmd_runs(a):
     import pandas as pd
     from dlproj.run_experiment import list_runs, check_run, compare_runs, compare_plot
@@ -96,6 +101,7 @@ def cmd_runs(a):
     with pd.option_context('display.max_columns', 20, 'display.width', 200, 'display.float_format', '{:.4f}'.format):
         print(df.drop(columns=['path']).to_string(index=False))
 
+# %% ../nbs/12_main.ipynb #ad6693a6
 def cmd_tune(a):
     import subprocess
     from dlproj.config import load_config, DlprojError
@@ -124,10 +130,12 @@ def cmd_tune(a):
           else f"study {name}: no complete trial")
     print(f"outputs: {study_folder(cfg, name)}")
 
+# %% ../nbs/12_main.ipynb #2b902f3a
 def cmd_dashboard(a):
     from dlproj.run_experiment import dashboard
     print(dashboard(a.runs_dir, a.experiment, a.out))
 
+# %% ../nbs/12_main.ipynb #9524d92a
 def cmd_example(a):
     import shutil
     from pathlib import Path

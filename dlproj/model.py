@@ -15,7 +15,7 @@ from .config import DlprojError, ModelConfig, closest
 from .utils import read_json, load_weights
 
 # %% auto #0
-__all__ = ['KINDS', 'TASKS', 'ARCHS', 'PRETRAINED', 'INIT_SCHEMES', 'DEFAULT_ARCHS', 'LARGE_IMAGE', 'ModelError', 'check_spec',
+__all__ = ['KINDS', 'TASKS', 'ARCHS', 'PRETRAINED', 'INIT_SCHEMES', 'DEFAULT_ARCHS', 'LARGE_IMAGE', 'ModelError', 'check_pre',
            'ArchEntry', 'register_arch', 'list_archs', 'param_count', 'model_summary', 'ScaleOutput', 'ScaledModel',
            'LinearPath', 'WideDeep', 'tabular_mlp', 'small_cnn', 'small_resnet', 'resnet18', 'resnet34',
            'imagenet_weights', 'load_pretrained', 'cnn1d', 'fcn', 'ResBlock1d', 'resnet1d', 'RNNClassifier', 'lstm',
@@ -24,36 +24,36 @@ __all__ = ['KINDS', 'TASKS', 'ARCHS', 'PRETRAINED', 'INIT_SCHEMES', 'DEFAULT_ARC
 
 # %% ../nbs/04_model.ipynb #792d1051
 class ModelError(DlprojError, ValueError):
-    "An invalid model setting: unknown architecture, wrong data kind, bad parameter, or an incomplete spec."
+    "An invalid model setting: unknown architecture, wrong data kind, bad parameter, or an incomplete preprocessing record."
 
 # %% ../nbs/04_model.ipynb #56d1ffca
 KINDS = ('tabular', 'image', 'sequence')
 TASKS = ('classification', 'regression')
-_SPEC_KEYS = {'tabular': ('emb_szs', 'n_cont'), 'image': ('channels', 'image_size'), 'sequence': ('n_features', 'seq_len')}
+_PRE_KEYS = {'tabular': ('emb_szs', 'n_cont'), 'image': ('channels', 'image_size'), 'sequence': ('n_features', 'seq_len')}
 
-def check_spec(spec:dict)->dict:
-    "Check that `spec` has the keys its kind and task need; raise `ModelError` naming what is missing."
-    if not isinstance(spec, dict):
-        raise ModelError(f"model spec: expected a dict, got {type(spec).__name__}")
-    kind,task = spec.get('kind'),spec.get('task')
+def check_pre(pre:dict)->dict:
+    "Check that `pre` has the keys its kind and task need; raise `ModelError` naming what is missing."
+    if not isinstance(pre, dict):
+        raise ModelError(f"preprocessing record: expected a dict, got {type(pre).__name__}")
+    kind,task = pre.get('kind'),pre.get('task')
     if kind not in KINDS:
-        raise ModelError(f"model spec: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise ModelError(f"preprocessing record: kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if task not in TASKS:
-        raise ModelError(f"model spec: task must be one of {', '.join(TASKS)}, got {task!r}")
-    need = ('n_out', *_SPEC_KEYS[kind])
-    missing = [k for k in need if k not in spec]
+        raise ModelError(f"preprocessing record: task must be one of {', '.join(TASKS)}, got {task!r}")
+    need = ('n_out', *_PRE_KEYS[kind])
+    missing = [k for k in need if k not in pre]
     if missing:
-        raise ModelError(f"model spec for {kind} data: missing {', '.join(missing)} (needs {', '.join(need)})")
-    n_out = spec['n_out']
+        raise ModelError(f"preprocessing record for {kind} data: missing {', '.join(missing)} (needs {', '.join(need)})")
+    n_out = pre['n_out']
     if not isinstance(n_out, int) or isinstance(n_out, bool) or n_out < 1:
-        raise ModelError(f"model spec: n_out must be a positive int, got {n_out!r}")
-    if task == 'regression' and not spec.get('target_std', 1) > 0:
-        raise ModelError(f"model spec: target_std must be positive, got {spec['target_std']!r} (is the target constant?)")
-    return spec
+        raise ModelError(f"preprocessing record: n_out must be a positive int, got {n_out!r}")
+    if task == 'regression' and not pre.get('target_std', 1) > 0:
+        raise ModelError(f"preprocessing record: target_std must be positive, got {pre['target_std']!r} (is the target constant?)")
+    return pre
 
-def _hw(spec)->tuple[int,int]:
-    "The spec's image size as `(h, w)`; a single int means a square."
-    s = spec['image_size']
+def _hw(pre)->tuple[int,int]:
+    "The preprocessing record's image size as `(h, w)`; a single int means a square."
+    s = pre['image_size']
     return (s, s) if isinstance(s, int) else tuple(s)
 
 # %% ../nbs/04_model.ipynb #dad67c07
@@ -61,7 +61,7 @@ def _hw(spec)->tuple[int,int]:
 class ArchEntry:
     "A registered architecture."
     name: str                # the name used in `model.arch`
-    builder: Callable        # `fn(spec, **params) -> nn.Module`
+    builder: Callable        # `fn(pre, **params) -> nn.Module`
     kinds: tuple[str, ...]   # the data kinds it accepts
     description: str = ''    # one line, for listings and docs
 
@@ -70,6 +70,7 @@ class ArchEntry:
         ps = list(inspect.signature(self.builder).parameters.values())[1:]
         return {p.name: p.default for p in ps if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
+# %% ../nbs/04_model.ipynb #cfdb19d9
 ARCHS: dict[str, ArchEntry] = {}
 
 def register_arch(name:str, # the name used in `model.arch`
@@ -77,7 +78,7 @@ def register_arch(name:str, # the name used in `model.arch`
                   description:str='', # one line; defaults to the builder's docstring
                   replace:bool=False, # allow replacing an existing registration
                  ):
-    "Decorator registering `fn(spec, **params) -> nn.Module` as architecture `name`."
+    "Decorator registering `fn(pre, **params) -> nn.Module` as architecture `name`."
     kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     bad = [k for k in kinds if k not in KINDS]
     if bad or not kinds:
@@ -92,6 +93,7 @@ def register_arch(name:str, # the name used in `model.arch`
         return fn
     return _register
 
+# %% ../nbs/04_model.ipynb #9843b062
 def list_archs(kind:str|None=None)->list[str]:
     "The registered architecture names, for one data kind or for all."
     return [n for n,e in ARCHS.items() if kind is None or kind in e.kinds]
@@ -103,6 +105,7 @@ def param_count(model:nn.Module, # any module
     "The number of parameters (scalars) in `model`."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
+# %% ../nbs/04_model.ipynb #c09ae49b
 def model_summary(model:nn.Module, arch:str|None=None)->dict:
     "Class, architecture name, parameter counts and size of `model`, as a JSON-able dict."
     nbytes = sum(t.numel()*t.element_size() for t in [*model.parameters(), *model.buffers()])
@@ -119,6 +122,7 @@ class ScaleOutput(nn.Module):
     def forward(self, x): return x*self.std + self.mean
     def extra_repr(self): return f"mean={self.mean.tolist()}, std={self.std.tolist()}"
 
+# %% ../nbs/04_model.ipynb #7d953a72
 class ScaledModel(nn.Module):
     "`model` followed by `ScaleOutput(mean, std)`; passes all inputs to `model`."
     def __init__(self, model:nn.Module, mean:float=0., std:float=1.):
@@ -141,6 +145,7 @@ class LinearPath(nn.Module):
         out = sum(e(x_cat[:, i]) for i,e in enumerate(self.embeds))
         return out + self.cont(x_cont) if self.cont is not None else out
 
+# %% ../nbs/04_model.ipynb #d261fe2f
 class WideDeep(nn.Module):
     "A deep tabular model plus a linear path over the same `(x_cat, x_cont)` inputs (Wide & Deep, Cheng et al. 2016)."
     def __init__(self, deep:nn.Module, wide:LinearPath):
@@ -150,7 +155,7 @@ class WideDeep(nn.Module):
 
 # %% ../nbs/04_model.ipynb #3299ae2e
 @register_arch('tabular_mlp', 'tabular')
-def tabular_mlp(spec:dict, # the data spec (`emb_szs`, `n_cont`, `n_out`)
+def tabular_mlp(pre:dict, # the preprocessing record (`emb_szs`, `n_cont`, `n_out`)
                 layers:list[int]=[200, 100], # sizes of the hidden layers
                 ps:float|list[float]=0., # dropout after each hidden layer (one value, or one per layer)
                 embed_p:float=0., # dropout on the embeddings
@@ -159,65 +164,66 @@ def tabular_mlp(spec:dict, # the data spec (`emb_szs`, `n_cont`, `n_out`)
                )->nn.Module:
     "fastai's TabularModel: embeddings for categorical columns, then an MLP; with `linear`, plus a linear path."
     from fastai.tabular.model import TabularModel
-    emb_szs = [tuple(e) for e in spec['emb_szs']]
-    deep = TabularModel(emb_szs, spec['n_cont'], spec['n_out'], layers=list(layers),
+    emb_szs = [tuple(e) for e in pre['emb_szs']]
+    deep = TabularModel(emb_szs, pre['n_cont'], pre['n_out'], layers=list(layers),
                         ps=list(ps) if isinstance(ps, (list, tuple)) else ps, embed_p=embed_p, use_bn=use_bn)
-    return WideDeep(deep, LinearPath(emb_szs, spec['n_cont'], spec['n_out'])) if linear else deep
+    return WideDeep(deep, LinearPath(emb_szs, pre['n_cont'], pre['n_out'])) if linear else deep
 
 # %% ../nbs/04_model.ipynb #36022552
 @register_arch('small_cnn', 'image')
-def small_cnn(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
+def small_cnn(pre:dict, # the preprocessing record (`channels`, `image_size`, `n_out`)
               channels:list[int]=[32, 64, 128], # output channels of each conv block
               dropout:float=0., # dropout before the linear head
              )->nn.Module:
     "A few conv-batchnorm-ReLU blocks, global average pooling and a linear head."
     from fastai.layers import ConvLayer   # here, not at the top: predicting with a torchvision model needs no fastai
-    first = 1 if min(_hw(spec)) < 64 else 2
-    chs = [spec['channels'], *channels]
+    first = 1 if min(_hw(pre)) < 64 else 2
+    chs = [pre['channels'], *channels]
     convs = [ConvLayer(ni, nf, ks=3, stride=first if i == 0 else 2) for i,(ni,nf) in enumerate(zip(chs[:-1], chs[1:]))]
-    return nn.Sequential(*convs, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], spec['n_out']))
+    return nn.Sequential(*convs, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], pre['n_out']))
 
 # %% ../nbs/04_model.ipynb #73daa977
 @register_arch('small_resnet', 'image')
-def small_resnet(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
+def small_resnet(pre:dict, # the preprocessing record (`channels`, `image_size`, `n_out`)
                  channels:list[int]=[32, 64, 128], # output channels of each stage; stages after the first halve the resolution
                  dropout:float=0., # dropout before the linear head
                 )->nn.Module:
     "A small residual CNN: a 3×3 stem, one fastai `ResBlock` per stage, global average pooling and a linear head."
     from fastai.layers import ConvLayer, ResBlock   # here, not at the top: predicting with a torchvision model needs no fastai
-    first = 1 if min(_hw(spec)) < 64 else 2
+    first = 1 if min(_hw(pre)) < 64 else 2
     chs = [channels[0], *channels]
     blocks = [ResBlock(1, ni, nf, stride=first if i == 0 else 2) for i,(ni,nf) in enumerate(zip(chs[:-1], chs[1:]))]
-    return nn.Sequential(ConvLayer(spec['channels'], channels[0], ks=3), *blocks,
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels[-1], spec['n_out']))
+    return nn.Sequential(ConvLayer(pre['channels'], channels[0], ks=3), *blocks,
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels[-1], pre['n_out']))
 
 # %% ../nbs/04_model.ipynb #c3371cc8
-def _resnet(name, spec, small_stem, zero_init_residual, pretrained=False)->nn.Module:
+def _resnet(name, pre, small_stem, zero_init_residual, pretrained=False)->nn.Module:
     import torchvision
-    m = getattr(torchvision.models, name)(weights=None, num_classes=spec['n_out'], zero_init_residual=zero_init_residual)
-    small = (min(_hw(spec)) < 64 and not pretrained) if small_stem is None else small_stem
-    if small: m.conv1,m.maxpool = nn.Conv2d(spec['channels'], 64, 3, 1, 1, bias=False),nn.Identity()
-    elif spec['channels'] != 3: m.conv1 = nn.Conv2d(spec['channels'], 64, 7, 2, 3, bias=False)
-    if small or spec['channels'] != 3: nn.init.kaiming_normal_(m.conv1.weight, mode='fan_out', nonlinearity='relu') # as torchvision does
+    m = getattr(torchvision.models, name)(weights=None, num_classes=pre['n_out'], zero_init_residual=zero_init_residual)
+    small = (min(_hw(pre)) < 64 and not pretrained) if small_stem is None else small_stem
+    if small: m.conv1,m.maxpool = nn.Conv2d(pre['channels'], 64, 3, 1, 1, bias=False),nn.Identity()
+    elif pre['channels'] != 3: m.conv1 = nn.Conv2d(pre['channels'], 64, 7, 2, 3, bias=False)
+    if small or pre['channels'] != 3: nn.init.kaiming_normal_(m.conv1.weight, mode='fan_out', nonlinearity='relu') # as torchvision does
     return m
 
 @register_arch('resnet18', 'image')
-def resnet18(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
+def resnet18(pre:dict, # the preprocessing record (`channels`, `image_size`, `n_out`)
              small_stem:bool|None=None, # 3x3 stride-1 stem, no max pool; None: when the image is under 64 px and not pretrained
              zero_init_residual:bool=False, # start each residual branch at zero (torchvision's option)
              pretrained:bool=False, # shape it for ImageNet weights (the standard stem); `build_model` loads them
             )->nn.Module:
     "ResNet-18 from torchvision, with the stem adapted to the channels and image size."
-    return _resnet('resnet18', spec, small_stem, zero_init_residual, pretrained)
+    return _resnet('resnet18', pre, small_stem, zero_init_residual, pretrained)
 
+# %% ../nbs/04_model.ipynb #4fde2c7f
 @register_arch('resnet34', 'image')
-def resnet34(spec:dict, # the data spec (`channels`, `image_size`, `n_out`)
+def resnet34(pre:dict, # the preprocessing record (`channels`, `image_size`, `n_out`)
              small_stem:bool|None=None, # 3x3 stride-1 stem, no max pool; None: when the image is under 64 px and not pretrained
              zero_init_residual:bool=False, # start each residual branch at zero (torchvision's option)
              pretrained:bool=False, # shape it for ImageNet weights (the standard stem); `build_model` loads them
             )->nn.Module:
     "ResNet-34 from torchvision, with the stem adapted to the channels and image size."
-    return _resnet('resnet34', spec, small_stem, zero_init_residual, pretrained)
+    return _resnet('resnet34', pre, small_stem, zero_init_residual, pretrained)
 
 # %% ../nbs/04_model.ipynb #9005b8aa
 PRETRAINED = {'resnet18': 'ResNet18_Weights', 'resnet34': 'ResNet34_Weights'}  # torchvision's weight enums
@@ -237,6 +243,7 @@ def imagenet_weights(arch:str, # a key of `PRETRAINED`
         raise ModelError(f"model.pretrained: {path} is not a readable weights file ({type(e).__name__}: {e}); "
                          "delete it to download it again") from None
 
+# %% ../nbs/04_model.ipynb #3c8d1049
 def load_pretrained(model:nn.Module, # a torchvision ResNet built with `pretrained=True`
                     arch:str, # its name in the registry
                    )->nn.Module:
@@ -251,16 +258,16 @@ def load_pretrained(model:nn.Module, # a torchvision ResNet built with `pretrain
 
 # %% ../nbs/04_model.ipynb #91b4f91c
 @register_arch('cnn1d', 'sequence')
-def cnn1d(spec:dict, # the data spec (`n_features`, `n_out`)
+def cnn1d(pre:dict, # the preprocessing record (`n_features`, `n_out`)
           channels:list[int]=[32, 64, 128], # output channels of each conv block
           kernel_size:int=5, # convolution width, in time steps
           dropout:float=0., # dropout before the linear head
          )->nn.Module:
     "Conv1d-batchnorm-ReLU blocks, global average pooling over time and a linear head."
     from fastai.layers import ConvLayer   # here, not at the top: predicting with a torchvision model needs no fastai
-    chs = [spec['n_features'], *channels]
+    chs = [pre['n_features'], *channels]
     convs = [ConvLayer(ni, nf, ks=kernel_size, stride=1 if i == 0 else 2, ndim=1) for i,(ni,nf) in enumerate(zip(chs[:-1], chs[1:]))]
-    return nn.Sequential(*convs, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], spec['n_out']))
+    return nn.Sequential(*convs, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], pre['n_out']))
 
 # %% ../nbs/04_model.ipynb #8557b6e8
 def _conv1d(ni:int, nf:int, ks:int, act:bool=True)->nn.Sequential:
@@ -268,15 +275,15 @@ def _conv1d(ni:int, nf:int, ks:int, act:bool=True)->nn.Sequential:
     return nn.Sequential(nn.Conv1d(ni, nf, ks, padding='same', bias=False), nn.BatchNorm1d(nf), *([nn.ReLU()] if act else []))
 
 @register_arch('fcn', 'sequence')
-def fcn(spec:dict, # the data spec (`n_features`, `n_out`)
+def fcn(pre:dict, # the preprocessing record (`n_features`, `n_out`)
         channels:list[int]=[128, 256, 128], # filters of each block (Wang et al.)
         kernel_sizes:list[int]=[8, 5, 3], # their widths, in time steps
         dropout:float=0., # dropout before the linear head
        )->nn.Module:
     "Wang et al.'s fully convolutional network: full-resolution conv blocks, global average pooling, a linear head."
-    chs = [spec['n_features'], *channels]
+    chs = [pre['n_features'], *channels]
     return nn.Sequential(*[_conv1d(ni, nf, k) for ni,nf,k in zip(chs[:-1], chs[1:], kernel_sizes)],
-                         nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], spec['n_out']))
+                         nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], pre['n_out']))
 
 # %% ../nbs/04_model.ipynb #3c384123
 class ResBlock1d(nn.Module):
@@ -287,16 +294,17 @@ class ResBlock1d(nn.Module):
         self.shortcut = nn.BatchNorm1d(ni) if ni == nf else _conv1d(ni, nf, 1, act=False)
     def forward(self, x): return torch.relu(self.convs(x) + self.shortcut(x))
 
+# %% ../nbs/04_model.ipynb #5e53f7db
 @register_arch('resnet1d', 'sequence')
-def resnet1d(spec:dict, # the data spec (`n_features`, `n_out`)
+def resnet1d(pre:dict, # the preprocessing record (`n_features`, `n_out`)
              channels:list[int]=[64, 128, 128], # filters of each residual block (Wang et al.)
              kernel_sizes:list[int]=[8, 5, 3], # widths of the three convolutions in a block
              dropout:float=0., # dropout before the linear head
             )->nn.Module:
     "Wang et al.'s ResNet for time series: residual blocks at full resolution, global average pooling, a linear head."
-    chs = [spec['n_features'], *channels]
+    chs = [pre['n_features'], *channels]
     return nn.Sequential(*[ResBlock1d(ni, nf, kernel_sizes) for ni,nf in zip(chs[:-1], chs[1:])],
-                         nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], spec['n_out']))
+                         nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(chs[-1], pre['n_out']))
 
 # %% ../nbs/04_model.ipynb #bb2d098e
 class RNNClassifier(nn.Module):
@@ -312,27 +320,29 @@ class RNNClassifier(nn.Module):
         if isinstance(h, tuple): h = h[0]          # LSTM returns (h, c)
         return self.head(torch.cat(list(h[-self.dirs:]), dim=1))  # last layer, every direction
 
+# %% ../nbs/04_model.ipynb #259a66d5
 # `lstm` and `gru` repeat each other on purpose: each is an architecture users name, and its signature and comments are
 # what `model.params` checks and the docs show (a shared factory would hide both behind `**kwargs`).
 @register_arch('lstm', 'sequence')
-def lstm(spec:dict, # the data spec (`n_features`, `n_out`)
+def lstm(pre:dict, # the preprocessing record (`n_features`, `n_out`)
          hidden:int=64, # hidden units per direction
          layers:int=1, # stacked recurrent layers
          bidirectional:bool=False, # also read the series backwards
          dropout:float=0., # between stacked layers and before the head
         )->nn.Module:
     "An LSTM over the series; its last hidden state feeds a linear head."
-    return RNNClassifier(nn.LSTM, spec['n_features'], spec['n_out'], hidden, layers, bidirectional, dropout)
+    return RNNClassifier(nn.LSTM, pre['n_features'], pre['n_out'], hidden, layers, bidirectional, dropout)
 
+# %% ../nbs/04_model.ipynb #f26f51c8
 @register_arch('gru', 'sequence')
-def gru(spec:dict, # the data spec (`n_features`, `n_out`)
+def gru(pre:dict, # the preprocessing record (`n_features`, `n_out`)
         hidden:int=64, # hidden units per direction
         layers:int=1, # stacked recurrent layers
         bidirectional:bool=False, # also read the series backwards
         dropout:float=0., # between stacked layers and before the head
        )->nn.Module:
     "A GRU over the series; its last hidden state feeds a linear head."
-    return RNNClassifier(nn.GRU, spec['n_features'], spec['n_out'], hidden, layers, bidirectional, dropout)
+    return RNNClassifier(nn.GRU, pre['n_features'], pre['n_out'], hidden, layers, bidirectional, dropout)
 
 # %% ../nbs/04_model.ipynb #c77b89b7
 INIT_SCHEMES = {'default': None,
@@ -362,28 +372,29 @@ DEFAULT_ARCHS = {'tabular': 'tabular_mlp', 'image': 'small_resnet', 'sequence': 
 LARGE_IMAGE = 64  # pixels: from this size on, images get ResNet-18 (ImageNet's stem shrinks them 4x first)
 
 def default_arch(kind:str, # the data kind
-                 spec:dict|None=None, # the data spec; for images its size decides
+                 pre:dict|None=None, # the preprocessing record; for images its size decides
                  pretrained:bool=False, # `model.pretrained`: only the ResNets have ImageNet weights
                 )->str:
     "The architecture used when `model.arch` is not set."
     if kind not in DEFAULT_ARCHS:
         raise ModelError(f"data.kind: unknown kind {kind!r}; valid: {', '.join(KINDS)}")
-    if kind == 'image' and (pretrained or (spec is not None and min(_hw(spec)) >= LARGE_IMAGE)): return 'resnet18'
+    if kind == 'image' and (pretrained or (pre is not None and min(_hw(pre)) >= LARGE_IMAGE)): return 'resnet18'
     return DEFAULT_ARCHS[kind]
 
+# %% ../nbs/04_model.ipynb #f394b841
 _IMPORTED: dict[str, types.ModuleType] = {}
 
-def import_arch_module(spec:str, # a Python file (`my_models.py`, relative to the working folder) or a module name (`mypkg.models`)
+def import_arch_module(source:str, # a Python file (`my_models.py`, relative to the working folder) or a module name (`mypkg.models`)
                       )->types.ModuleType:
     "Import the module that registers your own architectures (`model.module`, `--module`), once per process."
-    path = Path(spec).expanduser()
-    is_file = spec.endswith('.py') or path.exists()
-    key = str(path.resolve()) if is_file else spec
+    path = Path(source).expanduser()
+    is_file = source.endswith('.py') or path.exists()
+    key = str(path.resolve()) if is_file else source
     if key in _IMPORTED: return _IMPORTED[key]
     if not is_file:
-        try: mod = importlib.import_module(spec)
+        try: mod = importlib.import_module(source)
         except ImportError as e:
-            raise ModelError(f"model.module: cannot import {spec!r} ({e}); "
+            raise ModelError(f"model.module: cannot import {source!r} ({e}); "
                              "give a Python file (my_models.py) or an importable module") from None
     else:
         if not path.is_file():
@@ -398,13 +409,14 @@ def import_arch_module(spec:str, # a Python file (`my_models.py`, relative to th
     _IMPORTED[key] = mod
     return mod
 
+# %% ../nbs/04_model.ipynb #e55789b9
 def check_arch(arch:str|None, # `model.arch`; None means the default for `kind`
                kind:str, # the data kind
-               spec:dict|None=None, # the data spec, for the default
+               pre:dict|None=None, # the preprocessing record, for the default
                pretrained:bool=False, # `model.pretrained`, for the default
               )->str:
     "The architecture name to use for `kind`; raise `ModelError` if it is unknown or meant for another kind."
-    if arch is None: return default_arch(kind, spec, pretrained)
+    if arch is None: return default_arch(kind, pre, pretrained)
     valid = ', '.join(list_archs(kind))
     if arch not in ARCHS:
         m = closest(arch, list_archs(kind)) or closest(arch, ARCHS)   # the kind's own names first
@@ -415,6 +427,7 @@ def check_arch(arch:str|None, # `model.arch`; None means the default for `kind`
         raise ModelError(f"model.arch: {arch!r} is for {' or '.join(ARCHS[arch].kinds)} data, not {kind}; valid for {kind} data: {valid}")
     return arch
 
+# %% ../nbs/04_model.ipynb #49fec677
 def check_params(arch:str, params:dict)->dict:
     "Check `model.params` against the builder's keyword arguments; raise `ModelError` naming a bad key."
     e = ARCHS[arch]
@@ -427,20 +440,21 @@ def check_params(arch:str, params:dict)->dict:
                              f" accepted: {', '.join(ok) or '(none)'}")
     return dict(params)
 
+# %% ../nbs/04_model.ipynb #8a8b19d9
 def build_model(model_cfg:ModelConfig, # `arch`, `init`, `params` and `pretrained`
-                spec:dict, # what the data module found: kind, task, n_out, and the kind's sizes
+                pre:dict, # the preprocessing record (what the data module found): kind, task, n_out, and the kind's sizes
                 load_weights:bool=True, # load the ImageNet weights of a pretrained model (False when a run's own weights follow)
                )->nn.Module:
-    "Build, initialise and (for regression) scale the model that `model_cfg` names for data described by `spec`."
-    check_spec(spec)
+    "Build, initialise and (for regression) scale the model that `model_cfg` names for data described by `pre`."
+    check_pre(pre)
     if model_cfg.module: import_arch_module(model_cfg.module)
-    arch = check_arch(model_cfg.arch, spec['kind'], spec, model_cfg.pretrained)
+    arch = check_arch(model_cfg.arch, pre['kind'], pre, model_cfg.pretrained)
     params = check_params(arch, model_cfg.params or {})
     if model_cfg.pretrained:
         if arch not in PRETRAINED:
             raise ModelError(f"model.pretrained: {arch!r} has no ImageNet weights; architectures that do: {', '.join(PRETRAINED)}")
         params = {**params, 'pretrained': True}
-    try: model = ARCHS[arch].builder(spec, **params)
+    try: model = ARCHS[arch].builder(pre, **params)
     except (TypeError, ValueError) as ex:
         if isinstance(ex, DlprojError):
             raise
@@ -449,7 +463,7 @@ def build_model(model_cfg:ModelConfig, # `arch`, `init`, `params` and `pretraine
         raise ModelError(f"architecture {arch!r} returned {type(model).__name__}, not an nn.Module")
     if model_cfg.pretrained and load_weights: load_pretrained(model, arch)
     elif not model_cfg.pretrained: init_weights(model, model_cfg.init)
-    if spec['task'] == 'regression': model = ScaledModel(model, spec.get('target_mean', 0.), spec.get('target_std', 1.))
+    if pre['task'] == 'regression': model = ScaledModel(model, pre.get('target_mean', 0.), pre.get('target_std', 1.))
     return model
 
 # %% ../nbs/04_model.ipynb #5480a032

@@ -53,6 +53,7 @@ def config_differences(configs:list[dict])->pd.DataFrame:
     same = lambda k: len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flat}) == 1
     return pd.DataFrame([{k: f.get(k) for k in dict.fromkeys(k for f in flat for k in f) if not same(k)} for f in flat])
 
+# %% ../nbs/09_run_experiment.ipynb #a90a0bfd
 def run_row(rec:dict)->dict:
     "The flat summary of a run record for `list_runs`."
     cfg,m = rec['config'] or {},rec['metrics'] or {}
@@ -68,10 +69,12 @@ def run_row(rec:dict)->dict:
     row['seconds'],row['path'] = m.get('seconds'),str(rec['path'])
     return row
 
+# %% ../nbs/09_run_experiment.ipynb #715389de
 def list_runs(runs_dir:Path|str='runs', experiment:str|None=None)->pd.DataFrame:
     "A table of the runs under `runs_dir` (optionally of one experiment), oldest first."
     return runs_table(run_records(runs_dir, experiment))
 
+# %% ../nbs/09_run_experiment.ipynb #4a0a51f9
 def run_records(runs_dir:Path|str='runs', experiment:str|None=None)->list[dict]:
     "The `load_run` records of the runs under `runs_dir` (optionally of one experiment), oldest first."
     root = Path(runs_dir)
@@ -83,6 +86,7 @@ def run_records(runs_dir:Path|str='runs', experiment:str|None=None)->list[dict]:
         raise DlprojError(f"no experiment {experiment!r} under {root}; experiments: {', '.join(have) or 'none'}")
     return [load_run(r) for e in exps for r in sorted(e.iterdir()) if (r/'config.yaml').exists()]
 
+# %% ../nbs/09_run_experiment.ipynb #c131a423
 def runs_table(recs:list[dict])->pd.DataFrame:
     "The runs table of some run records: `run_row` each, with the config values that differ between them after `status`."
     df = pd.DataFrame([run_row(r) for r in recs])
@@ -91,6 +95,7 @@ def runs_table(recs:list[dict])->pd.DataFrame:
     at = df.columns.get_loc('status') + 1   # what sets the runs apart, right after their status
     return pd.concat([df.iloc[:, :at], diff, df.iloc[:, at:]], axis=1)
 
+# %% ../nbs/09_run_experiment.ipynb #7ed1d5ca
 def compare_runs(runs:list)->pd.DataFrame:
     "Runs side by side, one column each: when they started, their status, the config values that differ, and their metrics."
     recs = [load_run(r) for r in runs]
@@ -102,6 +107,7 @@ def compare_runs(runs:list)->pd.DataFrame:
     out.columns = [r['run_id'] if sum(o['run_id'] == r['run_id'] for o in recs) == 1 else f"{r['experiment']}/{r['run_id']}" for r in recs]
     return out
 
+# %% ../nbs/09_run_experiment.ipynb #2ea520ee
 def compare_plot(runs:list, path:Path, metric:str|None=None)->Path:
     "The validation loss and a metric of each run per epoch, as a PNG (`visualization.plot_curves_comparison`)."
     from dlproj.visualization import plot_curves_comparison
@@ -140,6 +146,7 @@ def html_table(data, max_rows:int=50)->str:
     more = f"<p class='sub'>first {max_rows} of {len(data)} rows</p>" if len(data) > max_rows else ''
     return f"<table><tr>{head}</tr>{body}</table>{more}"
 
+# %% ../nbs/09_run_experiment.ipynb #80a86139
 def html_image(path:Path, caption:str='')->str:
     "A PNG embedded as a base64 data URI, in a figure with a caption."
     b64 = base64.b64encode(Path(path).read_bytes()).decode()
@@ -200,6 +207,7 @@ def render_report(rec:dict)->str:
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title><style>{_CSS}</style></head>"
             f"<body>{''.join(parts)}</body></html>")
 
+# %% ../nbs/09_run_experiment.ipynb #97810468
 def report(run:Path|str)->Path:
     "Write `report.html` into the run directory (atomically) and return its path."
     rec = load_run(run)
@@ -242,6 +250,7 @@ def parse_grid(specs:list[str])->dict:
         grid[k.strip()] = [parse_override(f"{k}={p}")[1] for p in parts + [cur]]
     return grid
 
+# %% ../nbs/09_run_experiment.ipynb #427c3152
 def grid_points(grid:dict)->list[list[str]]:
     "Every combination of the grid's values, as lists of `key=value` overrides (the first key varies slowest)."
     for k,vs in grid.items():
@@ -249,6 +258,7 @@ def grid_points(grid:dict)->list[list[str]]:
             raise ConfigError(f"grid.{k}: expected a non-empty list of values, got {vs!r}")
     return [[f"{k}={json.dumps(v)}" for k,v in zip(grid, combo)] for combo in itertools.product(*grid.values())]
 
+# %% ../nbs/09_run_experiment.ipynb #41d9f549
 def _metrics(run:Path)->dict:
     ev = (read_json(run/'metrics.json').get('evaluation') or {})
     return {k:v for k,v in (ev.get('metrics') or {}).items() if k in _HEADLINE and isinstance(v, (int, float))}
@@ -286,6 +296,7 @@ def run_grid(config=None, # a YAML path, a dict or a `Config`, with an optional 
             write_json(path, {'experiment': cfg.experiment, 'points': records})
     return grid_summary([r for r in records if r['base'] == key and r['overrides'] in points])
 
+# %% ../nbs/09_run_experiment.ipynb #15145c85
 def grid_summary(records:list[dict])->pd.DataFrame:
     "One row per grid point: runs finished and failed, and the mean and standard deviation of each metric over the seeds."
     rows = []
@@ -299,7 +310,6 @@ def grid_summary(records:list[dict])->pd.DataFrame:
         if len(ok) < len(rs): row['error'] = next(r['error'] for r in rs if r['status'] == 'failed')
         rows.append(row)
     return pd.DataFrame(rows)
-
 
 # %% ../nbs/09_run_experiment.ipynb #f6e598ab
 KFOLD_FILE = 'kfold.json'   # in `<runs_dir>/<experiment>/`: each fold's validation rows, run and scores
@@ -326,6 +336,7 @@ def kfold_splits(config, # a `Config` (or a path or dict)
         raise DataError(f"{k}-fold cross-validation of the {len(pool)} train and valid rows: {e}") from None
     return [{'train': [pool[i] for i in tr], 'valid': [pool[i] for i in va], 'test': list(b.splits.get('test', []))} for tr,va in cv]
 
+# %% ../nbs/09_run_experiment.ipynb #c77c63c1
 def run_kfold(config=None, # a YAML path, a dict or a `Config`
               *overrides:str, # `section.key=value` strings
               k:int=5, # the number of folds
@@ -345,6 +356,7 @@ def run_kfold(config=None, # a YAML path, a dict or a `Config`
         write_json(path, {'experiment': cfg.experiment, 'k': k, 'folds': records})
     return kfold_summary(records)
 
+# %% ../nbs/09_run_experiment.ipynb #19b8c9f5
 def kfold_summary(records:list[dict])->pd.DataFrame:
     "One row per fold (its validation scores, and its model's test scores), then the mean and the standard deviation."
     df = pd.DataFrame([{'fold': str(r['fold']), **{f"valid_{k}": v for k,v in r['valid'].items()},
@@ -352,7 +364,6 @@ def kfold_summary(records:list[dict])->pd.DataFrame:
     num = df.drop(columns='fold')
     return pd.concat([df, pd.DataFrame([{'fold': 'mean', **num.mean().to_dict()}, {'fold': 'std', **num.std(ddof=1).to_dict()}])],
                      ignore_index=True)
-
 
 # %% ../nbs/09_run_experiment.ipynb #7a893663
 def check_run(run:Path|str, # a finished run directory
@@ -434,6 +445,7 @@ def dashboard_figures(recs:list[dict], table:pd.DataFrame)->list:
         figs.append(f)
     return figs
 
+# %% ../nbs/09_run_experiment.ipynb #4a01c5ec
 def dashboard(runs_dir:Path|str='runs', # the runs folder
               experiment:str|None=None, # one experiment's runs; all runs when None
               path:Path|str|None=None, # where to write the page; `<runs_dir>/<experiment>/dashboard.html` by default
@@ -455,4 +467,3 @@ def dashboard(runs_dir:Path|str='runs', # the runs folder
 <h2>Runs</h2>{_sortable_table(table.drop(columns='path'))}<h2>Charts</h2>{charts}</body></html>"""
     out = Path(path) if path else Path(runs_dir)/(experiment or '.')/'dashboard.html'
     return write_text(out, page)
-

@@ -130,7 +130,7 @@ def _mae(inp, targ):
     inp,targ = _flat(inp, targ)
     return (inp - targ).abs().mean()
 
-# %% ../nbs/06_train.ipynb #89ae16f4
+# %% ../nbs/06_train.ipynb #25975b2f
 METRICS = {'accuracy': lambda: _accuracy, 'error_rate': lambda: _error_rate,
            'balanced_accuracy': BalancedAccuracy, 'f1_macro': partial(F1Score, average='macro'),
            'roc_auc': lambda: roc_auc_binary(), 'rmse': lambda: rmse, 'mae': lambda: _mae, 'r2': R2Score}
@@ -147,6 +147,7 @@ def roc_auc_binary():
     "fastai's `RocAucBinary`, NaN rather than an error on a one-class validation split."
     return skm_to_fastai(_roc_auc_or_nan, axis=-1, activation=ActivationType.BinarySoftmax, flatten=False)
 
+# %% ../nbs/06_train.ipynb #14fb394a
 def _choose(d:dict, name:str, key:str):
     if name not in d:
         raise ConfigError(f"{key}: unknown value {name!r}; valid: {', '.join(d)}")
@@ -160,9 +161,11 @@ def get_loss(name:str|None, task:str):
         raise ConfigError(f"train.loss: {name!r} does not fit {task}; valid: {', '.join(ok)}")
     return _choose(LOSSES, name, 'train.loss')()
 
+# %% ../nbs/06_train.ipynb #58a2acd3
 def default_metrics(task:str, n_out:int)->list[str]:
     return (['accuracy'] + (['roc_auc'] if n_out == 2 else [])) if task == 'classification' else ['rmse', 'mae', 'r2']
 
+# %% ../nbs/06_train.ipynb #33cdc94b
 def get_metrics(names:list[str]|None, task:str, n_out:int)->list:
     "fastai metric objects for `names` (or the task's defaults)."
     names = names if names is not None else default_metrics(task, n_out)
@@ -183,7 +186,7 @@ def _named(m, name:str):
     f.__name__ = name
     return f
 
-# %% ../nbs/06_train.ipynb #e1ca8ec0
+# %% ../nbs/06_train.ipynb #a91bac29
 class BackgroundWriter:
     "Run writes on one background thread, in order; a failed write raises at the next call or at `close`."
     def __init__(self, max_pending:int=4): # writes queued before the caller waits
@@ -200,6 +203,7 @@ class BackgroundWriter:
         try: self.flush()
         finally: self.pool.shutdown(wait=True)
 
+# %% ../nbs/06_train.ipynb #789f4646
 def history_csv(rows:list[dict])->str:
     "The CSV text `pd.DataFrame(rows).to_csv(index=False)` gives, written with the `csv` module (pandas takes ~1 ms)."
     cols = list(dict.fromkeys(k for r in rows for k in r))
@@ -214,13 +218,14 @@ def _write(cb, path:Path, data:bytes|str):
     if w is None: write_bytes(path, data)
     else: w(write_bytes, path, data)
 
-# %% ../nbs/06_train.ipynb #c2e821cd
+# %% ../nbs/06_train.ipynb #d2c18192
 def _metric_names(recorder)->list[str]: return [n for n in recorder.metric_names if n not in ('epoch', 'time')]
 
 def epoch_values(recorder)->dict:
     "The last epoch's losses and metrics, by the names `history.csv` gives them."
     return dict(zip(_metric_names(recorder), recorder.values[-1]))
 
+# %% ../nbs/06_train.ipynb #1370be44
 class HistoryCallback(Callback):
     "Keep one row per epoch (epoch, losses, metrics, lr, seconds) and rewrite `history.csv` atomically (not when `path` is None)."
     order = Recorder.order + 1
@@ -236,17 +241,19 @@ class HistoryCallback(Callback):
         if self.log: get_logger('train').info('epoch %d/%d ' % (row['epoch'], self.n_epoch) +
                                               ' '.join(f"{k}={v:.4g}" for k,v in vals.items()))
 
-# %% ../nbs/06_train.ipynb #55efe4a9
+# %% ../nbs/06_train.ipynb #ca883ee7
 def lower_is_better(monitor:str)->bool:
     "Losses and errors improve downwards, everything else upwards (fastai only knows about losses and errors)."
     return 'loss' in monitor or 'error' in monitor or monitor in ('rmse', 'mae')
 
+# %% ../nbs/06_train.ipynb #e87b4256
 AUTO_CHECKPOINT = dict(share=0.04, max_seconds=600.)   # `checkpoint_every: auto`: at most ~4% of the time, at least every 10 minutes
 
 def unwrap(model:torch.nn.Module)->torch.nn.Module:
     "The model inside a `DistributedDataParallel` wrapper (the model itself otherwise): its `state_dict` has the plain names."
     return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
 
+# %% ../nbs/06_train.ipynb #c73334fa
 def _cpu_copy(o):
     "`o` with every tensor copied to the CPU: a snapshot the next training steps can't change."
     if isinstance(o, torch.Tensor): return o.detach().to('cpu', copy=True)
@@ -344,7 +351,7 @@ class RunTracker(TrackerCallback):
         if self.best_state is not None: self.model.load_state_dict(self.best_state)
         elif self.best_path.exists(): self.model.load_state_dict(load_weights(self.best_path, device=next(self.model.parameters()).device))
 
-# %% ../nbs/06_train.ipynb #b3d14b89
+# %% ../nbs/06_train.ipynb #44b696f7
 class LeanAvgLoss(AvgLoss):
     "fastai's `AvgLoss`, summed where the loss is computed (fastai's as it is when launched: its `to_detach` gathers the ranks')."
     def accumulate(self, learn):
@@ -353,6 +360,7 @@ class LeanAvgLoss(AvgLoss):
         self.total += learn.loss.detach().mean() * bs
         self.count += bs
 
+# %% ../nbs/06_train.ipynb #8993ac6d
 class LeanAvgSmoothLoss(AvgSmoothLoss):
     "fastai's `AvgSmoothLoss`, kept where the loss is computed."
     def accumulate(self, learn):
@@ -360,6 +368,7 @@ class LeanAvgSmoothLoss(AvgSmoothLoss):
         self.count += 1
         self.val = torch.lerp(l, self.val.to(l.device), self.beta)
 
+# %% ../nbs/06_train.ipynb #1474c52a
 class LeanAvgMetric(AvgMetric):
     "fastai's `AvgMetric`, summed where the metric is computed (fastai's as it is when launched)."
     def accumulate(self, learn):
@@ -369,6 +378,7 @@ class LeanAvgMetric(AvgMetric):
         self.total += (v.detach() if isinstance(v, torch.Tensor) else v) * bs
         self.count += bs
 
+# %% ../nbs/06_train.ipynb #fa829f9d
 def lean_metric(m):
     "fastai's `mk_metric`, with `LeanAvgMetric` for a plain function."
     if isinstance(m, type): m = m()
@@ -470,7 +480,7 @@ class DlprojLearner(Learner):
             w,self.writer = self.writer,None
             if w is not None: w.close()
 
-# %% ../nbs/06_train.ipynb #a18530ae
+# %% ../nbs/06_train.ipynb #ef1b0604
 KIND_DEFAULTS = {   # one rule per data kind (see the benchmark on the benchmarks page)
     #             lr, weight decay, optimizer steps `epochs: auto` aims at, and its bounds on epochs
     'tabular':  dict(lr=1e-2, wd=1.0,  steps=1000, epochs=(20, 200)),
@@ -482,6 +492,7 @@ def steps_per_epoch(n:int, bs:int)->int:
     "Optimizer steps in one epoch of `n` training rows (the last partial batch is dropped when there is a full one)."
     return max(1, n // bs)
 
+# %% ../nbs/06_train.ipynb #6725ff9a
 def auto_epochs(n:int, # training rows
                 bs:int, # batch size
                 kind:str='tabular', # the data kind, for its step target and bounds
@@ -490,24 +501,28 @@ def auto_epochs(n:int, # training rows
     kd = KIND_DEFAULTS[kind]
     return int(np.clip(math.ceil(kd['steps'] / steps_per_epoch(n, bs)), *kd['epochs']))
 
+# %% ../nbs/06_train.ipynb #c4f33db6
 def watch_from(cfg:Config)->int:
     "Epochs the tracker ignores: the first half of a one-cycle schedule (warm-up and peak learning rate), else none."
     return cfg.train.epochs // 2 if cfg.train.policy == 'one_cycle' else 0
 
+# %% ../nbs/06_train.ipynb #262f6f2d
 def auto_patience(epochs:int)->int:
     "Early-stopping patience for `epochs: auto`: a fifth of the epochs, at least 10."
     return max(10, epochs // 5)
 
+# %% ../nbs/06_train.ipynb #563118de
 def tabular_params(n:int)->dict:
     "`tabular_mlp`'s size for `n` training rows: one hidden layer, wider for more rows, dropout shrinking as rows grow, and a linear path."
     layers = [64] if n < 1000 else [256] if n <= 100_000 else [512]
     return dict(layers=layers, ps=0.7 if n < 1000 else 0.1, linear=True)
 
-# %% ../nbs/06_train.ipynb #e8fb73a9
+# %% ../nbs/06_train.ipynb #8f2becb0
 def show_progress(progress:bool=True)->bool:
     "Progress bars only where someone watches them: a terminal or a notebook (in a log file they are noise)."
     return progress and (IN_NOTEBOOK or sys.stdout.isatty())
 
+# %% ../nbs/06_train.ipynb #38c0d828
 def build_learner(cfg:Config, bundle:DataBundle, model:torch.nn.Module|None=None, path:Path|None=None)->DlprojLearner:
     "A `DlprojLearner` for `cfg` over the bundle's loaders."
     t,pre = cfg.train,bundle.preprocess
@@ -526,6 +541,7 @@ def build_learner(cfg:Config, bundle:DataBundle, model:torch.nn.Module|None=None
     if pre['kind'] == 'image': learn.add_cb(ChannelsLastFit())
     return learn
 
+# %% ../nbs/06_train.ipynb #36ad3e9a
 class ChannelsLastFit(ChannelsLast):
     """fastai's `ChannelsLast` for the fit only.
 
@@ -533,6 +549,7 @@ class ChannelsLastFit(ChannelsLast):
     so evaluation and a reloaded model compute bit for bit the same."""
     def after_fit(self): self.learn.model.to(memory_format=torch.contiguous_format)
 
+# %% ../nbs/06_train.ipynb #daa92bb1
 class LeanMixedPrecision(MixedPrecision):
     """fastai's `MixedPrecision` (fp16 autocast, a gradient scaler) without its list of every step's loss scale.
 
@@ -551,6 +568,7 @@ class LeanMixedPrecision(MixedPrecision):
             raise CancelStepException()
     def after_step(self): self.learn.scaler.update()
 
+# %% ../nbs/06_train.ipynb #35505402
 def body_head_splitter(model:torch.nn.Module)->list:
     "Two parameter groups, body and head (a torchvision ResNet's `fc`), for freezing and discriminative lrs; one group otherwise."
     head = getattr(model, 'fc', None)
@@ -558,7 +576,7 @@ def body_head_splitter(model:torch.nn.Module)->list:
     ids = {id(p) for p in head.parameters()}
     return [[p for p in model.parameters() if id(p) not in ids], params(head)]
 
-# %% ../nbs/06_train.ipynb #3abdd62e
+# %% ../nbs/06_train.ipynb #bd90acc8
 def fit(learn:Learner, cfg:Config, lr:float, cbs=None, start_epoch:int=0):
     "Fit `learn` for `train.epochs` with the configured policy, starting at `start_epoch`."
     t = cfg.train
@@ -570,6 +588,7 @@ def fit(learn:Learner, cfg:Config, lr:float, cbs=None, start_epoch:int=0):
     finally: learn.resume_epoch = 0
     return learn
 
+# %% ../nbs/06_train.ipynb #d06223b1
 def fine_tune_head(learn:Learner, lr:float, first:bool=True)->slice:
     "fastai's `fine_tune`, first half: one epoch with the pretrained body frozen (skipped on resume); the lrs for the rest."
     if first:
@@ -579,6 +598,7 @@ def fine_tune_head(learn:Learner, lr:float, first:bool=True)->slice:
     learn.unfreeze()
     return slice(lr/2/100, lr/2)   # fastai's `fine_tune`: half the lr, 100x lower for the first layers
 
+# %% ../nbs/06_train.ipynb #053311b2
 def find_lr(learn:Learner, plot_path:Path|None=None)->dict:
     "Run fastai's lr finder; return the suggestion and the curve."
     with learn.no_logging(): sug = learn.lr_find(show_plot=False)
@@ -587,13 +607,14 @@ def find_lr(learn:Learner, plot_path:Path|None=None)->dict:
     if plot_path is not None: plot_lr_find(lrs, losses, res['suggestion'], path=plot_path)
     return res
 
-# %% ../nbs/06_train.ipynb #4f6c4651
+# %% ../nbs/06_train.ipynb #f6cf0b6c
 REFIT_ROWS = 2000   # `train.refit: auto` refits below this many training rows
 
 class SkipValidation(Callback):
     "Skip every validation pass: a refit holds no rows out."
     def before_validate(self): raise CancelValidException()
 
+# %% ../nbs/06_train.ipynb #c6c08ad2
 def refit_model(cfg:Config, # the run's resolved config (its lr already chosen)
                 bundle:DataBundle, # the run's data
                 epochs:int, # how long to train: the fit's best epoch count
@@ -611,16 +632,16 @@ def refit_model(cfg:Config, # the run's resolved config (its lr already chosen)
     return learn, b
 
 # %% ../nbs/06_train.ipynb #b7a04f0c
-def save_model(run_dir:Path, model:torch.nn.Module, bundle_or_pre, cfg:Config):
+def save_model(run_dir:Path, model:torch.nn.Module, pre:dict, cfg:Config):
     "Write `model.safetensors` and `preprocess.json` into `run_dir`."
-    pre = dict(bundle_or_pre.preprocess if isinstance(bundle_or_pre, DataBundle) else bundle_or_pre)
+    pre = dict(pre)
     pre['model'] = dict(arch=cfg.model.arch, params=cfg.model.params, pretrained=cfg.model.pretrained, n_params=param_count(model),
                         module=cfg.model.module)
     save_weights(Path(run_dir)/'model.safetensors', model.state_dict())
     write_json(Path(run_dir)/'preprocess.json', pre)
 
 
-# %% ../nbs/06_train.ipynb #eec1b5e8
+# %% ../nbs/06_train.ipynb #b4807265
 _WANDB_DIRS = {'WANDB_DIR': '.', 'WANDB_CACHE_DIR': 'wandb/cache', 'WANDB_DATA_DIR': 'wandb/data',
                'WANDB_ARTIFACT_DIR': 'wandb/artifacts', 'WANDB_CONFIG_DIR': 'wandb/config'}
 
@@ -658,6 +679,7 @@ class WandbTracker:
             self.run.finish(exit_code=0 if metrics is not None else 1)
         finally: restore_env(self.saved)
 
+# %% ../nbs/06_train.ipynb #fcc1bf65
 class MlflowEpochs(Callback):
     "Log each epoch's losses and metrics to an MLflow run, with the epoch as the step."
     order = Recorder.order + 2
@@ -669,10 +691,12 @@ class MlflowEpochs(Callback):
         self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, self.epoch + 1) for k,v in vals.items()
                                                     if math.isfinite(float(v))])
 
+# %% ../nbs/06_train.ipynb #79c1ca7a
 def mlflow_uri(cfg:Config)->str:
     "The MLflow store of a runs folder: `sqlite:////abs/path/<runs_dir>/mlflow.db` (four slashes for an absolute path)."
     return f"sqlite:///{(Path(cfg.output.runs_dir)/'mlflow.db').resolve()}"
 
+# %% ../nbs/06_train.ipynb #c840a98a
 class MlflowTracker:
     "An MLflow run beside the dlproj run, in the runs folder's SQLite store: the config as params, per-epoch metrics, the final metrics."
     def __init__(self, run:Path, cfg:Config, learn:Learner):
@@ -699,13 +723,13 @@ class MlflowTracker:
                 for f in ('model.safetensors', 'preprocess.json'): self.client.log_artifact(self.run_id, str(self.dir/f), 'model')
         self.client.set_terminated(self.run_id, 'FINISHED' if metrics is not None else 'FAILED')
 
+# %% ../nbs/06_train.ipynb #44ef9927
 def start_trackers(run:Path, cfg:Config, learn:Learner)->list:
     "Start the trackers `tracking` asks for (each adds its callback to `learn`); `finish` each with the final metrics, or None on failure."
     t = cfg.tracking
     return [T(run, cfg, learn) for on,T in ((t.wandb, WandbTracker), (t.mlflow, MlflowTracker)) if on]
 
-
-# %% ../nbs/06_train.ipynb #0b1f1ad2
+# %% ../nbs/06_train.ipynb #fe61fc17
 def _resolve(cfg:Config, bundle:DataBundle)->Config:
     "The config with what was inferred and every `auto`/null default written in."
     cfg = copy.deepcopy(cfg); pre,t,m = bundle.preprocess,cfg.train,cfg.model
@@ -741,6 +765,7 @@ def find_unfinished(cfg:Config)->Path:
         raise DlprojError(f"train.resume=true: no unfinished run of experiment {cfg.experiment!r} under {root}")
     return runs[-1]
 
+# %% ../nbs/06_train.ipynb #33e855a1
 def _metrics_row(learn, dl)->dict:
     "fastai's validation of the current model on `dl`: loss and metrics by name."
     names = ['loss'] + [m.name for m in learn.metrics]   # from the metrics, so it works when no fit ran (resume)
@@ -771,6 +796,59 @@ def check_resumable(run:Path|str, *overrides:str)->Path:
         raise DlprojError(f"cannot resume {run}: the run already finished")
     return run
 
+# %% ../nbs/06_train.ipynb #690c852a
+def train(config=None, # a YAML path, a dict or a `Config` (ignored when resuming)
+          *overrides:str, # `section.key=value` strings
+          resume:Path|str|None=None, # a run directory to continue
+          cbs:list|None=None, # extra fastai callbacks for the fit
+          splits:dict|None=None, # a given split for a new run (`train`/`valid`/`test` row ids, e.g. a cross-validation fold)
+         )->Path:
+    "Train from a config (or resume a run); return the run directory."
+    with contextlib.ExitStack() as held:
+        cfg,run,ck,splits,fp = _open(config, overrides, resume, splits, held)
+        seed_everything(cfg.seed, cfg.train.deterministic)
+        device = init_distributed(get_device(cfg.train.device))   # one process: the device as it is
+        held.callback(close_distributed)
+        bundle = build_data(cfg, splits=splits, device=device, fingerprint=fp)   # data changed since the run started: refused
+        cfg = _resolve(cfg, bundle)
+        model = build_model(cfg.model, bundle.preprocess)   # the same weights on every rank (the same seed)
+        learn = build_learner(cfg, bundle, model)
+        if rank(): seed_everything(cfg.seed + rank(), cfg.train.deterministic)   # but each rank its own dropout and augmentation
+        created = run is None
+        try:
+            run = _new_run(cfg, bundle, device, held) if created else _reopen(run, cfg, overrides)
+            if is_main() and os.environ.get(RUN_FILE_ENV): Path(os.environ[RUN_FILE_ENV]).write_text(str(run))   # for `launch`
+            _fit_run(run, cfg, bundle, learn, ck, cbs)
+        except StorageError as e:
+            raise _storage_failed(e, run, created and is_main()) from None
+        except OSError as e:   # a write outside dlproj's atomic writers (the log, fastai's lr finder)
+            err = storage_error(e, run if run is not None else cfg.output.runs_dir)
+            if err is e:
+                raise
+            raise _storage_failed(err, run, created and is_main()) from None
+    return run
+
+# %% ../nbs/06_train.ipynb #7328a4dd
+def _open(config, overrides:tuple, resume, splits:dict|None, held:contextlib.ExitStack)->tuple:
+    "The config; when resuming, also the run (locked), its checkpoint, its split and its data's fingerprint."
+    if resume is None:
+        cfg = load_config(config, *overrides)
+        if cfg.train.resume: resume = find_unfinished(cfg)
+        else: return cfg,None,None,splits,None
+    run = check_resumable(resume, *overrides)
+    if is_main(): held.enter_context(run_lock(run))   # before touching anything: another process may be training it
+    ck = read_checkpoint(run/'checkpoints'/'last.pth')
+    cfg = load_config(run/'config.yaml', *overrides)
+    if is_main():
+        for f in run.rglob('.*.tmp'): f.unlink()   # left by a write the kill interrupted; the renamed files are whole
+    return cfg,run,ck,read_json(run/'splits.json'),read_json(run/'data.json').get('fingerprint')
+
+def _reopen(run:Path, cfg:Config, overrides:tuple)->Path:
+    "A resumed run's directory, its config saved again when overrides changed it (but not `resume`)."
+    if is_main() and overrides:
+        saved = copy.deepcopy(cfg); saved.train.resume = False; save_config(saved, run/'config.yaml')
+    return run
+
 def _storage_failed(e:StorageError, run:Path|None, created:bool)->StorageError:
     "`e`, saying what became of the run: resumable from its last checkpoint, or removed when no epoch had finished."
     ck = run/'checkpoints'/'last.pth' if run is not None else None
@@ -782,51 +860,7 @@ def _storage_failed(e:StorageError, run:Path|None, created:bool)->StorageError:
         return StorageError(f"{e.msg}. No epoch had finished, so {run} was removed")
     return StorageError(e.msg)
 
-def train(config=None, # a YAML path, a dict or a `Config` (ignored when resuming)
-          *overrides:str, # `section.key=value` strings
-          resume:Path|str|None=None, # a run directory to continue
-          cbs:list|None=None, # extra fastai callbacks for the fit
-          splits:dict|None=None, # a given split for a new run (`train`/`valid`/`test` row ids, e.g. a cross-validation fold)
-         )->Path:
-    "Train from a config (or resume a run); return the run directory."
-    log = get_logger('train')
-    if resume is None:
-        cfg = load_config(config, *overrides)
-        if cfg.train.resume: resume = find_unfinished(cfg)
-    with contextlib.ExitStack() as held:
-        if resume is not None:
-            run = check_resumable(resume, *overrides)
-            if is_main(): held.enter_context(run_lock(run))   # before touching anything: another process may be training it
-            ck = read_checkpoint(run/'checkpoints'/'last.pth')
-            cfg,splits = load_config(run/'config.yaml', *overrides),read_json(run/'splits.json')
-            if is_main():
-                for f in run.rglob('.*.tmp'): f.unlink()   # left by a write the kill interrupted; the renamed files are whole
-            fp = read_json(run/'data.json').get('fingerprint')
-        else: run,ck,fp = None,None,None
-        seed_everything(cfg.seed, cfg.train.deterministic)
-        device = init_distributed(get_device(cfg.train.device))   # one process: the device as it is
-        held.callback(close_distributed)
-        bundle = build_data(cfg, splits=splits, device=device, fingerprint=fp)   # data changed since the run started: refused
-        cfg = _resolve(cfg, bundle)
-        model = build_model(cfg.model, bundle.preprocess)   # the same weights on every rank (the same seed)
-        learn = build_learner(cfg, bundle, model)
-        if rank(): seed_everything(cfg.seed + rank(), cfg.train.deterministic)   # but each rank its own dropout and augmentation
-        created = run is None
-        try:
-            if is_main() and run is not None and overrides:   # the config says what the resumed run does (but not "resume")
-                saved = copy.deepcopy(cfg); saved.train.resume = False; save_config(saved, run/'config.yaml')
-            if created: run = _new_run(cfg, bundle, device, held)
-            if is_main() and os.environ.get(RUN_FILE_ENV): Path(os.environ[RUN_FILE_ENV]).write_text(str(run))   # for `launch`
-            _fit_run(run, cfg, bundle, learn, model, ck, cbs, log)
-        except StorageError as e:
-            raise _storage_failed(e, run, created and is_main()) from None
-        except OSError as e:   # a write outside dlproj's atomic writers (the log, fastai's lr finder)
-            err = storage_error(e, run if run is not None else cfg.output.runs_dir)
-            if err is e:
-                raise
-            raise _storage_failed(err, run, created and is_main()) from None
-    return run
-
+# %% ../nbs/06_train.ipynb #e729013e
 def _new_run(cfg:Config, bundle:DataBundle, device, held:contextlib.ExitStack)->Path:
     "Rank 0 makes the run directory, locks it and writes the config, environment, data record and split; every rank gets its path."
     run = None
@@ -849,6 +883,103 @@ def _new_run(cfg:Config, bundle:DataBundle, device, held:contextlib.ExitStack)->
         raise DlprojError("rank 0 could not create the run directory (its error is printed above)")
     return Path(path)
 
+# %% ../nbs/06_train.ipynb #8a361f71
+def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, ck:dict|None, cbs):
+    "Fit (or continue) the run in `run`, then write its model, metrics and plots (rank 0 writes; every rank trains)."
+    main = is_main()
+    handler = log_to_file(run/'train.log') if main else None
+    learn.path = run if main else Path(tempfile.mkdtemp(prefix='dlproj-rank'))   # what fastai itself writes (the lr finder's weights)
+    trackers,metrics = [],None
+    try:
+        hist,tracker,ranks = _fit(run, cfg, bundle, learn, ck, cbs, trackers)
+        if main: metrics = _finish(run, cfg, bundle, learn, ck, hist, tracker, ranks)
+    finally:
+        for t in trackers: t.finish(metrics)   # None: the fit failed or was interrupted
+        if handler is not None: handler.close(); get_logger().removeHandler(handler)
+        if not main: shutil.rmtree(learn.path, ignore_errors=True)
+
+# %% ../nbs/06_train.ipynb #025bfac9
+def _fit(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, ck:dict|None, cbs, trackers:list)->tuple:
+    "The fit itself, on every rank: the lr finder, the callbacks, the resumed state, then fastai's fit; the trackers go in `trackers`."
+    log,main,device = get_logger('train'),is_main(),bundle.dls.device or 'cpu'
+    log.info(f"run {run}: {cfg.model.arch} ({param_count(learn.model):,} parameters), {bundle.info['split_sizes']} on {device}"
+             + (f", {world_size()} processes of {rank_batch_size(cfg.train.batch_size, world_size())} rows a batch"
+                if world_size() > 1 else ''))
+    with distributed_fit(learn, device):
+        lr = _lr(run, cfg, learn) if cfg.train.lr == 'auto' else cfg.train.lr
+        hist = HistoryCallback(run/'history.csv' if main else None, rows=ck['extra']['history'] if ck else None,
+                               log=not show_progress(cfg.train.progress))
+        tracker = RunTracker(run, cfg.train.monitor, cfg.train.early_stopping, cfg.train.checkpoint, hist,
+                             state=ck['extra']['tracker'] if ck else None, watch_from=watch_from(cfg),
+                             every=cfg.train.checkpoint_every, writes=main)
+        counter = RowCounter()
+        start = _restore(run, cfg, learn, ck) if ck is not None else 0
+        if cfg.model.pretrained: lr = fine_tune_head(learn, lr, ck is None)
+        if main: trackers += start_trackers(run, cfg, learn)   # after the lr finder, whose trial fit is not the run's
+        if not (ck and ck['extra'].get('stopped_early')):
+            try:
+                with _sigterm_interrupts(): fit(learn, cfg, lr, cbs=[hist, tracker, counter, *(cbs or [])], start_epoch=start)
+            except KeyboardInterrupt:   # Ctrl-C or SIGTERM: keep the last finished epoch, then stop
+                tracker.save_pending()
+                if main and tracker.checkpoint and tracker.last_path.exists():
+                    log.info(f"interrupted: {run} resumes after epoch {tracker.saved_epoch}: dlproj train --resume {run}")
+                raise
+        elif tracker.best_path.exists(): learn.model.load_state_dict(load_weights(tracker.best_path))
+        learn.remove_cbs([t.cb for t in trackers])   # the final validations below are not epochs to log
+        ranks = gather_objects(dict(rank=rank(), host=socket.gethostname(), pid=os.getpid(), device=str(device),
+                                    weights=params_digest(learn.model),
+                                    epochs=[dict(epoch=e, **c) for e,c in counter.epochs.items()]))
+    return hist,tracker,ranks
+
+def _lr(run:Path, cfg:Config, learn:Learner)->float:
+    "`train.lr: auto`: the lr finder's suggestion (rank 0's, on every rank), written into the run's config."
+    res = find_lr(learn, run/'plots'/'lr_find.png' if cfg.output.plots and is_main() else None)
+    lr = cfg.train.lr = broadcast_object(res['suggestion'])   # every rank trains with rank 0's
+    if is_main(): write_json(run/'lr_find.json', res); save_config(cfg, run/'config.yaml')
+    get_logger('train').info(f"lr finder suggests {lr:.3g}")
+    return lr
+
+def _restore(run:Path, cfg:Config, learn:Learner, ck:dict)->int:
+    "Load a resumed run's weights and optimizer state into `learn`; the epoch to start at."
+    # fastai moves the model at the start of the fit: the optimizer's state must follow it now
+    learn.model.to(learn.dls.device or 'cpu')
+    learn.create_opt()
+    load_checkpoint(run/'checkpoints'/'last.pth', learn.model, learn.opt)
+    learn.opt.hypers = L(learn.opt.hypers)
+    start = ck['epoch']
+    if rank(): seed_everything(cfg.seed + rank() + 1000 * start)   # not rank 0's saved random state
+    get_logger('train').info(f"resuming {run} at epoch {start + 1}/{cfg.train.epochs}")
+    return start
+
+# %% ../nbs/06_train.ipynb #a48efdc2
+def _finish(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, ck:dict|None, hist, tracker, ranks:list)->dict:
+    "Rank 0, after the fit: validate, refit if asked, test, and write the model, `metrics.json` and the loss plot."
+    log,device = get_logger('train'),bundle.dls.device or 'cpu'
+    with alone():   # every row once, as in one process: the padding of the ranks' shares would count twice
+        valid = _metrics_row(learn, bundle.dls.valid)
+    final,fb,refit = learn,bundle,None
+    if cfg.train.refit:
+        epochs = tracker.best_epoch or len(hist.rows)
+        n = len(bundle.splits['train']) + len(bundle.splits['valid'])
+        log.info(f"refit: a fresh model on the {n} training and validation rows for {epochs} epochs (the fit's best); "
+                 "the valid scores stay the first model's")
+        t0 = time.perf_counter()
+        final,fb = refit_model(cfg, bundle, epochs, device)
+        refit = dict(epochs=epochs, rows=n, seconds=round(time.perf_counter() - t0, 3))
+    with alone(): test = _metrics_row(final, fb.test_dl) if fb.test_dl is not None else None
+    save_model(run, final.model, fb.preprocess, cfg)
+    metrics = dict(valid=valid, test=test,
+                   best_epoch=tracker.best_epoch, monitor=cfg.train.monitor, epochs_run=len(hist.rows),
+                   stopped_early=tracker.stopped_early or bool(ck and ck['extra'].get('stopped_early')),
+                   n_params=param_count(final.model), seconds=round(sum(r['seconds'] for r in hist.rows), 3),
+                   **({'refit': refit} if refit else {}))
+    if launched(): write_json(run/'distributed.json', _distributed_record(run, cfg, ranks))
+    if cfg.output.plots: plot_loss_curves(pd.read_csv(run/'history.csv'), path=run/'plots'/'loss.png')
+    write_json(run/'metrics.json', metrics)
+    log.info(f"finished {run}: valid {metrics['valid']}" + (f", test {metrics['test']}" if metrics['test'] else ''))
+    return metrics
+
+# %% ../nbs/06_train.ipynb #10780d93
 @contextlib.contextmanager
 def _sigterm_interrupts():
     "SIGTERM (`kill`, a scheduler's stop) interrupts the fit as Ctrl-C does, so the last finished epoch is saved."
@@ -858,83 +989,7 @@ def _sigterm_interrupts():
     try: yield
     finally: signal.signal(signal.SIGTERM, old)
 
-def _fit_run(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, model, ck:dict|None, cbs, log):
-    "Fit (or continue) the run in `run`, then write its model, metrics and plots (rank 0 writes; every rank trains)."
-    main = is_main()
-    handler = log_to_file(run/'train.log') if main else None
-    learn.path = run if main else Path(tempfile.mkdtemp(prefix='dlproj-rank'))   # what fastai itself writes (the lr finder's weights)
-    trackers,metrics = [],None
-    try:
-        device = bundle.dls.device or 'cpu'
-        log.info(f"run {run}: {cfg.model.arch} ({param_count(model):,} parameters), {bundle.info['split_sizes']} on {device}"
-                 + (f", {world_size()} processes of {rank_batch_size(cfg.train.batch_size, world_size())} rows a batch"
-                    if world_size() > 1 else ''))
-        with distributed_fit(learn, device):
-            lr = cfg.train.lr
-            if lr == 'auto':
-                res = find_lr(learn, run/'plots'/'lr_find.png' if cfg.output.plots and main else None)
-                lr = cfg.train.lr = broadcast_object(res['suggestion'])   # every rank trains with rank 0's
-                if main: write_json(run/'lr_find.json', res); save_config(cfg, run/'config.yaml')
-                log.info(f"lr finder suggests {lr:.3g}")
-            hist = HistoryCallback(run/'history.csv' if main else None, rows=ck['extra']['history'] if ck else None,
-                                   log=not show_progress(cfg.train.progress))
-            tracker = RunTracker(run, cfg.train.monitor, cfg.train.early_stopping, cfg.train.checkpoint, hist,
-                                 state=ck['extra']['tracker'] if ck else None, watch_from=watch_from(cfg),
-                                 every=cfg.train.checkpoint_every, writes=main)
-            counter = RowCounter()
-            start = 0
-            if ck is not None:
-                # fastai moves the model at the start of the fit: the optimizer's state must follow it now
-                learn.model.to(learn.dls.device or 'cpu')
-                learn.create_opt()
-                load_checkpoint(run/'checkpoints'/'last.pth', learn.model, learn.opt)
-                learn.opt.hypers = L(learn.opt.hypers)
-                start = ck['epoch']
-                if rank(): seed_everything(cfg.seed + rank() + 1000 * start)   # not rank 0's saved random state
-                log.info(f"resuming {run} at epoch {start + 1}/{cfg.train.epochs}")
-            if cfg.model.pretrained: lr = fine_tune_head(learn, lr, ck is None)
-            if main: trackers = start_trackers(run, cfg, learn)   # after the lr finder, whose trial fit is not the run's
-            if not (ck and ck['extra'].get('stopped_early')):
-                try:
-                    with _sigterm_interrupts(): fit(learn, cfg, lr, cbs=[hist, tracker, counter, *(cbs or [])], start_epoch=start)
-                except KeyboardInterrupt:   # Ctrl-C or SIGTERM: keep the last finished epoch, then stop
-                    tracker.save_pending()
-                    if main and tracker.checkpoint and tracker.last_path.exists():
-                        log.info(f"interrupted: {run} resumes after epoch {tracker.saved_epoch}: dlproj train --resume {run}")
-                    raise
-            elif tracker.best_path.exists(): learn.model.load_state_dict(load_weights(tracker.best_path))
-            learn.remove_cbs([t.cb for t in trackers])   # the final validations below are not epochs to log
-            ranks = gather_objects(dict(rank=rank(), host=socket.gethostname(), pid=os.getpid(), device=str(device),
-                                        weights=params_digest(learn.model),
-                                        epochs=[dict(epoch=e, **c) for e,c in counter.epochs.items()]))
-        if not main: return
-        with alone():   # every row once, as in one process: the padding of the ranks' shares would count twice
-            valid = _metrics_row(learn, bundle.dls.valid)
-        final,fb,refit = learn,bundle,None
-        if cfg.train.refit:
-            epochs = tracker.best_epoch or len(hist.rows)
-            n = len(bundle.splits['train']) + len(bundle.splits['valid'])
-            log.info(f"refit: a fresh model on the {n} training and validation rows for {epochs} epochs (the fit's best); "
-                     "the valid scores stay the first model's")
-            t0 = time.perf_counter()
-            final,fb = refit_model(cfg, bundle, epochs, device)
-            refit = dict(epochs=epochs, rows=n, seconds=round(time.perf_counter() - t0, 3))
-        with alone(): test = _metrics_row(final, fb.test_dl) if fb.test_dl is not None else None
-        save_model(run, final.model, fb, cfg)
-        metrics = dict(valid=valid, test=test,
-                       best_epoch=tracker.best_epoch, monitor=cfg.train.monitor, epochs_run=len(hist.rows),
-                       stopped_early=tracker.stopped_early or bool(ck and ck['extra'].get('stopped_early')),
-                       n_params=param_count(final.model), seconds=round(sum(r['seconds'] for r in hist.rows), 3),
-                       **({'refit': refit} if refit else {}))
-        if launched(): write_json(run/'distributed.json', _distributed_record(run, cfg, ranks))
-        if cfg.output.plots: plot_loss_curves(pd.read_csv(run/'history.csv'), path=run/'plots'/'loss.png')
-        write_json(run/'metrics.json', metrics)
-        log.info(f"finished {run}: valid {metrics['valid']}" + (f", test {metrics['test']}" if metrics['test'] else ''))
-    finally:
-        for t in trackers: t.finish(metrics)   # None: the fit failed or was interrupted
-        if handler is not None: handler.close(); get_logger().removeHandler(handler)
-        if not main: shutil.rmtree(learn.path, ignore_errors=True)
-
+# %% ../nbs/06_train.ipynb #b1c2aea6
 def params_digest(model:torch.nn.Module)->str:
     "A short sha256 of the model's parameters: ranks that trained in step hold the same one."
     import hashlib

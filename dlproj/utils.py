@@ -35,6 +35,7 @@ def get_logger(name:str='dlproj', # `dlproj`, or one of its modules (`train`, `d
         root.setLevel(min(logging.INFO, h.level))   # DEBUG reaches the handlers only if the logger lets it through
     return root if name == 'dlproj' else root.getChild(name.removeprefix('dlproj.'))
 
+# %% ../nbs/01_utils.ipynb #3826b561
 def log_to_file(path:Path)->logging.Handler:
     "Also write the project log to `path` (e.g. a run's `train.log`); returns the handler to remove later."
     h = logging.FileHandler(path, encoding='utf-8'); h.setFormatter(logging.Formatter(_FMT))
@@ -55,12 +56,14 @@ def seed_everything(seed:int, # the one seed
         torch.backends.cudnn.deterministic,torch.backends.cudnn.benchmark = True,False
     return seed
 
+# %% ../nbs/01_utils.ipynb #4dd13291
 def restore_env(saved:dict):
     "Put environment variables back as `saved` (`{name: value, or None where it was unset}`) recorded them."
     for k,v in saved.items():
         if v is None: os.environ.pop(k, None)
         else: os.environ[k] = v
 
+# %% ../nbs/01_utils.ipynb #cad863ce
 @contextlib.contextmanager
 def env_vars(**values:str):
     "Set environment variables while inside; afterwards each is back to its value, or unset, as before."
@@ -97,6 +100,7 @@ class StorageError(DlprojError):
     "The file system refused a write: full, over quota, read-only or not writable by us."
     def __init__(self, msg:str): super().__init__(msg); self.msg = msg   # kept as written: fastai prefixes errors raised in callbacks
 
+# %% ../nbs/01_utils.ipynb #7abc1a47
 _STORAGE_ERRNOS = {errno.ENOSPC: 'no space left on the device', errno.EDQUOT: 'disk quota exceeded',
                    errno.EROFS: 'read-only file system', errno.EACCES: 'permission denied', errno.EPERM: 'operation not permitted'}
 
@@ -111,6 +115,7 @@ def storage_error(e:OSError, path:Path)->Exception:
     why = _STORAGE_ERRNOS.get(getattr(e, 'errno', None))
     return e if why is None else StorageError(f"cannot write {path}: {why} ({_free_space(path)})")
 
+# %% ../nbs/01_utils.ipynb #f2f17b22
 @contextlib.contextmanager
 def _storage(path:Path):
     "Raise what the storage refuses inside the block as a `StorageError` about `path`."
@@ -142,6 +147,7 @@ def atomic_write(path:Path, # the file to (re)place
     finally:
         if tmp.exists(): tmp.unlink()
 
+# %% ../nbs/01_utils.ipynb #5ac0d08f
 def fsync_dir(d:Path):
     "Flush a folder's entries, so a rename in it survives a power cut (POSIX; a no-op where folders can't be opened)."
     try: fd = os.open(d, os.O_RDONLY)
@@ -150,6 +156,7 @@ def fsync_dir(d:Path):
     except OSError: pass
     finally: os.close(fd)
 
+# %% ../nbs/01_utils.ipynb #4df7f416
 def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
     if isinstance(o, (np.floating,)): return float(o)
@@ -163,12 +170,15 @@ def write_text(path:Path, text:str)->Path:
     with atomic_write(path, 'wb' if isinstance(text, bytes) else 'w') as f: f.write(text)
     return Path(path)
 
+# %% ../nbs/01_utils.ipynb #dfee3c2b
 def write_json(path:Path, obj)->Path:
     "Write `obj` as indented JSON, atomically (numpy and torch scalars become numbers)."
     return write_text(path, json.dumps(obj, indent=2, default=_json_default) + '\n')
 
+# %% ../nbs/01_utils.ipynb #8249dcda
 def read_json(path:Path): return json.loads(Path(path).read_text(encoding='utf-8'))
 
+# %% ../nbs/01_utils.ipynb #0d7cc261
 def write_yaml(path:Path, obj)->Path:
     "Write `obj` (a mapping or a `Config`) as YAML, atomically."
     return write_text(path, config_yaml(obj) if isinstance(obj, Config) else yaml.safe_dump(obj, sort_keys=False))
@@ -179,12 +189,14 @@ def weights_bytes(state_dict:dict)->bytes:
     from safetensors.torch import save
     return save({k: v.detach().cpu().contiguous().clone() for k,v in state_dict.items()})
 
+# %% ../nbs/01_utils.ipynb #573ddc3d
 write_bytes = write_text  # the name the binary writers (weights, checkpoints) read best with
 
 def save_weights(path:Path, state_dict:dict)->Path:
     "Write a model's `state_dict` as safetensors, atomically."
     return write_bytes(path, weights_bytes(state_dict))
 
+# %% ../nbs/01_utils.ipynb #01d443cf
 def load_weights(path:Path, device:str|torch.device='cpu')->dict:
     "Read a safetensors `state_dict`; no code in the file can run."
     from safetensors.torch import load_file
@@ -206,6 +218,7 @@ def rng_states()->dict:
             'torch': torch.get_rng_state(),
             'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
+# %% ../nbs/01_utils.ipynb #77d712ee
 def set_rng_states(s:dict):
     "Restore states saved by `rng_states`."
     ver,state,gauss = s['python']; random.setstate((ver, tuple(state), gauss))
@@ -224,6 +237,7 @@ def plain(o):
     if isinstance(o, np.ndarray): return torch.from_numpy(o)
     raise TypeError(f"can't store a {type(o).__name__} in a checkpoint: only tensors and plain data are allowed")
 
+# %% ../nbs/01_utils.ipynb #3945b3d9
 def checkpoint_bytes(model:torch.nn.Module|dict, # a model (its weights are saved), or its `state_dict`
                      opt=None, # an optimizer with `state_dict()`, its state dict, or None
                      epoch:int=0, # the number of epochs completed
@@ -237,10 +251,12 @@ def checkpoint_bytes(model:torch.nn.Module|dict, # a model (its weights are save
     buf = io.BytesIO(); torch.save(ck, buf)
     return buf.getvalue()
 
+# %% ../nbs/01_utils.ipynb #fabb85e4
 def save_checkpoint(path:Path, model:torch.nn.Module, opt=None, epoch:int=0, **extra)->Path:
     "Save weights, optimizer state, epoch, RNG states and `extra` for resuming (atomically)."
     return write_bytes(path, checkpoint_bytes(model, opt, epoch, **extra))
 
+# %% ../nbs/01_utils.ipynb #180f3d26
 def read_checkpoint(path:Path, map_location='cpu')->dict:
     "Load a checkpoint with weights-only unpickling; refuse anything that would run code."
     path = Path(path)
@@ -259,6 +275,7 @@ def read_checkpoint(path:Path, map_location='cpu')->dict:
         raise DlprojError(f"{path}: not a dlproj checkpoint (expected format dlproj-checkpoint-1)")
     return ck
 
+# %% ../nbs/01_utils.ipynb #9a478d6c
 def _to_param_devices(opt):
     "Move optimizer state tensors next to their parameters (a checkpoint is read onto the CPU)."
     state = getattr(opt, 'state', {})
@@ -284,6 +301,7 @@ def make_run_id()->str:
     "A sortable, collision-resistant run id: `YYYYmmdd-HHMMSS-ffffff-PID`."
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%d-%H%M%S-%f') + f"-{os.getpid()}"
 
+# %% ../nbs/01_utils.ipynb #35422037
 def make_run_dir(runs_dir:Path, # the root of all runs (`output.runs_dir`)
                  experiment:str, # the experiment name
                  run_id:str|None=None, # a given id (must be new); a fresh one by default
@@ -300,6 +318,7 @@ def make_run_dir(runs_dir:Path, # the root of all runs (`output.runs_dir`)
                 raise DlprojError(f"run directory already exists: {p}")
     raise DlprojError(f"could not create a new run directory under {root}")
 
+# %% ../nbs/01_utils.ipynb #88ee9098
 LOCK_NAME = 'train.lock'
 
 def _pid_alive(pid:int)->bool:
@@ -317,6 +336,7 @@ def lock_owner(run:Path)->dict|None:
     if o.get('host') == platform.node() and isinstance(o.get('pid'), int) and not _pid_alive(o['pid']): return None
     return o
 
+# %% ../nbs/01_utils.ipynb #230e08a8
 @contextlib.contextmanager
 def run_lock(run:Path):
     "Hold `RUN/train.lock` for the block: refuse a run another live process holds, take over a stale lock."

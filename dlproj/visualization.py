@@ -32,6 +32,7 @@ def fig_to_png_bytes(fig:Figure, # the figure to render
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=dpi, facecolor='white')
     return buf.getvalue()
 
+# %% ../nbs/05_visualization.ipynb #3637e797
 class _VizFigure(Figure):
     "A matplotlib `Figure` that shows itself in notebooks as a PNG, without pyplot."
     def _repr_png_(self): return fig_to_png_bytes(self)
@@ -43,6 +44,7 @@ def new_figure(figsize:tuple=(6, 4), # (width, height) in inches
     FigureCanvasAgg(fig)
     return fig
 
+# %% ../nbs/05_visualization.ipynb #20ab6edb
 def save_fig(fig:Figure, # the figure to write
              path:Path, # the file: `.png`, or another format matplotlib knows by its suffix
              dpi:int=DPI, # dots per inch
@@ -95,6 +97,7 @@ def check_probs(probs, classes, name:str='probs')->np.ndarray:
                           "(logits? apply softmax first)")
     return p.clip(0, 1)
 
+# %% ../nbs/05_visualization.ipynb #04530ea7
 def class_indices(y, classes, n:int, name:str='y_true')->np.ndarray:
     "`y` as integer class indices; given as indices 0..k-1 or as class names."
     y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
