@@ -191,10 +191,7 @@ RUN_FILE_ENV = 'DLPROJ_RUN_FILE'   # rank 0 writes the run directory's path into
 
 def torchrun_command(args:list[str], nproc:int)->list[str]:
     "torchrun's arguments for `nproc` processes on this machine running `dlproj ARGS` (its own rendezvous on a free port)."
-    # a worker ends with `os._exit` once its output is flushed: its process group is closed already, and gloo's leftover threads
-    # and work objects can crash the interpreter's teardown (SIGABRT, "terminate called without an active exception")
-    entry = ('import sys, os, logging; from dlproj.main import main; code = main(sys.argv[1:]); logging.shutdown(); '
-             'sys.stdout.flush(); sys.stderr.flush(); os._exit(code)')
+    entry = 'import sys; from dlproj.main import main; sys.exit(main(sys.argv[1:]))'   # `main` ends a launched process itself
     return ['--standalone', '--nproc_per_node', str(nproc), '--no-python', sys.executable, '-c', entry, *args]
 
 # %% ../nbs/11_distributed.ipynb #5444a687

@@ -212,7 +212,7 @@ def make_parser()->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/12_main.ipynb #05a43e2f
-def main(argv:list[str]|None=None)->int:
+def _command(argv:list[str]|None=None)->int:
     "Run the `dlproj` command; return its exit status."
     p = make_parser()
     a = p.parse_args(argv)
@@ -241,3 +241,15 @@ def main(argv:list[str]|None=None)->int:
         print(f"dlproj {a.command}: internal error ({type(e).__name__}); this is a bug, please report it with the traceback above",
               file=sys.stderr)
         return 1
+
+def main(argv:list[str]|None=None)->int:
+    "Run the `dlproj` command; return its exit status (a process of a torchrun or `accelerate launch` run exits with it)."
+    code = _command(argv)
+    if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ:   # `distributed.launched()`, without importing torch here
+        # A launched process leaves with `os._exit` once its output is flushed: its process group is closed already, and
+        # gloo's work objects that Python still holds can abort the interpreter's teardown ("terminate called without an
+        # active exception"), which the launcher reports as a failed run.
+        import logging
+        logging.shutdown(); sys.stdout.flush(); sys.stderr.flush()
+        os._exit(code)
+    return code
