@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_inference.ipynb #f60e748b
 from __future__ import annotations
-import functools, os, re
+import collections, contextlib, functools, io, os, re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -17,9 +17,9 @@ from .data_utils import encode_inputs, normalized_images, series_frame
 from .model import load_model
 
 # %% auto #0
-__all__ = ['DEFAULT_BATCH_SIZE', 'TABLE_BATCH_SIZE', 'default_batch_size', 'check_run', 'check_top_k', 'postprocess',
-           'model_outputs', 'Predictor', 'read_chunks', 'list_images', 'image_path_column', 'image_table_files',
-           'csv_safe', 'predict']
+__all__ = ['DEFAULT_BATCH_SIZE', 'TABLE_BATCH_SIZE', 'WHOLE_READ_BYTES', 'PREDICT_WORKERS', 'default_batch_size', 'check_run',
+           'check_top_k', 'postprocess', 'model_outputs', 'Predictor', 'read_chunks', 'list_images',
+           'image_path_column', 'image_table_files', 'csv_safe', 'predict']
 
 # %% ../nbs/08_inference.ipynb #8c726b86
 _log = get_logger('inference')
@@ -54,23 +54,34 @@ def check_top_k(pre:dict, top_k:int|None):
         raise DlprojError(f"top_k must be between 1 and {len(pre['classes'])} (the number of classes), got {top_k}")
 
 # %% ../nbs/08_inference.ipynb #39910f06
+def _labels(classes:list, idx:np.ndarray):
+    "`classes[idx]` as a column; text classes become pandas' pyarrow-backed text in one C call where that is pandas' text type."
+    if _ARROW_TEXT and all(isinstance(c, str) for c in classes):
+        import pyarrow as pa
+        return pd.array(pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32)), pa.array(classes)).dictionary_decode(), dtype='str')
+    return np.asarray(classes, dtype=object)[idx]
+
+_ARROW_TEXT = getattr(pd.Series(['a']).dtype, 'storage', None) == 'pyarrow'   # pandas 3 with pyarrow installed
+
 def postprocess(pre:dict, # the run's preprocess.json
                 out:torch.Tensor, # the model's outputs `[N, n_out]`: logits, or values in original units
                 ids, # one id per row
                 top_k:int|None=None, # also list the k most probable classes
                )->pd.DataFrame:
     "The prediction table: `id`, `prediction` and, for classification, `confidence`, `prob_<class>` (and `top<k>`)."
-    res = pd.DataFrame({'id': pd.Index(ids).to_numpy()})
+    cols = {'id': pd.Index(ids).to_numpy()}
     out = out.float()[:, None] if out.dim() == 1 else out.float()
-    if pre['task'] == 'regression': res['prediction'] = out[:,0].numpy(); return res
+    if pre['task'] == 'regression': return pd.DataFrame({**cols, 'prediction': out[:,0].numpy()})
     check_top_k(pre, top_k)
-    probs,classes = torch.softmax(out, 1).numpy(),np.asarray(pre['classes'], dtype=object)
-    res['prediction'],res['confidence'] = classes[probs.argmax(1)],probs.max(1)
-    for j,c in enumerate(pre['classes']): res[f"prob_{c}"] = probs[:,j]
-    order = np.argsort(-probs, 1, kind='stable')
+    e = (out - out.max(1, keepdim=True).values).exp_()   # softmax in three steps: torch's kernel is 3x slower on two classes
+    probs,classes = (e / e.sum(1, keepdim=True)).numpy(),pre['classes']
+    best = probs.argmax(1)
+    cols.update(prediction=_labels(classes, best), confidence=np.take_along_axis(probs, best[:,None], 1)[:,0])
+    cols.update({f"prob_{c}": probs[:,j] for j,c in enumerate(classes)})
+    order = np.argsort(-probs, 1, kind='stable') if top_k else None
     for k in range(top_k or 0):
-        res[f"top{k+1}"],res[f"top{k+1}_prob"] = classes[order[:,k]],np.take_along_axis(probs, order[:,k:k+1], 1)[:,0]
-    return res
+        cols[f"top{k+1}"],cols[f"top{k+1}_prob"] = _labels(classes, order[:,k]),np.take_along_axis(probs, order[:,k:k+1], 1)[:,0]
+    return pd.DataFrame(cols)
 
 # %% ../nbs/08_inference.ipynb #223631ba
 def model_outputs(model:torch.nn.Module, # a run's model, in eval mode
@@ -118,7 +129,7 @@ class Predictor:
     @property
     def read_options(self)->dict:
         "How `read_chunks` reads a CSV input for this run: the run's `data.encoding` and `data.sep`, and its categorical columns as text."
-        return dict(**csv_options(self.data_config), dtype={c: str for c in self.pre.get('cat_names', [])})
+        return dict(**csv_options(self.data_config), dtype={c: str for c in self.pre.get('cat_names', [])} or None)   # {} would cost a copy per column
     def __repr__(self): return f"Predictor({str(self.run)!r}, {self.kind} {self.task}, device={self.device})"
 
     def outputs(self, tensors:tuple, # encoded inputs, from `encode_inputs`
@@ -184,23 +195,13 @@ def predict_files(self:Predictor, paths:list, # image files
     return res
 
 # %% ../nbs/08_inference.ipynb #743445fb
-def read_chunks(path:Path, # a table file (any `read_table` format)
-                chunk_size:int=50_000, # rows per chunk
-                sheet:str|int=0, # the Excel sheet
-                encoding:str|None=None, # CSV/TSV: the text encoding; None: UTF-8, with or without a BOM
-                sep:str|None=None, # CSV/TSV: the separator; None: detected (`data_utils.sniff_csv`)
-                dtype:dict|None=None, # CSV/TSV: pandas types by column, e.g. `str` for the categorical ones
-               ):
-    "Yield the file's rows in chunks: CSV and TSV streamed by pandas' chunked reader, other formats read whole and sliced."
-    path = Path(path); sfx = path.suffix.lower()
-    if sfx not in ('.csv', '.tsv') or not path.is_file() or path.stat().st_size == 0:
-        df = read_table(path, sheet, encoding, sep)   # its checks and messages for missing, empty and unsupported files
-        for i in range(0, len(df), chunk_size): yield df.iloc[i:i+chunk_size]
-        return
-    with read_errors(path):
-        opts = sniff_csv(path, encoding, sep)
-        check_columns(path, csv_header(path, **opts))
-        reader = pd.read_csv(path, chunksize=chunk_size, dtype=dtype, **opts)
+WHOLE_READ_BYTES = 64 * 2**20
+
+def _slices(df:pd.DataFrame, n:int):
+    for i in range(0, len(df), n): yield df.iloc[i:i+n]
+
+def _stream_csv(path:Path, reader):
+    "The chunks of pandas' chunked `reader` on `path`, with read errors as `DataError`s that name the file and the row."
     n = 0
     with reader:
         while True:
@@ -209,11 +210,34 @@ def read_chunks(path:Path, # a table file (any `read_table` format)
             except UnicodeDecodeError as e:
                 raise decode_error(path, e) from None
             except Exception as e:
-                raise DataError(f"{path}: could not be read as {sfx[1:]} after row {n}: {type(e).__name__}: {e}") from None
+                raise DataError(f"{path}: could not be read as {path.suffix.lower()[1:]} after row {n}: {type(e).__name__}: {e}") from None
             n += len(df)
             if len(df): yield df
     if n == 0:
         raise DataError(f"{path}: the table has no rows")
+
+def read_chunks(path:Path, # a table file (any `read_table` format)
+                chunk_size:int=50_000, # rows per chunk
+                sheet:str|int=0, # the Excel sheet
+                encoding:str|None=None, # CSV/TSV: the text encoding; None: UTF-8, with or without a BOM
+                sep:str|None=None, # CSV/TSV: the separator; None: detected (`data_utils.sniff_csv`)
+                dtype:dict|None=None, # CSV/TSV: pandas types by column, e.g. `str` for the categorical ones
+                whole_bytes:int|None=None, # CSV/TSV files up to this size are read in one call, then sliced; None: `WHOLE_READ_BYTES`
+               ):
+    "Yield the file's rows in chunks: CSV and TSV over `whole_bytes` streamed by pandas' chunked reader, others read whole and sliced."
+    path,sfx = Path(path),Path(path).suffix.lower()
+    whole_bytes = WHOLE_READ_BYTES if whole_bytes is None else whole_bytes
+    if sfx not in ('.csv', '.tsv') or not path.is_file() or path.stat().st_size == 0:
+        yield from _slices(read_table(path, sheet, encoding, sep), chunk_size)   # its checks and messages for missing, empty, unsupported
+        return
+    with read_errors(path):
+        opts = sniff_csv(path, encoding, sep)
+        check_columns(path, csv_header(path, **opts))
+        if path.stat().st_size > whole_bytes: reader = pd.read_csv(path, chunksize=chunk_size, dtype=dtype, **opts)
+        else: df = pd.read_csv(path, dtype=dtype, **opts)
+    if path.stat().st_size > whole_bytes: yield from _stream_csv(path, reader); return
+    if len(df) == 0: raise DataError(f"{path}: the table has no rows")
+    yield from _slices(df, chunk_size)
 
 # %% ../nbs/08_inference.ipynb #ec0e5a56
 def _image_files(folder)->list[str]:
@@ -281,13 +305,13 @@ def _kept_columns(p:Predictor, df:pd.DataFrame, path:Path, col:str, keep, top_k)
                         + (", or list the columns to copy with keep=" if keep is None else ''))
     return cols
 
-def _image_table_frames(p:Predictor, path:Path, bs:int, top_k, keep, chunk_size:int, path_column:str|None=None):
-    "Yield prediction frames for a table of image paths, chunk by chunk, with the table's other columns after `id`."
+def _image_table_jobs(p:Predictor, path:Path, bs:int, top_k, keep, chunk_size:int, path_column:str|None=None):
+    "Yield one call per chunk of a table of image paths that predicts its rows, with the table's other columns after `id`."
     col = None
     for df in read_chunks(path, min(chunk_size, _IMAGE_CHUNK), **p.read_options):
         if col is None: col = image_path_column(df, path, path_column, p.path_column); cols = _kept_columns(p, df, path, col, keep, top_k)
         files,ids = image_table_files(df, path, col)
-        yield p.predict_files(files, bs, top_k, ids, extra=df[cols])
+        yield functools.partial(p.predict_files, files, bs, top_k, ids, extra=df[cols])
 
 # %% ../nbs/08_inference.ipynb #cfbc818f
 _FORMULA_START = ('=', '+', '-', '@', '\t', '\r')
@@ -303,26 +327,26 @@ def _write_csv(df:pd.DataFrame, f, header:bool=True):
         import pyarrow as pa, pyarrow.csv as pacsv
         try: t = pa.Table.from_pandas(df, preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError): t = None   # an object column of mixed types
-        if t is not None: return pacsv.write_csv(t, f, pacsv.WriteOptions(include_header=header, quoting_style='needed'))
+        if t is not None: return pacsv.write_csv(t, f, pacsv.WriteOptions(include_header=header, quoting_style='needed', batch_size=8192))
     f.write(df.to_csv(header=header, index=False).encode('utf-8'))
 
 def csv_safe(df:pd.DataFrame)->pd.DataFrame:
     "A copy of `df` to write as CSV: text cells, column names and index labels a spreadsheet would run as formulas start with `'`."
-    df = df.copy()
-    for c in df.columns:
-        if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]) or pd.api.types.is_datetime64_any_dtype(df[c])):
-            u = pd.unique(df[c])   # a column of class names holds few distinct values: check those, map only when one needs it
-            if any(_safe_cell(v) is not v for v in u): df[c] = df[c].map(_safe_cell)
+    text = lambda s: not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) or pd.api.types.is_datetime64_any_dtype(s))
+    # a column of class names holds few distinct values: check those, and copy and map only the columns where one needs it
+    fix = [c for c in df.columns if text(df[c]) and any(_safe_cell(v) is not v for v in pd.unique(df[c]))]
+    df = df.copy(deep=bool(fix))
+    for c in fix: df[c] = df[c].map(_safe_cell)
     df.columns = df.columns.map(_safe_cell)
     if not pd.api.types.is_numeric_dtype(df.index): df.index = df.index.map(_safe_cell)
     return df
 
 # %% ../nbs/08_inference.ipynb #7d71a40d
-def _input_frames(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_column=None):
-    "Yield prediction frames for `input`, chunk by chunk."
+def _input_jobs(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_column=None):
+    "Yield one call per chunk of `input` that predicts it; reading and checking the input happen here, in order."
     if p.pre.get('long'): chunk_size = 2**62   # a long series table is read whole: a chunk could cut a series in two
     if isinstance(input, pd.DataFrame):
-        for i in range(0, max(len(input), 1), chunk_size): yield p.predict_df(input.iloc[i:i+chunk_size], bs, top_k, keep)
+        for i in range(0, max(len(input), 1), chunk_size): yield functools.partial(p.predict_df, input.iloc[i:i+chunk_size], bs, top_k, keep)
         return
     if isinstance(input, (list, tuple)): files,ids,what = list(input),[str(o) for o in input],'a list of files'
     else:
@@ -335,9 +359,9 @@ def _input_frames(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_
             ids = [f[start:].replace(os.sep, '/') for f in files]   # relative to the folder, with forward slashes
         elif path.suffix.lower() in IMAGE_SUFFIXES: files,ids,what = [path],[str(input)],f"the image {path}"
         elif path.suffix.lower() in TABLE_SUFFIXES:
-            if p.kind == 'image': yield from _image_table_frames(p, path, bs, top_k, keep, chunk_size, path_column)
+            if p.kind == 'image': yield from _image_table_jobs(p, path, bs, top_k, keep, chunk_size, path_column)
             else:
-                for df in read_chunks(path, chunk_size, **p.read_options): yield p.predict_df(df, bs, top_k, keep, what=str(path))
+                for df in read_chunks(path, chunk_size, **p.read_options): yield functools.partial(p.predict_df, df, bs, top_k, keep, what=str(path))
             return
         else:
             raise DataError(f"{path}: unsupported input type {path.suffix!r}; give a table ({', '.join(TABLE_SUFFIXES)}), "
@@ -347,7 +371,7 @@ def _input_frames(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_
         raise DlprojError(f"keep= copies table columns; it does not apply to images given as {what} "
                           "(give a table file of image paths instead)")
     n = min(chunk_size, _IMAGE_CHUNK)
-    for i in range(0, max(len(files), 1), n): yield p.predict_files(files[i:i+n], bs, top_k, ids[i:i+n])
+    for i in range(0, max(len(files), 1), n): yield functools.partial(p.predict_files, files[i:i+n], bs, top_k, ids[i:i+n])
 
 def _input_path(input)->Path:
     if isinstance(input, str) and input.startswith('example:'): return resolve_source(input)
@@ -360,6 +384,38 @@ def _is_table_file(input)->bool:
     if not isinstance(input, (str, Path)): return False
     path = _input_path(input)
     return path.is_file() and path.suffix.lower() in TABLE_SUFFIXES
+
+PREDICT_WORKERS = min(2, os.cpu_count() or 1)
+
+def _in_order(jobs, workers:int, torch_threads:int|None=None):
+    "The results of the calls `jobs`, in order, run on `workers` threads (each with `torch_threads` CPU threads), at most `workers + 1` at once."
+    if workers <= 1:
+        for job in jobs: yield job()
+        return
+    init = (torch.set_num_threads, (torch_threads,)) if torch_threads else (None, ())
+    with ThreadPoolExecutor(workers, 'dlproj-predict', *init) as ex:
+        pending = collections.deque()
+        try:
+            for job in jobs:
+                pending.append(ex.submit(job))
+                if len(pending) > workers: yield pending.popleft().result()
+            while pending: yield pending.popleft().result()
+        finally:
+            for f in pending: f.cancel()
+
+@contextlib.contextmanager
+def _model_threads(p:Predictor, workers:int):
+    "The CPU threads each of `workers` threads gives torch (None on a GPU): torch's threads shared out between them; restored after."
+    n = torch.get_num_threads()
+    if p.device.type != 'cpu' or workers <= 1: yield None; return
+    try: yield max(1, n // workers)
+    finally: torch.set_num_threads(n)   # a worker's `set_num_threads` also changes the number torch reports here
+
+def _frame_csv(job, header:bool)->tuple[pd.DataFrame, bytes]:
+    "A chunk's predictions and their CSV text (`csv_safe`), made on a worker thread."
+    fr,buf = job(),io.BytesIO()
+    _write_csv(csv_safe(fr), buf, header)
+    return fr, buf.getvalue()
 
 def _concat(frames:list)->pd.DataFrame:
     skipped = [s for f in frames for s in f.attrs.get('skipped', [])]
@@ -386,15 +442,15 @@ def predict(run:Path|str|Predictor, # a finished run directory, or a loaded `Pre
     check_top_k(p.pre, top_k)
     if path_column is not None and p.kind != 'image':
         raise DlprojError(f"path_column applies to image runs; {p.run} is a {p.kind} model")
-    frames = _input_frames(p, input, batch_size or default_batch_size(p.kind), top_k, keep, chunk_size, path_column)
-    if out is None: return _concat(list(frames))
-    streamed,kept,n,skipped,written = _is_table_file(input),[],0,[],None
-    with atomic_write(Path(out), 'wb') as f, ThreadPoolExecutor(1) as writer:   # a chunk is written while the next is predicted
-        for i,fr in enumerate(frames):
-            if written is not None: written.result()
-            written = writer.submit(_write_csv, csv_safe(fr), f, i == 0)
-            n += len(fr); skipped += fr.attrs.get('skipped', [])
-            if not streamed: kept.append(fr)
-        if written is not None: written.result()
+    jobs = _input_jobs(p, input, batch_size or default_batch_size(p.kind), top_k, keep, chunk_size, path_column)
+    workers = 1 if p.kind == 'image' else PREDICT_WORKERS
+    with _model_threads(p, workers) as threads:
+        if out is None: return _concat(list(_in_order(jobs, workers, threads)))
+        streamed,kept,n,skipped = _is_table_file(input),[],0,[]
+        with atomic_write(Path(out), 'wb') as f:
+            for fr,text in _in_order((functools.partial(_frame_csv, job, i == 0) for i,job in enumerate(jobs)), workers, threads):
+                f.write(text)
+                n += len(fr); skipped += fr.attrs.get('skipped', [])
+                if not streamed: kept.append(fr)
     _log.info(f"wrote {n} predictions to {out}" + (f"; skipped {len(skipped)} unreadable file(s)" if skipped else ''))
     return None if streamed else _concat(kept)
