@@ -12,9 +12,9 @@ import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr, noop, getcallable
 from fastcore.imports import IN_NOTEBOOK
 from fastcore.foundation import L
-from fastai.learner import Learner, Recorder, CastToTensor, AvgLoss, AvgSmoothLoss, AvgMetric, Metric
+from fastai.learner import Learner, Recorder, CastToTensor, AvgLoss, AvgSmoothLoss, AvgMetric, Metric, _maybe_item, format_time
 from fastai.torch_core import to_device, to_float
-from fastai.callback.core import (Callback, CancelFitException, CancelEpochException, CancelStepException, CancelValidException, event,
+from fastai.callback.core import (Callback, TrainEvalCallback, CancelFitException, CancelEpochException, CancelStepException, CancelValidException, event,
     CancelBatchException, CancelBackwardException, CancelTrainException)
 import fastai.callback.core
 from fastcore.xtras import modify_exception
@@ -41,14 +41,15 @@ from .distributed import (world_size, rank, is_main, launched, alone, init_distr
                           gather_objects, distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
 
 # %% auto #0
-__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'INNER_EVENTS', 'CANCELS', 'KIND_DEFAULTS', 'REFIT_ROWS',
-           'AdamForEach', 'roc_auc_binary', 'get_loss', 'default_metrics', 'get_metrics', 'BackgroundWriter',
-           'history_csv', 'epoch_values', 'HistoryCallback', 'lower_is_better', 'unwrap', 'RunTracker', 'LeanAvgLoss',
-           'LeanAvgSmoothLoss', 'LeanAvgMetric', 'lean_metric', 'LeanRecorder', 'DlprojLearner', 'steps_per_epoch',
-           'auto_epochs', 'watch_from', 'auto_patience', 'tabular_params', 'show_progress', 'build_learner',
-           'ChannelsLastFit', 'LeanMixedPrecision', 'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr',
-           'SkipValidation', 'refit_model', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker',
-           'start_trackers', 'find_unfinished', 'check_resumable', 'train', 'params_digest']
+__all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'HOLD_SHARE', 'INNER_EVENTS', 'CANCELS', 'KIND_DEFAULTS',
+           'REFIT_ROWS', 'AdamForEach', 'roc_auc_binary', 'get_loss', 'default_metrics', 'get_metrics',
+           'BackgroundWriter', 'history_csv', 'epoch_values', 'PlainSetattr', 'HistoryCallback', 'lower_is_better',
+           'unwrap', 'RunTracker', 'LeanAvgLoss', 'LeanAvgSmoothLoss', 'LeanAvgMetric', 'lean_metric', 'LeanRecorder',
+           'LeanTrainEval', 'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience',
+           'tabular_params', 'show_progress', 'build_learner', 'ChannelsLastFit', 'LeanMixedPrecision',
+           'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'SkipValidation', 'refit_model', 'save_model',
+           'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker', 'start_trackers', 'find_unfinished',
+           'check_resumable', 'train', 'params_digest']
 
 # %% ../nbs/06_train.ipynb #a32c6170
 class AdamForEach(Optimizer):
@@ -225,20 +226,26 @@ def epoch_values(recorder)->dict:
     "The last epoch's losses and metrics, by the names `history.csv` gives them."
     return dict(zip(_metric_names(recorder), recorder.values[-1]))
 
+# %% ../nbs/06_train.ipynb #ff640560
+class PlainSetattr:
+    "Callbacks that set attributes every epoch or batch skip fastai's check that the learner has no attribute of that name."
+    __setattr__ = object.__setattr__   # the check looks the name up through `GetAttr`, a failed lookup each time
+
 # %% ../nbs/06_train.ipynb #1370be44
-class HistoryCallback(Callback):
+class HistoryCallback(PlainSetattr, Callback):
     "Keep one row per epoch (epoch, losses, metrics, lr, seconds) and rewrite `history.csv` atomically (not when `path` is None)."
     order = Recorder.order + 1
     write_every_epoch = True   # a `RunTracker` turns this off: it writes the history with its checkpoints
     def __init__(self, path:Path, rows:list|None=None, log:bool=False): store_attr(); self.rows = list(rows or [])
     def before_epoch(self): self.t0 = time.perf_counter()
     def after_epoch(self):
-        vals = epoch_values(self.recorder)
-        row = {'epoch': self.epoch + 1, **{k: float(v) for k,v in vals.items()},
-               'lr': float(self.opt.hypers[-1]['lr']), 'seconds': round(time.perf_counter() - self.t0, 4)}
+        learn = self.learn   # not through `GetAttr`: this runs every epoch
+        vals = epoch_values(learn.recorder)
+        row = {'epoch': learn.epoch + 1, **{k: float(v) for k,v in vals.items()},
+               'lr': float(learn.opt.hypers[-1]['lr']), 'seconds': round(time.perf_counter() - self.t0, 4)}
         self.rows.append(row)
         if self.write_every_epoch and self.path is not None: _write(self, self.path, history_csv(self.rows))
-        if self.log: get_logger('train').info('epoch %d/%d ' % (row['epoch'], self.n_epoch) +
+        if self.log: get_logger('train').info('epoch %d/%d ' % (row['epoch'], learn.n_epoch) +
                                               ' '.join(f"{k}={v:.4g}" for k,v in vals.items()))
 
 # %% ../nbs/06_train.ipynb #ca883ee7
@@ -247,7 +254,10 @@ def lower_is_better(monitor:str)->bool:
     return 'loss' in monitor or 'error' in monitor or monitor in ('rmse', 'mae')
 
 # %% ../nbs/06_train.ipynb #e87b4256
-AUTO_CHECKPOINT = dict(share=0.04, max_seconds=600.)   # `checkpoint_every: auto`: at most ~4% of the time, at least every 10 minutes
+# `checkpoint_every: auto`: at most ~4% of the time, at least every 10 minutes; before the first checkpoint is timed, its cost is
+# guessed from the state's size: a few milliseconds for the files, and the weights and twice their size of optimizer state at 100 MB/s
+AUTO_CHECKPOINT = dict(share=0.04, max_seconds=600., guess_seconds=0.003, guess_bytes_per_second=100e6)
+HOLD_SHARE = 0.01   # between checkpoints, the copy an interrupt mid-epoch would save is taken when it costs at most ~1% of the time
 
 def unwrap(model:torch.nn.Module)->torch.nn.Module:
     "The model inside a `DistributedDataParallel` wrapper (the model itself otherwise): its `state_dict` has the plain names."
@@ -261,7 +271,7 @@ def _cpu_copy(o):
     if isinstance(o, (list, tuple)): return type(o)(_cpu_copy(v) for v in o)
     return o
 
-class RunTracker(TrackerCallback):
+class RunTracker(PlainSetattr, TrackerCallback):
     "Best weights (safetensors), early stopping and a resumable checkpoint at every `train.checkpoint_every`."
     order = TrackerCallback.order + 1
     def __init__(self, run_dir:Path, monitor:str='valid_loss', patience:int|None=None, checkpoint:bool=True,
@@ -277,7 +287,8 @@ class RunTracker(TrackerCallback):
         s = state or {}
         self.best,self.best_epoch,self.wait = s.get('best'),s.get('best_epoch', 0),s.get('wait', 0)
         self.stopped_early,self.smooth = False,s.get('smooth_loss')
-        self.best_state,self.best_dirty,self.pending = None,False,None
+        self.best_state,self.best_dirty,self.pending,self.boundary = None,False,None,None
+        self.copy_cost,self.copied_at = None,0.
         self.cost,self.write_seconds = None,0.
     @property
     def best_path(self): return Path(self.run_dir)/'checkpoints'/'best.safetensors'
@@ -290,6 +301,9 @@ class RunTracker(TrackerCallback):
             sl = self.recorder.smooth_loss
             sl.val,sl.count = torch.tensor(self.smooth['val']),self.smooth['count']
         self.saved_epoch,self.saved_at = getattr(self.learn, 'resume_epoch', 0),time.monotonic()
+        self.copied_at = self.saved_at
+        a,sd = AUTO_CHECKPOINT,unwrap(self.learn.model).state_dict()
+        self.cost_guess = a['guess_seconds'] + 3 * sum(t.numel() * t.element_size() for t in sd.values()) / a['guess_bytes_per_second']
     def state(self):
         sl = self.recorder.smooth_loss
         return dict(best=float(self.best), best_epoch=self.best_epoch, wait=self.wait,
@@ -299,7 +313,8 @@ class RunTracker(TrackerCallback):
         if self.unit == 'epochs': return self.epoch + 1 - self.saved_epoch >= self.amount
         waited = time.monotonic() - self.saved_at
         if self.unit == 'seconds': return waited >= self.amount
-        return self.cost is None or waited >= min(self.cost / AUTO_CHECKPOINT['share'], AUTO_CHECKPOINT['max_seconds'])
+        cost = self.cost_guess if self.cost is None else self.cost
+        return waited >= min(cost / AUTO_CHECKPOINT['share'], AUTO_CHECKPOINT['max_seconds'])
     def _snapshot(self, copy:bool=False)->dict:
         "What a checkpoint after this epoch holds (copied to the CPU when it is written later); without checkpoints, the history."
         s = dict(epoch=self.epoch + 1, tracker=self.state(), history=list(self.history.rows) if self.history else [],
@@ -319,6 +334,7 @@ class RunTracker(TrackerCallback):
         else: w(f)
     def save(self, s:dict):
         "Write the history, the best weights (when they changed) and the checkpoint `s`; time it for `auto`."
+        self.boundary = None
         if not self.writes: self.pending,self.saved_epoch,self.best_dirty = None,s['epoch'],False; return
         t0,written = time.perf_counter(),self.write_seconds
         if self.history is not None: self._put(self.history.path, history_csv(s['history']))
@@ -329,9 +345,22 @@ class RunTracker(TrackerCallback):
         self.write_seconds -= written
         self.cost = time.perf_counter() - t0 + written   # this save's serialising, and the last one's writing
         self.pending,self.saved_epoch,self.saved_at = None,s['epoch'],time.monotonic()
+        self.copied_at = self.saved_at
     def save_pending(self):
-        "Write the last finished epoch if the interval held its checkpoint back (on Ctrl-C or SIGTERM)."
-        if self.pending is not None: self.save(self.pending)
+        "On Ctrl-C or SIGTERM: write the last finished epoch, as it is if the next has not begun, else the last copy held back."
+        learn,epoch = self.boundary or (None, None)
+        if learn is not None and learn.epoch == epoch:   # after an interrupt the fit's callbacks are off the learner
+            attached,self.learn = self.learn,learn
+            try: self.save(self._snapshot())
+            finally: self.learn = attached
+        elif self.pending is not None: self.save(self.pending)
+    def _hold(self):
+        "Between checkpoints: mark the epoch's end, and copy its state for an interrupt mid-epoch when that costs at most `HOLD_SHARE`."
+        self.boundary,now = (self.learn, self.learn.epoch),time.monotonic()
+        if self.copy_cost is not None and self.copy_cost > HOLD_SHARE * (now - self.copied_at): return
+        t = time.perf_counter()
+        self.pending = self._snapshot(copy=True)
+        self.copy_cost,self.copied_at = time.perf_counter() - t,now
     def after_epoch(self):
         watched = self.epoch + 1 > self.watch_from
         if watched: super().after_epoch()    # fastai's `TrackerCallback`: is the monitor the best so far?
@@ -342,11 +371,12 @@ class RunTracker(TrackerCallback):
         elif watched: self.wait += 1
         self.stopped_early = broadcast_object(bool(self.patience) and self.wait >= self.patience)   # all ranks stop together
         if self.epoch + 1 == self.n_epoch or self.stopped_early or self._due(): self.save(self._snapshot())
-        else: self.pending = self._snapshot(copy=True)
+        else: self._hold()
         if self.stopped_early:
             get_logger('train').info(f"no improvement in {self.monitor} for {self.wait} epochs: stopping after epoch {self.epoch + 1}")
             raise CancelFitException()
     def after_fit(self):
+        self.save_pending()   # a fit another callback ended early (a pruned trial) keeps its last finished epoch too
         super().after_fit()
         if self.best_state is not None: self.model.load_state_dict(self.best_state)
         elif self.best_path.exists(): self.model.load_state_dict(load_weights(self.best_path, device=next(self.model.parameters()).device))
@@ -354,25 +384,31 @@ class RunTracker(TrackerCallback):
 # %% ../nbs/06_train.ipynb #44b696f7
 class LeanAvgLoss(AvgLoss):
     "fastai's `AvgLoss`, summed where the loss is computed (fastai's as it is when launched: its `to_detach` gathers the ranks')."
+    def reset(self): super().reset(); self.gather = launched()   # read once a pass, not once a batch
     def accumulate(self, learn):
-        if launched(): return super().accumulate(learn)
-        bs = learn.yb[0].shape[0]
-        self.total += learn.loss.detach().mean() * bs
+        if self.gather: return super().accumulate(learn)
+        bs,l = learn.yb[0].shape[0],learn.loss.detach()
+        l = l * bs if l.dim() == 0 else l.mean() * bs
+        if isinstance(self.total, torch.Tensor): self.total.add_(l)
+        else: self.total = l
         self.count += bs
 
 # %% ../nbs/06_train.ipynb #8993ac6d
 class LeanAvgSmoothLoss(AvgSmoothLoss):
     "fastai's `AvgSmoothLoss`, kept where the loss is computed."
     def accumulate(self, learn):
-        l = learn.loss.detach().mean()
+        l = learn.loss.detach()
+        if l.dim(): l = l.mean()
+        if self.val.device != l.device: self.val = self.val.to(l.device)
         self.count += 1
-        self.val = torch.lerp(l, self.val.to(l.device), self.beta)
+        self.val = torch.lerp(l, self.val, self.beta)
 
 # %% ../nbs/06_train.ipynb #1474c52a
 class LeanAvgMetric(AvgMetric):
     "fastai's `AvgMetric`, summed where the metric is computed (fastai's as it is when launched)."
+    def reset(self): super().reset(); self.gather = launched()
     def accumulate(self, learn):
-        if launched(): return super().accumulate(learn)
+        if self.gather: return super().accumulate(learn)
         bs = learn.yb[0].shape[0]
         v = self.func(learn.pred, *learn.yb)
         self.total += (v.detach() if isinstance(v, torch.Tensor) else v) * bs
@@ -385,15 +421,30 @@ def lean_metric(m):
     return m if isinstance(m, Metric) else LeanAvgMetric(m)
 
 # %% ../nbs/06_train.ipynb #35a00a8e
-class LeanRecorder(Recorder):
-    "fastai's `Recorder`, with the list of metrics to update built once per training or validation pass instead of once per batch."
+class LeanRecorder(PlainSetattr, Recorder):
+    "fastai's `Recorder` with the same records, its lists of metrics built once a fit and the learner read directly."
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.loss,self.smooth_loss = LeanAvgLoss(),LeanAvgSmoothLoss(self.smooth_loss.beta)
     @property
     def name(self): return 'recorder'   # fastai and its callbacks look for `learn.recorder`
-    def before_train(self): super().before_train(); self._mets = self._train_mets
-    def before_validate(self): super().before_validate(); self._mets = self._valid_mets
+    def before_fit(self):
+        super().before_fit()
+        mets = list(self.learn.metrics)
+        self.train_list = [self.smooth_loss] + (mets if self.train_metrics else [])
+        self.valid_list = [self.loss] + mets if self.valid_metrics else []
+    def before_epoch(self):
+        self.cancel_train,self.cancel_valid = False,False
+        if self.add_time: self.start_epoch = time.time()
+        self.log = L([self.learn.epoch])
+    def before_train(self):
+        self._mets = self.train_list
+        for m in self._mets[1:]: m.reset()
+    def before_validate(self):
+        self._mets = self.valid_list
+        for m in self._mets: m.reset()
+    def after_train(self): self.log += [] if self.cancel_train else [_maybe_item(m) for m in self.train_list]
+    def after_validate(self): self.log += [] if self.cancel_valid or not self.valid_metrics else [_maybe_item(m) for m in self.valid_list]
     def after_batch(self):
         learn = self.learn   # not through `GetAttr`, four times a batch
         if len(learn.yb) == 0: return
@@ -402,6 +453,45 @@ class LeanRecorder(Recorder):
         self.lrs.append(learn.opt.hypers[-1]['lr'])
         learn.smooth_loss = self.smooth_loss.value
         self.losses.append(learn.smooth_loss)
+    def after_epoch(self):
+        learn = self.learn
+        learn.final_record = self.log[1:].copy()
+        self.values.append(learn.final_record)
+        if self.add_time: self.log.append(format_time(time.time() - self.start_epoch))
+        learn.logger(self.log)
+        self.iters.append(self.smooth_loss.count)
+
+# %% ../nbs/06_train.ipynb #b6e7dd99
+def _set_mode(model:torch.nn.Module, mode:bool):
+    "`model.train(mode)`; when no module overrides `train`, by setting each module's flag, without `train`'s recursive calls."
+    mods = model.__dict__.get('_dlproj_modules')
+    if mods is None:
+        mods = list(model.modules())
+        if any(type(m).train is not torch.nn.Module.train for m in mods): mods = False
+        object.__setattr__(model, '_dlproj_modules', mods)   # not a submodule, parameter or buffer: kept out of `state_dict`
+    if mods is False: return model.train(mode)
+    for m in mods: m.__dict__['training'] = mode   # what `train` sets, without `Module.__setattr__`
+
+class LeanTrainEval(PlainSetattr, TrainEvalCallback):
+    "fastai's `TrainEvalCallback`, reading the learner directly (its counters are updated after every batch)."
+    @property
+    def name(self): return 'train_eval'
+    def before_fit(self):
+        super().before_fit()
+        self.learn.model.__dict__.pop('_dlproj_modules', None)   # the model's modules, listed again for each fit
+    def after_batch(self):
+        learn = self.learn
+        learn.pct_train += 1./(learn.n_iter*learn.n_epoch)
+        learn.train_iter += 1
+    def before_train(self):
+        learn = self.learn
+        learn.pct_train = learn.epoch/learn.n_epoch
+        _set_mode(learn.model, True)
+        learn.training = True
+    def before_validate(self):
+        learn = self.learn
+        _set_mode(learn.model, False)
+        learn.training = False
 
 # %% ../nbs/06_train.ipynb #84be6b43
 INNER_EVENTS = frozenset(fastai.callback.core._inner_loop)   # the batch's events, which `run_train`/`run_valid` gate
@@ -410,10 +500,11 @@ CANCELS = (CancelBatchException, CancelBackwardException, CancelEpochException, 
 
 class DlprojLearner(Learner):
     "A fastai `Learner` that can resume at `resume_epoch`, calls only the callbacks handling an event, and writes files in the background."
-    resume_epoch,writer = 0,None
+    resume_epoch,writer,_model_device = 0,None,None
     def __init__(self, *args, **kwargs):
         self._cbs_seen,self._handlers = None,{}
         super().__init__(*args, **kwargs)
+        self.remove_cb(TrainEvalCallback); self.add_cb(LeanTrainEval())
         self.remove_cb(Recorder); self.add_cb(LeanRecorder())
         if all(isinstance(dl, TensorDL) for dl in self.dls.loaders): self.remove_cb(CastToTensor)   # its batches are plain tensors already
 
@@ -428,8 +519,10 @@ class DlprojLearner(Learner):
     def metrics(self, v): self._metrics = L(v).map(lean_metric)
 
     def _set_device(self, b):
-        # a `TensorDL` already made the batch on the loaders' device; fastai moves it again (recursively, every batch)
-        d = next(self.model.parameters()).device
+        # a `TensorDL` already made the batch on the loaders' device; fastai moves it again (recursively, every batch),
+        # and asks the model for its device every batch (a walk of its modules): we ask once an epoch
+        d = self._model_device
+        if d is None: d = self._model_device = next(self.model.parameters()).device
         return b if all(isinstance(o, torch.Tensor) and o.device == d for o in b) else to_device(b, d)
 
     def add_cb(self, cb):
@@ -454,11 +547,12 @@ class DlprojLearner(Learner):
         # mostly missing, and `training` through `GetAttr`: ~10 events x ~6 callbacks per batch. We call only the
         # handlers, in the same order, with `Callback.__call__`'s checks on the learner's `training`; the lists are
         # rebuilt when callbacks are added or removed. `after_fit` goes through `Callback.__call__`, which resets `run`.
-        if not hasattr(event, event_name):
-            raise Exception(f'missing {event_name}')
         if self.cbs is not self._cbs_seen: self._cbs_seen,self._handlers = self.cbs,{}
         cbs = self._handlers.get(event_name)
-        if cbs is None: cbs = self._handlers[event_name] = self._event_handlers(event_name)
+        if cbs is None:
+            if not hasattr(event, event_name): raise Exception(f'missing {event_name}')
+            cbs = self._handlers[event_name] = self._event_handlers(event_name)
+        if not cbs: return   # most of a batch's events: nothing handles them
         inner = event_name in INNER_EVENTS
         for cb,f in cbs:
             if f is None: cb(event_name); continue
@@ -474,7 +568,7 @@ class DlprojLearner(Learner):
         self.writer = None if forks else BackgroundWriter()
         try:
             for epoch in range(self.resume_epoch, self.n_epoch):
-                self.epoch = epoch
+                self.epoch,self._model_device = epoch,None
                 self._with_events(self._do_epoch, 'epoch', CancelEpochException)
         finally:
             w,self.writer = self.writer,None
@@ -912,13 +1006,13 @@ def _fit(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, ck:dict|None, c
         tracker = RunTracker(run, cfg.train.monitor, cfg.train.early_stopping, cfg.train.checkpoint, hist,
                              state=ck['extra']['tracker'] if ck else None, watch_from=watch_from(cfg),
                              every=cfg.train.checkpoint_every, writes=main)
-        counter = RowCounter()
+        counter = RowCounter() if launched() else None   # for `distributed.json`, written only then
         start = _restore(run, cfg, learn, ck) if ck is not None else 0
         if cfg.model.pretrained: lr = fine_tune_head(learn, lr, ck is None)
         if main: trackers += start_trackers(run, cfg, learn)   # after the lr finder, whose trial fit is not the run's
         if not (ck and ck['extra'].get('stopped_early')):
             try:
-                with _sigterm_interrupts(): fit(learn, cfg, lr, cbs=[hist, tracker, counter, *(cbs or [])], start_epoch=start)
+                with _sigterm_interrupts(): fit(learn, cfg, lr, cbs=[hist, tracker, *([counter] if counter else []), *(cbs or [])], start_epoch=start)
             except KeyboardInterrupt:   # Ctrl-C or SIGTERM: keep the last finished epoch, then stop
                 tracker.save_pending()
                 if main and tracker.checkpoint and tracker.last_path.exists():
@@ -928,7 +1022,7 @@ def _fit(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, ck:dict|None, c
         learn.remove_cbs([t.cb for t in trackers])   # the final validations below are not epochs to log
         ranks = gather_objects(dict(rank=rank(), host=socket.gethostname(), pid=os.getpid(), device=str(device),
                                     weights=params_digest(learn.model),
-                                    epochs=[dict(epoch=e, **c) for e,c in counter.epochs.items()]))
+                                    epochs=[dict(epoch=e, **c) for e,c in counter.epochs.items()] if counter else []))
     return hist,tracker,ranks
 
 def _lr(run:Path, cfg:Config, learn:Learner)->float:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_utils.ipynb #080e1cdb
 from __future__ import annotations
-import contextlib, datetime, errno, io, json, logging, os, platform, random, re, shutil, subprocess, sys, pickle, tempfile
+import contextlib, datetime, errno, io, json, logging, os, platform, random, re, shutil, subprocess, sys, pickle, tempfile, time
 from pathlib import Path
 from typing import Any
 import numpy as np, torch, yaml
@@ -36,9 +36,19 @@ def get_logger(name:str='dlproj', # `dlproj`, or one of its modules (`train`, `d
     return root if name == 'dlproj' else root.getChild(name.removeprefix('dlproj.'))
 
 # %% ../nbs/01_utils.ipynb #3826b561
+class _LogFile(logging.FileHandler):
+    "A `FileHandler` that flushes to disk at most once a second, and at once for warnings and errors."
+    flushed = 0.
+    def flush(self):
+        if time.monotonic() - self.flushed >= 1.: self.force_flush()
+    def force_flush(self): super().flush(); self.flushed = time.monotonic()
+    def emit(self, record):
+        super().emit(record)
+        if record.levelno >= logging.WARNING: self.force_flush()
+
 def log_to_file(path:Path)->logging.Handler:
-    "Also write the project log to `path` (e.g. a run's `train.log`); returns the handler to remove later."
-    h = logging.FileHandler(path, encoding='utf-8'); h.setFormatter(logging.Formatter(_FMT))
+    "Also write the project log to `path` (e.g. a run's `train.log`); returns the handler to remove (and close) later."
+    h = _LogFile(path, encoding='utf-8'); h.setFormatter(logging.Formatter(_FMT))
     get_logger().addHandler(h)
     return h
 

@@ -31,7 +31,8 @@ def _user_error(r, what:str):
     assert 'Traceback' not in r.stderr and 'internal error' not in r.stderr, r.stderr[-3000:]
 
 def test_full_disk_then_resume(small_fs):
-    r = _dlproj('train', 'configs/digits.yaml', f'output.runs_dir={small_fs}/runs', 'train.epochs=4', 'output.report=false')
+    r = _dlproj('train', 'configs/digits.yaml', f'output.runs_dir={small_fs}/runs', 'train.epochs=4', 'output.report=false',
+                'train.checkpoint_every=1ep')   # a checkpoint after epoch 1, then the disk is full
     _user_error(r, 'no space left on the device')
     assert not list(small_fs.rglob('*.tmp')), list(small_fs.rglob('*.tmp'))
     runs = list((small_fs/'runs'/'digits').iterdir())
