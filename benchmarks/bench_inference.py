@@ -12,7 +12,9 @@ image files (the digits PNGs, copied with new names into class folders).
   --out FILE` minus loading the model and importing torch; split into reading + encoding the input, the model
   stage, and building + writing the output table.
 
-Each timing: 1 warm-up call dropped, then the median of 15 calls (reading, writing and end to end: of 3).
+Each timing: warm-up calls dropped, then the median of 15 calls (reading and writing: of 3). A side and its baseline
+(model stage and bare forward; end to end and its floor: 5 calls each for the table, 3 for the images) are called in
+turn, so that a slow stretch of the machine, or the first calls' allocations, fall on both.
 
 End to end against the floor a hand-written script would have (the same process, the model already loaded):
 
@@ -44,6 +46,15 @@ def timed(f, repeats=REPEATS, warmup=1):
         t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
     return statistics.median(ts)
 
+def timed_pair(f, g, repeats=REPEATS, warmup=2):
+    "Median seconds of `f` and of `g`, called in turn (warm-up calls first), so that both see the same state of the machine."
+    for _ in range(warmup): f(); g()
+    tf,tg = [],[]
+    for _ in range(repeats):
+        t = time.perf_counter(); f(); tf.append(time.perf_counter() - t)
+        t = time.perf_counter(); g(); tg.append(time.perf_counter() - t)
+    return statistics.median(tf), statistics.median(tg)
+
 def bare_forward(model, xs:tuple, bs:int=BS):
     with torch.inference_mode():
         return torch.cat([model(*(x[i:i+bs] for x in xs)) for i in range(0, len(xs[0]), bs)])
@@ -74,7 +85,6 @@ def bench_kind(kind:str, run:Path, inp:Path, tmp:Path)->dict:
     data = read()
     tensors,_ = encode_inputs(pre, data)
     t_read_encode = timed(lambda: encode_inputs(pre, read()), repeats=3)
-    t_model = timed(lambda: p.outputs(tensors, BS))
     out = p.outputs(tensors, BS)
     t_post = timed(lambda: postprocess(pre, out, list(range(len(out)))).to_csv(tmp/'post.csv', index=False), repeats=3)
     # the bare forward pass on the same preprocessed tensors
@@ -82,7 +92,7 @@ def bench_kind(kind:str, run:Path, inp:Path, tmp:Path)->dict:
     if kind == 'image':
         mean,std = torch.tensor(pre['mean'])[:,None,None],torch.tensor(pre['std'])[:,None,None]
         xs = ((tensors[0].float() / 255 - mean) / std,)
-    t_bare = timed(lambda: bare_forward(model, xs))
+    t_model,t_bare = timed_pair(lambda: p.outputs(tensors, BS), lambda: bare_forward(model, xs))
     torch.testing.assert_close(bare_forward(model, xs), out, rtol=1e-4, atol=1e-4)   # the same outputs
     t_e2e = timed(lambda: predict(p, inp, out=tmp/'pred.csv'), repeats=3)
     assert len(pd.read_csv(tmp/'pred.csv')) == N
@@ -98,8 +108,7 @@ def table_vs_io_floor(run:Path, tmp:Path)->dict:
     def floor():
         x = pd.read_csv(big)
         pd.DataFrame({'prediction': np.zeros(len(x), dtype=np.int64)}).to_csv(tmp/'floor.csv', index=False)
-    t_floor = timed(floor, repeats=3)
-    t_dlproj = timed(lambda: predict(p, big, out=tmp/'pred_200k.csv'), repeats=3)
+    t_floor,t_dlproj = timed_pair(floor, lambda: predict(p, big, out=tmp/'pred_200k.csv'), repeats=5, warmup=1)
     assert len(pd.read_csv(tmp/'pred_200k.csv', usecols=['prediction'])) == N_BIG
     return dict(n=N_BIG, floor_s=t_floor, dlproj_s=t_dlproj, ratio=t_dlproj / t_floor)
 
@@ -116,15 +125,14 @@ def images_vs_pil_loop(run:Path, folder:Path, tmp:Path)->dict:
                 x = torch.from_numpy(np.stack([np.asarray(Image.open(f).convert('L')) for f in files[i:i+BS]]))[:,None]
                 preds.append(model((x.float() / 255 - mean) / std).argmax(1))
         pd.DataFrame({'path': [str(f) for f in files], 'prediction': classes[torch.cat(preds).numpy()]}).to_csv(tmp/'hand.csv', index=False)
-    t_hand = timed(hand, repeats=3)
-    t_dlproj = timed(lambda: predict(p, folder, out=tmp/'pred_img.csv'), repeats=3)
+    t_hand,t_dlproj = timed_pair(hand, lambda: predict(p, folder, out=tmp/'pred_img.csv'), repeats=3, warmup=1)
     a,b = pd.read_csv(tmp/'hand.csv'),pd.read_csv(tmp/'pred_img.csv')
     assert len(a) == len(b) == N and (a['prediction'].astype(str).values == b.sort_values('id')['prediction'].astype(str).values).mean() > 0.999
     return dict(n=N, hand_s=t_hand, dlproj_s=t_dlproj, ratio=t_dlproj / t_hand)
 
 def main():
     C.header('Inference: dlproj predict vs the bare forward pass',
-             f"{N:,} rows / images; batch size {BS}; 1 warm-up then the median of {REPEATS} calls (end to end and I/O stages: of 3); "
+             f"{N:,} rows / images; batch size {BS}; warm-up, then the median of {REPEATS} calls (I/O stages: 3; end to end: 5 table, 3 images), each side alternating with its baseline; "
              "throughput = items / median seconds")
     tmp = Path(tempfile.mkdtemp())
     runs = {'tabular': quick_run('bc', 'example:breast_cancer', 3, tmp/'runs'), 'image': quick_run('digits', 'example:digits', 2, tmp/'runs')}
