@@ -129,7 +129,7 @@ class Predictor:
     @property
     def read_options(self)->dict:
         "How `read_chunks` reads a CSV input for this run: the run's `data.encoding` and `data.sep`, and its categorical columns as text."
-        return dict(**csv_options(self.data_config), dtype={c: str for c in self.pre.get('cat_names', [])} or None)   # {} would cost a copy per column
+        return dict(**csv_options(self.data_config), dtype={c: str for c in self.pre.get('cat_names', [])} or None)   # None, not {}: given a dict, pandas keeps every column in a block of its own
     def __repr__(self): return f"Predictor({str(self.run)!r}, {self.kind} {self.task}, device={self.device})"
 
     def outputs(self, tensors:tuple, # encoded inputs, from `encode_inputs`
