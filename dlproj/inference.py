@@ -233,11 +233,11 @@ def read_chunks(path:Path, # a table file (any `read_table` format)
     with read_errors(path):
         opts = sniff_csv(path, encoding, sep)
         check_columns(path, csv_header(path, **opts))
-        if path.stat().st_size > whole_bytes: reader = pd.read_csv(path, chunksize=chunk_size, dtype=dtype, **opts)
-        else: df = pd.read_csv(path, dtype=dtype, **opts)
-    if path.stat().st_size > whole_bytes: yield from _stream_csv(path, reader); return
-    if len(df) == 0: raise DataError(f"{path}: the table has no rows")
-    yield from _slices(df, chunk_size)
+        stream = path.stat().st_size > whole_bytes
+        read = pd.read_csv(path, chunksize=chunk_size if stream else None, dtype=dtype, **opts)   # a reader, or the whole table
+    if stream: yield from _stream_csv(path, read); return
+    if len(read) == 0: raise DataError(f"{path}: the table has no rows")
+    yield from _slices(read, chunk_size)
 
 # %% ../nbs/08_inference.ipynb #ec0e5a56
 def _image_files(folder)->list[str]:

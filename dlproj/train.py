@@ -288,7 +288,7 @@ class RunTracker(PlainSetattr, TrackerCallback):
         self.best,self.best_epoch,self.wait = s.get('best'),s.get('best_epoch', 0),s.get('wait', 0)
         self.stopped_early,self.smooth = False,s.get('smooth_loss')
         self.best_state,self.best_dirty,self.pending,self.boundary = None,False,None,None
-        self.copy_cost,self.copied_at = None,0.
+        self.copy_cost = None
         self.cost,self.write_seconds = None,0.
     @property
     def best_path(self): return Path(self.run_dir)/'checkpoints'/'best.safetensors'
@@ -300,8 +300,8 @@ class RunTracker(PlainSetattr, TrackerCallback):
         if self.smooth and self.run:
             sl = self.recorder.smooth_loss
             sl.val,sl.count = torch.tensor(self.smooth['val']),self.smooth['count']
-        self.saved_epoch,self.saved_at = getattr(self.learn, 'resume_epoch', 0),time.monotonic()
-        self.copied_at = self.saved_at
+        self.saved_epoch = getattr(self.learn, 'resume_epoch', 0)
+        self.saved_at = self.copied_at = time.monotonic()   # a save counts as a copy
         a,sd = AUTO_CHECKPOINT,unwrap(self.learn.model).state_dict()
         self.cost_guess = a['guess_seconds'] + 3 * sum(t.numel() * t.element_size() for t in sd.values()) / a['guess_bytes_per_second']
     def state(self):
@@ -344,8 +344,8 @@ class RunTracker(PlainSetattr, TrackerCallback):
                                                        history=s['history'], stopped_early=s['stopped_early']))
         self.write_seconds -= written
         self.cost = time.perf_counter() - t0 + written   # this save's serialising, and the last one's writing
-        self.pending,self.saved_epoch,self.saved_at = None,s['epoch'],time.monotonic()
-        self.copied_at = self.saved_at
+        self.pending,self.saved_epoch = None,s['epoch']
+        self.saved_at = self.copied_at = time.monotonic()
     def save_pending(self):
         "On Ctrl-C or SIGTERM: write the last finished epoch, as it is if the next has not begun, else the last copy held back."
         learn,epoch = self.boundary or (None, None)
@@ -462,14 +462,14 @@ class LeanRecorder(PlainSetattr, Recorder):
         self.iters.append(self.smooth_loss.count)
 
 # %% ../nbs/06_train.ipynb #b6e7dd99
-def _set_mode(model:torch.nn.Module, mode:bool):
-    "`model.train(mode)`; when no module overrides `train`, by setting each module's flag, without `train`'s recursive calls."
-    mods = model.__dict__.get('_dlproj_modules')
-    if mods is None:
-        mods = list(model.modules())
-        if any(type(m).train is not torch.nn.Module.train for m in mods): mods = False
-        object.__setattr__(model, '_dlproj_modules', mods)   # not a submodule, parameter or buffer: kept out of `state_dict`
-    if mods is False: return model.train(mode)
+def _plain_modules(model:torch.nn.Module)->list|None:
+    "`model`'s modules when none of them overrides `train`, so that their flags can be set directly; else None."
+    mods = list(model.modules())
+    return None if any(type(m).train is not torch.nn.Module.train for m in mods) else mods
+
+def _set_mode(model:torch.nn.Module, mode:bool, mods:list|None=None):
+    "`model.train(mode)`; given `_plain_modules(model)`, by setting each module's flag, without `train`'s recursive calls."
+    if mods is None: return model.train(mode)
     for m in mods: m.__dict__['training'] = mode   # what `train` sets, without `Module.__setattr__`
 
 class LeanTrainEval(PlainSetattr, TrainEvalCallback):
@@ -478,7 +478,11 @@ class LeanTrainEval(PlainSetattr, TrainEvalCallback):
     def name(self): return 'train_eval'
     def before_fit(self):
         super().before_fit()
-        self.learn.model.__dict__.pop('_dlproj_modules', None)   # the model's modules, listed again for each fit
+        self.listed = None   # the model's modules are listed again for each fit (and for a model wrapped during it)
+    def _mode(self, mode:bool):
+        model = self.learn.model
+        if getattr(self, 'listed', None) is not model: self.listed,self.mods = model,_plain_modules(model)
+        _set_mode(model, mode, self.mods)
     def after_batch(self):
         learn = self.learn
         learn.pct_train += 1./(learn.n_iter*learn.n_epoch)
@@ -486,12 +490,11 @@ class LeanTrainEval(PlainSetattr, TrainEvalCallback):
     def before_train(self):
         learn = self.learn
         learn.pct_train = learn.epoch/learn.n_epoch
-        _set_mode(learn.model, True)
+        self._mode(True)
         learn.training = True
     def before_validate(self):
-        learn = self.learn
-        _set_mode(learn.model, False)
-        learn.training = False
+        self._mode(False)
+        self.learn.training = False
 
 # %% ../nbs/06_train.ipynb #84be6b43
 INNER_EVENTS = frozenset(fastai.callback.core._inner_loop)   # the batch's events, which `run_train`/`run_valid` gate
