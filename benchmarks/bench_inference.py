@@ -13,8 +13,9 @@ image files (the digits PNGs, copied with new names into class folders).
   stage, and building + writing the output table.
 
 Each timing: warm-up calls dropped, then the median of 15 calls (reading and writing: of 3). A side and its baseline
-(model stage and bare forward; end to end and its floor: 5 calls each for the table, 3 for the images) are called in
-turn, so that a slow stretch of the machine, or the first calls' allocations, fall on both.
+(model stage and bare forward; end to end and its floor: 15 calls each for the table, 3 for the images) are called in
+turn, so that a slow stretch of the machine, or the first calls' allocations, fall on both. The table's end to end
+runs 15 times (0.25 s a pair): on two shared cores its median over 5 calls moved by 0.1 in the ratio from run to run.
 
 End to end against the floor a hand-written script would have (the same process, the model already loaded):
 
@@ -108,7 +109,7 @@ def table_vs_io_floor(run:Path, tmp:Path)->dict:
     def floor():
         x = pd.read_csv(big)
         pd.DataFrame({'prediction': np.zeros(len(x), dtype=np.int64)}).to_csv(tmp/'floor.csv', index=False)
-    t_floor,t_dlproj = timed_pair(floor, lambda: predict(p, big, out=tmp/'pred_200k.csv'), repeats=5, warmup=1)
+    t_floor,t_dlproj = timed_pair(floor, lambda: predict(p, big, out=tmp/'pred_200k.csv'), repeats=15, warmup=1)
     assert len(pd.read_csv(tmp/'pred_200k.csv', usecols=['prediction'])) == N_BIG
     return dict(n=N_BIG, floor_s=t_floor, dlproj_s=t_dlproj, ratio=t_dlproj / t_floor)
 

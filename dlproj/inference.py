@@ -17,9 +17,9 @@ from .data_utils import encode_inputs, normalized_images, series_frame
 from .model import load_model
 
 # %% auto #0
-__all__ = ['DEFAULT_BATCH_SIZE', 'TABLE_BATCH_SIZE', 'WHOLE_READ_BYTES', 'PREDICT_WORKERS', 'default_batch_size', 'check_run',
-           'check_top_k', 'postprocess', 'model_outputs', 'Predictor', 'read_chunks', 'list_images',
-           'image_path_column', 'image_table_files', 'csv_safe', 'predict']
+__all__ = ['DEFAULT_BATCH_SIZE', 'TABLE_BATCH_SIZE', 'WHOLE_READ_BYTES', 'SLICE_MIN_ROWS', 'PREDICT_WORKERS',
+           'default_batch_size', 'check_run', 'check_top_k', 'postprocess', 'model_outputs', 'Predictor', 'read_chunks',
+           'list_images', 'image_path_column', 'image_table_files', 'csv_safe', 'postprocess_csv', 'predict']
 
 # %% ../nbs/08_inference.ipynb #8c726b86
 _log = get_logger('inference')
@@ -63,6 +63,11 @@ def _labels(classes:list, idx:np.ndarray):
 
 _ARROW_TEXT = getattr(pd.Series(['a']).dtype, 'storage', None) == 'pyarrow'   # pandas 3 with pyarrow installed
 
+def _probs(out:torch.Tensor)->np.ndarray:
+    "Class probabilities of float logits: a softmax in three steps (torch's kernel is 3x slower on two classes)."
+    e = (out - out.max(1, keepdim=True).values).exp_()
+    return (e / e.sum(1, keepdim=True)).numpy()
+
 def postprocess(pre:dict, # the run's preprocess.json
                 out:torch.Tensor, # the model's outputs `[N, n_out]`: logits, or values in original units
                 ids, # one id per row
@@ -73,8 +78,7 @@ def postprocess(pre:dict, # the run's preprocess.json
     out = out.float()[:, None] if out.dim() == 1 else out.float()
     if pre['task'] == 'regression': return pd.DataFrame({**cols, 'prediction': out[:,0].numpy()})
     check_top_k(pre, top_k)
-    e = (out - out.max(1, keepdim=True).values).exp_()   # softmax in three steps: torch's kernel is 3x slower on two classes
-    probs,classes = (e / e.sum(1, keepdim=True)).numpy(),pre['classes']
+    probs,classes = _probs(out),pre['classes']
     best = probs.argmax(1)
     cols.update(prediction=_labels(classes, best), confidence=np.take_along_axis(probs, best[:,None], 1)[:,0])
     cols.update({f"prob_{c}": probs[:,j] for j,c in enumerate(classes)})
@@ -153,6 +157,17 @@ def _insert_columns(res:pd.DataFrame, df:pd.DataFrame)->pd.DataFrame:
     for i,c in enumerate(df.columns): res.insert(1 + i, c, df[c].to_numpy())
     return res
 
+def _table_outputs(p:Predictor, df:pd.DataFrame, batch_size, top_k, keep, what:str)->tuple:
+    "The rows of a table checked (one per series for a long series table), the columns to keep, and the model's outputs."
+    _check_kind(p, False, what)
+    check_top_k(p.pre, top_k)
+    if p.kind == 'sequence': df = series_frame(p.pre, df, what)   # a long table: one row per series, indexed by its id
+    keep = list(keep or [])
+    if missing := [c for c in keep if c not in df.columns]:
+        raise DataError(f"{what}: keep: column(s) {missing} not found; columns present: {list(df.columns)}")
+    tensors,_ = encode_inputs(p.pre, df, what)
+    return df, keep, p.outputs(tensors, batch_size)
+
 @patch
 def predict_df(self:Predictor, df:pd.DataFrame, # the rows to predict; the index becomes `id`
                batch_size:int|None=None, # rows per forward pass (default: `default_batch_size`)
@@ -161,14 +176,8 @@ def predict_df(self:Predictor, df:pd.DataFrame, # the rows to predict; the index
                what:str='input table', # how error messages name the input
               )->pd.DataFrame:
     "Predictions for the rows of a table (tabular or sequence runs)."
-    _check_kind(self, False, what)
-    check_top_k(self.pre, top_k)
-    if self.kind == 'sequence': df = series_frame(self.pre, df, what)   # a long table: one row per series, indexed by its id
-    keep = list(keep or [])
-    if missing := [c for c in keep if c not in df.columns]:
-        raise DataError(f"{what}: keep: column(s) {missing} not found; columns present: {list(df.columns)}")
-    tensors,_ = encode_inputs(self.pre, df, what)
-    return _insert_columns(postprocess(self.pre, self.outputs(tensors, batch_size), df.index, top_k), df[keep])
+    df,keep,out = _table_outputs(self, df, batch_size, top_k, keep, what)
+    return _insert_columns(postprocess(self.pre, out, df.index, top_k), df[keep])
 
 # %% ../nbs/08_inference.ipynb #68502cd3
 @patch
@@ -196,9 +205,14 @@ def predict_files(self:Predictor, paths:list, # image files
 
 # %% ../nbs/08_inference.ipynb #743445fb
 WHOLE_READ_BYTES = 64 * 2**20
+SLICE_MIN_ROWS = 10_000   # a table is cut for the workers only into slices of at least this many rows
 
-def _slices(df:pd.DataFrame, n:int):
-    for i in range(0, len(df), n): yield df.iloc[i:i+n]
+def _slices(df:pd.DataFrame, n:int, parts:int=1):
+    "`df` in near-equal slices of at most `n` rows, as many as a multiple of `parts` where slices of `SLICE_MIN_ROWS` allow."
+    k = max(1, -(-len(df) // n))
+    if parts > 1: k = max(k, min(parts * -(-k // parts), len(df) // SLICE_MIN_ROWS))
+    ends = [round(len(df) * i / k) for i in range(k + 1)]
+    for a,b in zip(ends, ends[1:]): yield df.iloc[a:b]
 
 def _stream_csv(path:Path, reader):
     "The chunks of pandas' chunked `reader` on `path`, with read errors as `DataError`s that name the file and the row."
@@ -217,18 +231,19 @@ def _stream_csv(path:Path, reader):
         raise DataError(f"{path}: the table has no rows")
 
 def read_chunks(path:Path, # a table file (any `read_table` format)
-                chunk_size:int=50_000, # rows per chunk
+                chunk_size:int=100_000, # rows per chunk, at most
                 sheet:str|int=0, # the Excel sheet
                 encoding:str|None=None, # CSV/TSV: the text encoding; None: UTF-8, with or without a BOM
                 sep:str|None=None, # CSV/TSV: the separator; None: detected (`data_utils.sniff_csv`)
                 dtype:dict|None=None, # CSV/TSV: pandas types by column, e.g. `str` for the categorical ones
                 whole_bytes:int|None=None, # CSV/TSV files up to this size are read in one call, then sliced; None: `WHOLE_READ_BYTES`
+                parts:int=1, # a table read whole is cut into a multiple of this many slices (one per worker), if large enough
                ):
-    "Yield the file's rows in chunks: CSV and TSV over `whole_bytes` streamed by pandas' chunked reader, others read whole and sliced."
+    "Yield the file's rows in chunks: CSV and TSV over `whole_bytes` streamed by pandas' chunked reader, others read whole and sliced evenly."
     path,sfx = Path(path),Path(path).suffix.lower()
     whole_bytes = WHOLE_READ_BYTES if whole_bytes is None else whole_bytes
     if sfx not in ('.csv', '.tsv') or not path.is_file() or path.stat().st_size == 0:
-        yield from _slices(read_table(path, sheet, encoding, sep), chunk_size)   # its checks and messages for missing, empty, unsupported
+        yield from _slices(read_table(path, sheet, encoding, sep), chunk_size, parts)   # its checks and messages for missing, empty, unsupported
         return
     with read_errors(path):
         opts = sniff_csv(path, encoding, sep)
@@ -237,7 +252,7 @@ def read_chunks(path:Path, # a table file (any `read_table` format)
         read = pd.read_csv(path, chunksize=chunk_size if stream else None, dtype=dtype, **opts)   # a reader, or the whole table
     if stream: yield from _stream_csv(path, read); return
     if len(read) == 0: raise DataError(f"{path}: the table has no rows")
-    yield from _slices(read, chunk_size)
+    yield from _slices(read, chunk_size, parts)
 
 # %% ../nbs/08_inference.ipynb #ec0e5a56
 def _image_files(folder)->list[str]:
@@ -330,6 +345,11 @@ def _write_csv(df:pd.DataFrame, f, header:bool=True):
         if t is not None: return pacsv.write_csv(t, f, pacsv.WriteOptions(include_header=header, quoting_style='needed', batch_size=8192))
     f.write(df.to_csv(header=header, index=False).encode('utf-8'))
 
+def _csv_bytes(df:pd.DataFrame, header:bool=True)->bytes:
+    "`df` as the CSV text `predict` writes: `csv_safe`, then `_write_csv`."
+    buf = io.BytesIO(); _write_csv(csv_safe(df), buf, header)
+    return buf.getvalue()
+
 def csv_safe(df:pd.DataFrame)->pd.DataFrame:
     "A copy of `df` to write as CSV: text cells, column names and index labels a spreadsheet would run as formulas start with `'`."
     text = lambda s: not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) or pd.api.types.is_datetime64_any_dtype(s))
@@ -341,12 +361,69 @@ def csv_safe(df:pd.DataFrame)->pd.DataFrame:
     if not pd.api.types.is_numeric_dtype(df.index): df.index = df.index.map(_safe_cell)
     return df
 
+# %% ../nbs/08_inference.ipynb #5e962404
+def _quoted(v:str)->str: return '"' + v.replace('"', '""') + '"'   # text as pyarrow's writer quotes it
+
+def _arrow_text(values:np.ndarray):
+    "`values` as text, the way pyarrow's CSV writer formats a table's column (floats in their shortest round-trip form, NaN as missing)."
+    import pyarrow as pa, pyarrow.compute as pc
+    return pc.cast(pa.array(values, from_pandas=True), pa.large_string())
+
+def _joined_lines(cols:list)->memoryview:
+    "The rows of the text columns `cols` as CSV lines, one buffer, no copy of the joined text."
+    import pyarrow as pa, pyarrow.compute as pc
+    sep,empty = (lambda s: pa.scalar(s, pa.large_string())),pc.JoinOptions('replace', '')   # a missing value is an empty cell
+    rows = pc.binary_join_element_wise(pc.binary_join_element_wise(*cols, sep(','), options=empty), sep(''), sep('\n'))
+    ends = np.frombuffer(rows.buffers()[1], np.int64)[rows.offset:rows.offset + len(rows) + 1]
+    return memoryview(rows.buffers()[2])[ends[0]:ends[-1]]
+
+def postprocess_csv(pre:dict, # the run's preprocess.json
+                    out:torch.Tensor, # the model's outputs `[N, n_out]`
+                    ids, # one id per row
+                    top_k:int|None=None, # also list the k most probable classes
+                    header:bool=True, # start with the column names
+                   )->list|None:
+    "The bytes `csv_safe` and `_write_csv` make of `postprocess(pre, out, ids, top_k)`, made from the outputs; None for ids that are not integers, or classes neither all text nor all integers."
+    import pyarrow as pa, pyarrow.compute as pc
+    ids,classes = np.asarray(ids),pre.get('classes') or []
+    if ids.dtype.kind not in 'iu' or not (all(type(c) is str for c in classes) or all(type(c) is int for c in classes)): return None
+    out = out.float()[:, None] if out.dim() == 1 else out.float()
+    cols = {'id': _arrow_text(ids)}
+    if pre['task'] == 'regression': cols['prediction'] = _arrow_text(out[:, 0].numpy())
+    else:
+        check_top_k(pre, top_k)
+        probs = _probs(out)
+        names = pa.array([_quoted(_safe_cell(c)) if isinstance(c, str) else str(c) for c in classes], pa.large_string())
+        label = lambda idx: pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32()), names).dictionary_decode()
+        text = [_arrow_text(probs[:, j]) for j in range(len(classes))]
+        pick = lambda idx: pc.choose(pa.array(idx, pa.int32()), *text)   # each row's probability, formatted once
+        best = probs.argmax(1)
+        cols.update(prediction=label(best), confidence=pick(best))
+        cols.update({f"prob_{c}": t for c,t in zip(classes, text)})
+        order = np.argsort(-probs, 1, kind='stable') if top_k else None
+        for k in range(top_k or 0): cols[f"top{k+1}"],cols[f"top{k+1}_prob"] = label(order[:, k]),pick(order[:, k])
+    head = [(','.join(_quoted(_safe_cell(c)) for c in cols) + '\n').encode()] if header else []
+    return head + ([_joined_lines(list(cols.values()))] if len(ids) else [])
+
 # %% ../nbs/08_inference.ipynb #7d71a40d
-def _input_jobs(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_column=None):
-    "Yield one call per chunk of `input` that predicts it; reading and checking the input happen here, in order."
+def _table_csv(p:Predictor, df:pd.DataFrame, bs:int, top_k, keep, what:str, header:bool)->tuple:
+    "A chunk of a table file as CSV text: `(rows, byte strings, None)`, from `postprocess_csv` unless columns are kept."
+    df,keep,out = _table_outputs(p, df, bs, top_k, keep, what)
+    texts = None if keep else postprocess_csv(p.pre, out, df.index, top_k, header)
+    if texts is None: texts = [_csv_bytes(_insert_columns(postprocess(p.pre, out, df.index, top_k), df[keep]), header)]
+    return len(df), texts, None
+
+def _frame_csv(job, header:bool)->tuple:
+    "A chunk's `(rows, [CSV text], predictions)`, from the table of predictions `job` returns."
+    fr = job()
+    return len(fr), [_csv_bytes(fr, header)], fr
+
+def _input_jobs(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_column=None, parts:int=1, csv:bool=False):
+    "Yield one call per chunk of `input`: it returns the chunk's predictions or, with `csv`, takes `header` and returns `(rows, CSV byte strings, predictions or None)`."
+    frame = (lambda job: functools.partial(_frame_csv, job)) if csv else (lambda job: job)   # a job that returns predictions
     if p.pre.get('long'): chunk_size = 2**62   # a long series table is read whole: a chunk could cut a series in two
     if isinstance(input, pd.DataFrame):
-        for i in range(0, max(len(input), 1), chunk_size): yield functools.partial(p.predict_df, input.iloc[i:i+chunk_size], bs, top_k, keep)
+        for df in _slices(input, chunk_size, parts): yield frame(functools.partial(p.predict_df, df, bs, top_k, keep))
         return
     if isinstance(input, (list, tuple)): files,ids,what = list(input),[str(o) for o in input],'a list of files'
     else:
@@ -359,9 +436,11 @@ def _input_jobs(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_co
             ids = [f[start:].replace(os.sep, '/') for f in files]   # relative to the folder, with forward slashes
         elif path.suffix.lower() in IMAGE_SUFFIXES: files,ids,what = [path],[str(input)],f"the image {path}"
         elif path.suffix.lower() in TABLE_SUFFIXES:
-            if p.kind == 'image': yield from _image_table_jobs(p, path, bs, top_k, keep, chunk_size, path_column)
+            if p.kind == 'image': yield from map(frame, _image_table_jobs(p, path, bs, top_k, keep, chunk_size, path_column))
             else:
-                for df in read_chunks(path, chunk_size, **p.read_options): yield functools.partial(p.predict_df, df, bs, top_k, keep, what=str(path))
+                for df in read_chunks(path, chunk_size, parts=parts, **p.read_options):
+                    yield (functools.partial(_table_csv, p, df, bs, top_k, keep, str(path)) if csv else
+                           functools.partial(p.predict_df, df, bs, top_k, keep, what=str(path)))
             return
         else:
             raise DataError(f"{path}: unsupported input type {path.suffix!r}; give a table ({', '.join(TABLE_SUFFIXES)}), "
@@ -371,7 +450,7 @@ def _input_jobs(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_co
         raise DlprojError(f"keep= copies table columns; it does not apply to images given as {what} "
                           "(give a table file of image paths instead)")
     n = min(chunk_size, _IMAGE_CHUNK)
-    for i in range(0, max(len(files), 1), n): yield functools.partial(p.predict_files, files[i:i+n], bs, top_k, ids[i:i+n])
+    for i in range(0, max(len(files), 1), n): yield frame(functools.partial(p.predict_files, files[i:i+n], bs, top_k, ids[i:i+n]))
 
 def _input_path(input)->Path:
     if isinstance(input, str) and input.startswith('example:'): return resolve_source(input)
@@ -411,12 +490,6 @@ def _model_threads(p:Predictor, workers:int):
     try: yield max(1, n // workers)
     finally: torch.set_num_threads(n)   # a worker's `set_num_threads` also changes the number torch reports here
 
-def _frame_csv(job, header:bool)->tuple[pd.DataFrame, bytes]:
-    "A chunk's predictions and their CSV text (`csv_safe`), made on a worker thread."
-    fr,buf = job(),io.BytesIO()
-    _write_csv(csv_safe(fr), buf, header)
-    return fr, buf.getvalue()
-
 def _concat(frames:list)->pd.DataFrame:
     skipped = [s for f in frames for s in f.attrs.get('skipped', [])]
     res = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
@@ -428,7 +501,7 @@ def predict(run:Path|str|Predictor, # a finished run directory, or a loaded `Pre
             batch_size:int|None=None, # items per forward pass (default: 4096 rows of a table, 256 images or series)
             out:Path|str|None=None, # write the predictions to this CSV file, atomically
             top_k:int|None=None, # also list the k most probable classes
-            chunk_size:int=50_000, # rows read, encoded and written at a time
+            chunk_size:int=100_000, # rows read, encoded and written at a time, at most
             keep:list[str]|None=None, # table columns to copy into the output, after `id` (a table of image paths: all but the paths)
             path_column:str|None=None, # image runs on a table file: the column of image paths; found by `image_path_column` when None
             device='cpu', # where the model runs, when `run` is a directory
@@ -442,15 +515,17 @@ def predict(run:Path|str|Predictor, # a finished run directory, or a loaded `Pre
     check_top_k(p.pre, top_k)
     if path_column is not None and p.kind != 'image':
         raise DlprojError(f"path_column applies to image runs; {p.run} is a {p.kind} model")
-    jobs = _input_jobs(p, input, batch_size or default_batch_size(p.kind), top_k, keep, chunk_size, path_column)
     workers = 1 if p.kind == 'image' else PREDICT_WORKERS
+    jobs = _input_jobs(p, input, batch_size or default_batch_size(p.kind), top_k, keep, chunk_size, path_column, workers, out is not None)
     with _model_threads(p, workers) as threads:
         if out is None: return _concat(list(_in_order(jobs, workers, threads)))
         streamed,kept,n,skipped = _is_table_file(input),[],0,[]
         with atomic_write(Path(out), 'wb') as f:
-            for fr,text in _in_order((functools.partial(_frame_csv, job, i == 0) for i,job in enumerate(jobs)), workers, threads):
-                f.write(text)
-                n += len(fr); skipped += fr.attrs.get('skipped', [])
+            for rows,texts,fr in _in_order((functools.partial(job, i == 0) for i,job in enumerate(jobs)), workers, threads):
+                for t in texts: f.write(t)
+                n += rows
+                if fr is None: continue
+                skipped += fr.attrs.get('skipped', [])
                 if not streamed: kept.append(fr)
     _log.info(f"wrote {n} predictions to {out}" + (f"; skipped {len(skipped)} unreadable file(s)" if skipped else ''))
     return None if streamed else _concat(kept)
