@@ -133,7 +133,7 @@ def images_vs_pil_loop(run:Path, folder:Path, tmp:Path)->dict:
 
 def main():
     C.header('Inference: dlproj predict vs the bare forward pass',
-             f"{N:,} rows / images; batch size {BS}; warm-up, then the median of {REPEATS} calls (I/O stages: 3; end to end: 5 table, 3 images), each side alternating with its baseline; "
+             f"{N:,} rows / images; batch size {BS}; warm-up, then the median of {REPEATS} calls (I/O stages: 3; end to end: 15 table, 3 images), each side alternating with its baseline; "
              "throughput = items / median seconds")
     tmp = Path(tempfile.mkdtemp())
     runs = {'tabular': quick_run('bc', 'example:breast_cancer', 3, tmp/'runs'), 'image': quick_run('digits', 'example:digits', 2, tmp/'runs')}
