@@ -421,7 +421,7 @@ def _frame_csv(job, header:bool)->tuple:
 def _input_jobs(p:Predictor, input, bs:int, top_k, keep, chunk_size:int, path_column=None, parts:int=1, csv:bool=False):
     "Yield one call per chunk of `input`: it returns the chunk's predictions or, with `csv`, takes `header` and returns `(rows, CSV byte strings, predictions or None)`."
     frame = (lambda job: functools.partial(_frame_csv, job)) if csv else (lambda job: job)   # a job that returns predictions
-    if p.pre.get('long'): chunk_size = 2**62   # a long series table is read whole: a chunk could cut a series in two
+    if p.pre.get('long'): chunk_size,parts = 2**62,1   # a long series table is read whole: a chunk could cut a series in two
     if isinstance(input, pd.DataFrame):
         for df in _slices(input, chunk_size, parts): yield frame(functools.partial(p.predict_df, df, bs, top_k, keep))
         return
