@@ -14,8 +14,8 @@ image files (the digits PNGs, copied with new names into class folders).
 
 Each timing: warm-up calls dropped, then the median of 15 calls (reading and writing: of 3). A side and its baseline
 (model stage and bare forward; end to end and its floor: 15 calls each for the table, 3 for the images) are called in
-turn, so that a slow stretch of the machine, or the first calls' allocations, fall on both. The table's end to end
-runs 15 times (0.25 s a pair): on two shared cores its median over 5 calls moved by 0.1 in the ratio from run to run.
+turn, so that a slow stretch of the machine, or the first calls' allocations, fall on both (the table's 15 pairs take
+0.25 s each: on two shared cores, its median over 5 moved by 0.1 in the ratio from run to run).
 
 End to end against the floor a hand-written script would have (the same process, the model already loaded):
 
@@ -131,11 +131,10 @@ def images_vs_pil_loop(run:Path, folder:Path, tmp:Path)->dict:
     assert len(a) == len(b) == N and (a['prediction'].astype(str).values == b.sort_values('id')['prediction'].astype(str).values).mean() > 0.999
     return dict(n=N, hand_s=t_hand, dlproj_s=t_dlproj, ratio=t_dlproj / t_hand)
 
-def main():
+def main(tmp:Path):
     C.header('Inference: dlproj predict vs the bare forward pass',
              f"{N:,} rows / images; batch size {BS}; warm-up, then the median of {REPEATS} calls (I/O stages: 3; end to end: 15 table, 3 images), each side alternating with its baseline; "
              "throughput = items / median seconds")
-    tmp = Path(tempfile.mkdtemp())
     runs = {'tabular': quick_run('bc', 'example:breast_cancer', 3, tmp/'runs'), 'image': quick_run('digits', 'example:digits', 2, tmp/'runs')}
     inputs = {'tabular': tabular_input(tmp), 'image': image_input(tmp)}
     res = {k: bench_kind(k, runs[k], inputs[k], tmp) for k in ('tabular', 'image')}
@@ -157,4 +156,5 @@ def main():
     C.result('inference_e2e_images_10k_vs_pil_loop', e2e_i['ratio'], E2E_IMAGE_TARGET)
     C.save('bench_inference', stages=res, e2e_table=e2e_t, e2e_images=e2e_i)
 
-if __name__ == '__main__': main()
+if __name__ == '__main__':
+    with tempfile.TemporaryDirectory() as d: main(Path(d))   # the runs, 200,000 rows and 10,000 images: about 100 MB, removed after
