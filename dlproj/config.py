@@ -79,6 +79,9 @@ class ModelConfig:
     pretrained: bool = False      # image models: start from torchvision's ImageNet weights and fine-tune
     params: dict = field(default_factory=dict) # keyword arguments for the architecture
     module: str|None = None       # your own architectures: a Python file (or an importable module) that calls `register_arch`
+    # tables: blend gradient-boosted trees (scikit-learn's HistGradientBoosting at its defaults) into the network's
+    # predictions, the network's share chosen on the validation rows; `auto`: on for tables
+    trees: bool|Literal['auto'] = 'auto'
 
 # %% ../nbs/00_config.ipynb #2cb6528b
 @dataclass
@@ -97,6 +100,9 @@ class TrainConfig:
     # then train a fresh model on train + valid rows for the best epoch count, and keep that;
     # `auto`: when early stopping ran, under 2,000 training rows, one process
     refit: bool|Literal['auto'] = 'auto'
+    # classification: divide the final model's logits by a temperature fitted on the validation rows, so that its
+    # probabilities are calibrated; `auto`: on for tables
+    calibrate: bool|Literal['auto'] = 'auto'
     mixed_precision: bool = True  # use mixed precision when a GPU is present
     device: str = 'auto'          # `auto`, `cpu`, `cuda`, `cuda:1`, `mps`
     deterministic: bool = False   # ask torch for deterministic algorithms

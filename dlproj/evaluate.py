@@ -14,6 +14,7 @@ from .utils import get_logger, get_device, read_json, write_json, write_text
 from .data_utils import DataError, resolve_source, read_table, read_image_folder, read_image_table, check_target, csv_options
 from .dataset import build_data, encode_inputs, encode_target, load_image, series_frame, normalized_images
 from .model import load_model
+from .ensemble import expected_calibration_error
 from .inference import image_path_column, csv_safe, check_run, model_outputs
 from .visualization import (check_probs, class_indices, plot_confusion_matrix, plot_roc_pr, plot_calibration, plot_regression,
     plot_top_losses, plot_feature_maps)
@@ -49,6 +50,7 @@ def _classification_metrics(y:np.ndarray, p:np.ndarray, classes:list)->dict:
             pr,rc,f1,_ = skm.precision_recall_fscore_support(y, pred, labels=labels, average=avg, zero_division=0)
             m.update({f'precision_{avg}': pr, f'recall_{avg}': rc, f'f1_{avg}': f1})
         m['log_loss'] = skm.log_loss(y, p, labels=labels)
+        m['ece'] = expected_calibration_error(p, y)   # 15 equal-width confidence bins (`04a_ensemble`)
         auc = _roc_auc(y, p, classes)
         rep = skm.classification_report(y, pred, labels=labels, target_names=names, output_dict=True, zero_division=0)
     res = {'n': len(y), **{k: _num(v) for k,v in m.items()}, 'roc_auc': None if auc['roc_auc'] is None else _num(auc['roc_auc']),

@@ -40,7 +40,7 @@ def load_run(run:Path|str)->dict:
     return rec
 
 # %% ../nbs/09_run_experiment.ipynb #0d18998d
-_HEADLINE = ('accuracy', 'balanced_accuracy', 'f1_macro', 'roc_auc', 'loss', 'log_loss', 'rmse', 'mae', 'r2')
+_HEADLINE = ('accuracy', 'balanced_accuracy', 'f1_macro', 'roc_auc', 'loss', 'log_loss', 'ece', 'rmse', 'mae', 'r2')
 
 def _started(run_id:str)->str|None:
     "When the run started (UTC), from its id (`YYYYmmdd-HHMMSS-...`)."

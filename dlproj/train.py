@@ -35,7 +35,8 @@ from .utils import (get_logger, log_to_file, seed_everything, get_device, write_
     plain, rng_states, restore_env, atomic_write, checkpoint_bytes, weights_bytes, write_bytes, run_lock, storage_error, StorageError)
 from .data_utils import DataError
 from .dataset import build_data, DataBundle, auto_batch_size, TensorDL
-from .model import build_model, default_arch, param_count, load_model
+from .model import build_model, default_arch, param_count, load_model, Blend
+from .ensemble import fit_trees, blend_weight, fit_temperature, expected_calibration_error
 from .visualization import plot_loss_curves, plot_lr_find
 from .distributed import (world_size, rank, is_main, launched, alone, init_distributed, close_distributed, broadcast_object,
                           gather_objects, distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
@@ -47,9 +48,9 @@ __all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'HOLD_SHARE', '
            'unwrap', 'RunTracker', 'LeanAvgLoss', 'LeanAvgSmoothLoss', 'LeanAvgMetric', 'lean_metric', 'LeanRecorder',
            'LeanTrainEval', 'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience',
            'tabular_params', 'show_progress', 'build_learner', 'ChannelsLastFit', 'LeanMixedPrecision',
-           'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'SkipValidation', 'refit_model', 'save_model',
-           'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker', 'start_trackers', 'find_unfinished',
-           'check_resumable', 'train', 'params_digest']
+           'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'SkipValidation', 'refit_model', 'fit_blend',
+           'blend_model', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker', 'start_trackers',
+           'find_unfinished', 'check_resumable', 'train', 'params_digest']
 
 # %% ../nbs/06_train.ipynb #a32c6170
 class AdamForEach(Optimizer):
@@ -728,10 +729,81 @@ def refit_model(cfg:Config, # the run's resolved config (its lr already chosen)
     learn.remove_cb(SkipValidation)
     return learn, b
 
+# %% ../nbs/06_train.ipynb #e4a5d9dc
+def _outputs(model:torch.nn.Module, xs:tuple, bs:int=4096)->torch.Tensor:
+    "`model`'s float outputs on the CPU for input tensors `xs`, in evaluation mode, in batches."
+    model.eval()
+    dev = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device('cpu'))
+    with torch.no_grad():
+        return torch.cat([model(*(x[i:i+bs].to(dev) for x in xs)).float().cpu() for i in range(0, len(xs[0]), bs)])
+
+def _scores(out:torch.Tensor, y:torch.Tensor, classification:bool)->dict:
+    "Log-loss and calibration error (classes) or RMSE (values) of outputs `out` (logits, or log-probabilities)."
+    if not classification: return dict(rmse=float(((out.reshape(len(y), -1)[:, 0] - y)**2).mean().sqrt()))
+    lp = out.double().log_softmax(1)
+    return dict(log_loss=float(torch.nn.functional.nll_loss(lp, y)), ece=expected_calibration_error(lp.exp().numpy(), y.numpy()))
+
+# %% ../nbs/06_train.ipynb #5243a077
+def fit_blend(cfg:Config, # the run's resolved config (`model.trees`, `train.calibrate`)
+              bundle:DataBundle, # the run's data
+              net:torch.nn.Module, # the fitted network
+             )->dict|None:
+    "The blend's share and temperature from the validation rows, with each step's validation scores; None when there is nothing to fit."
+    cls = bundle.task == 'classification'
+    trees,calibrate = bool(cfg.model.trees),bool(cfg.train.calibrate) and cls
+    va = [t.cpu() for t in bundle.dls.valid.tensors]
+    if not (trees or calibrate) or not len(va[0]): return None
+    t0 = time.perf_counter()
+    net_out,y = _outputs(net, va[:-1]),va[-1]
+    plan = dict(trees=trees, weight=1., temperature=1., valid=dict(network=_scores(net_out, y, cls)))
+    out = net_out
+    if trees:
+        tr = [t.cpu() for t in bundle.dls.train.tensors]
+        tree_out = _outputs(fit_trees(*tr, n_out=bundle.preprocess['n_out'], seed=cfg.seed), va[:-1])
+        w = plan['weight'] = blend_weight(net_out, tree_out, y)
+        out = ((w*net_out.double().softmax(1) + (1 - w)*tree_out.double().softmax(1)).clamp_min(1e-15).log() if cls
+               else w*net_out + (1 - w)*tree_out)
+        plan['valid'].update(trees=_scores(tree_out, y, cls), blend=_scores(out, y, cls))
+    if calibrate:
+        T = plan['temperature'] = fit_temperature(out, y)
+        plan['valid']['calibrated'] = _scores(out.double().log_softmax(1) / T, y, cls)
+    plan['seconds'] = round(time.perf_counter() - t0, 3)
+    return plan
+
+# %% ../nbs/06_train.ipynb #a15af6ee
+def blend_model(plan:dict, # from `fit_blend`
+                net:torch.nn.Module, # the final network (refitted or not)
+                bundle:DataBundle, # the run's data
+                final:DataBundle, # the final network's data: `bundle`, or the refit's (training + validation rows)
+                seed:int=0)->Blend:
+    "The final `Blend`: trees fitted on the training and validation rows around `net`, with `plan`'s share and temperature."
+    trees = None
+    if plan['trees']:
+        if final is bundle: rows = [torch.cat([a.cpu(), b.cpu()]) for a,b in zip(bundle.dls.train.tensors, bundle.dls.valid.tensors)]
+        else: rows = [t.cpu() for t in final.dls.train.tensors]   # the refit's rows, encoded with its statistics
+        trees = fit_trees(*rows, n_out=final.preprocess['n_out'], seed=seed)
+    dev = next(net.parameters()).device
+    bl = Blend(net, trees, final.task == 'classification').to(dev)
+    bl.weight.fill_(plan['weight']); bl.temperature.fill_(plan['temperature'])
+    return bl
+
+# %% ../nbs/06_train.ipynb #1390f95a
+def _test_calibration(model:Blend, final:DataBundle)->dict:
+    "The test split's log-loss and calibration error with the temperature and without it (classification); RMSE for values."
+    xs = [t.cpu() for t in final.test_dl.tensors]
+    cls = final.task == 'classification'
+    out = _outputs(model, xs[:-1])
+    res = _scores(out, xs[-1], cls)
+    if cls:
+        raw = _scores(out * model.temperature.item(), xs[-1], cls)
+        res.update(log_loss_uncalibrated=raw['log_loss'], ece_uncalibrated=raw['ece'])
+    return res
+
 # %% ../nbs/06_train.ipynb #b7a04f0c
 def save_model(run_dir:Path, model:torch.nn.Module, pre:dict, cfg:Config):
     "Write `model.safetensors` and `preprocess.json` into `run_dir`."
     pre = dict(pre)
+    if isinstance(model, Blend): pre['blend'] = model.record()
     pre['model'] = dict(arch=cfg.model.arch, params=cfg.model.params, pretrained=cfg.model.pretrained, n_params=param_count(model),
                         module=cfg.model.module)
     save_weights(Path(run_dir)/'model.safetensors', model.state_dict())
@@ -846,6 +918,7 @@ def _resolve(cfg:Config, bundle:DataBundle)->Config:
                           "use false (or auto)")
     if t.lr is None: t.lr = kd['lr']
     if t.wd is None: t.wd = kd['wd']
+    _resolve_blend(cfg, pre)
     if m.module and (m.module.endswith('.py') or Path(m.module).expanduser().exists()):
         m.module = str(Path(m.module).expanduser().resolve())
     for k in ('source', 'test_source'):   # absolute, so the run can be resumed and evaluated from any folder
@@ -861,6 +934,17 @@ def find_unfinished(cfg:Config)->Path:
     if not runs:
         raise DlprojError(f"train.resume=true: no unfinished run of experiment {cfg.experiment!r} under {root}")
     return runs[-1]
+
+# %% ../nbs/06_train.ipynb #deb2256c
+def _resolve_blend(cfg:Config, pre:dict):
+    "`model.trees` and `train.calibrate`: `auto` is on for tables (calibration for their classes); `true` where it can't apply is an error."
+    m,t,kind,cls = cfg.model,cfg.train,pre['kind'],pre['task'] == 'classification'
+    if m.trees == 'auto': m.trees = kind == 'tabular'
+    elif m.trees and kind != 'tabular':
+        raise ConfigError(f"model.trees: true blends gradient-boosted trees into a table's network; this data is {kind}: use false or auto")
+    if t.calibrate == 'auto': t.calibrate = kind == 'tabular' and cls
+    elif t.calibrate and not cls:
+        raise ConfigError("train.calibrate: true fits a temperature to class probabilities; this task is regression: use false or auto")
 
 # %% ../nbs/06_train.ipynb #33e855a1
 def _metrics_row(learn, dl)->dict:
@@ -1054,6 +1138,7 @@ def _finish(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, ck:dict|None
     log,device = get_logger('train'),bundle.dls.device or 'cpu'
     with alone():   # every row once, as in one process: the padding of the ranks' shares would count twice
         valid = _metrics_row(learn, bundle.dls.valid)
+    plan = fit_blend(cfg, bundle, unwrap(learn.model))
     final,fb,refit = learn,bundle,None
     if cfg.train.refit:
         epochs = tracker.best_epoch or len(hist.rows)
@@ -1063,13 +1148,20 @@ def _finish(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, ck:dict|None
         t0 = time.perf_counter()
         final,fb = refit_model(cfg, bundle, epochs, device)
         refit = dict(epochs=epochs, rows=n, seconds=round(time.perf_counter() - t0, 3))
+    if plan is not None:
+        final.model = blend_model(plan, unwrap(final.model), bundle, fb, cfg.seed)
+        log.info(f"blend: network share {plan['weight']:.1f}" + (", trees beside it" if plan['trees'] else '')
+                 + (f", temperature {plan['temperature']:.3g}" if cfg.train.calibrate and fb.task == 'classification' else ''))
     with alone(): test = _metrics_row(final, fb.test_dl) if fb.test_dl is not None else None
+    if plan is not None and test is not None:
+        plan['test'] = _test_calibration(final.model, fb)
+        if 'ece' in plan['test']: test['ece'] = plan['test']['ece']
     save_model(run, final.model, fb.preprocess, cfg)
     metrics = dict(valid=valid, test=test,
                    best_epoch=tracker.best_epoch, monitor=cfg.train.monitor, epochs_run=len(hist.rows),
                    stopped_early=tracker.stopped_early or bool(ck and ck['extra'].get('stopped_early')),
                    n_params=param_count(final.model), seconds=round(sum(r['seconds'] for r in hist.rows), 3),
-                   **({'refit': refit} if refit else {}))
+                   **({'refit': refit} if refit else {}), **({'blend': plan} if plan else {}))
     if launched(): write_json(run/'distributed.json', _distributed_record(run, cfg, ranks))
     if cfg.output.plots: plot_loss_curves(pd.read_csv(run/'history.csv'), path=run/'plots'/'loss.png')
     write_json(run/'metrics.json', metrics)
