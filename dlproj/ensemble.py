@@ -10,7 +10,8 @@ from torch import nn
 from .model import TreeEnsemble, Blend, tree_features
 
 # %% auto #0
-__all__ = ['WEIGHTS', 'trees_from_sklearn', 'fit_trees', 'blend_weight', 'fit_temperature', 'expected_calibration_error']
+__all__ = ['FOREST_ROWS', 'FOREST_TREES', 'trees_from_sklearn', 'trees_from_forest', 'fit_members', 'blend_weights',
+           'fit_temperature', 'expected_calibration_error']
 
 # %% ../nbs/04a_ensemble.ipynb #c6cfbe5d
 def _floor32(t:np.ndarray)->np.ndarray:
@@ -22,75 +23,115 @@ def _floor32(t:np.ndarray)->np.ndarray:
 
 
 # %% ../nbs/04a_ensemble.ipynb #31568058
+def _set_tree(te:TreeEnsemble, t:int, # the tree's row in `te`
+              output:int, # the raw output it adds to
+              feature, threshold, left, right, missing_left, value, is_leaf, # per node, as arrays
+             ):
+    "Copy one fitted tree's nodes into row `t` of `te`; a leaf, and every padding node, points to itself."
+    n,N = len(feature),te.feature.shape[1]
+    idx,leaf = torch.arange(N),torch.ones(N, dtype=torch.bool)
+    leaf[:n] = torch.from_numpy(np.asarray(is_leaf, dtype=bool))
+    pad = lambda a: torch.cat([torch.from_numpy(np.asarray(a, dtype=np.int64)), idx[n:]])
+    te.left[t],te.right[t] = torch.where(leaf, idx, pad(left)),torch.where(leaf, idx, pad(right))
+    te.feature[t] = torch.where(leaf, 0, pad(feature))   # a leaf reads column 0 and goes nowhere
+    te.threshold[t, :n] = torch.from_numpy(_floor32(np.asarray(threshold, dtype=np.float64)))
+    te.missing_left[t, :n] = torch.from_numpy(np.asarray(missing_left, dtype=bool))
+    te.value[t, :n] = torch.from_numpy(np.asarray(value, dtype=np.float32))
+    te.output[t] = output
+
 def trees_from_sklearn(hgb, # a fitted `HistGradientBoostingClassifier` or `...Regressor`
                        n_out:int, # the model's outputs (2 for two classes)
                       )->TreeEnsemble:
     "A `TreeEnsemble` that computes `hgb`'s raw predictions, from its fitted nodes."
     if any(p.nodes['is_categorical'].any() for it in hgb._predictors for p in it):
         raise ValueError("trees with categorical splits are not supported: fit on category codes as numbers")
-    preds = [(k, p) for it in hgb._predictors for k,p in enumerate(it)]
-    n_nodes = max(len(p.nodes) for _,p in preds)
-    te = TreeEnsemble(len(preds), n_nodes, int(max(p.nodes['depth'].max() for _,p in preds)),
+    preds = [(k, p.nodes) for it in hgb._predictors for k,p in enumerate(it)]
+    te = TreeEnsemble(len(preds), max(len(nd) for _,nd in preds), int(max(nd['depth'].max() for _,nd in preds)),
                       n_raw=hgb.n_trees_per_iteration_, n_out=n_out)
-    for t,(k,p) in enumerate(preds):
-        nd,n = p.nodes,len(p.nodes)
-        idx = torch.arange(n_nodes)
-        leaf = torch.ones(n_nodes, dtype=torch.bool); leaf[:n] = torch.from_numpy(nd['is_leaf'].astype(bool))
-        te.feature[t, :n] = torch.from_numpy(nd['feature_idx'].astype(np.int64))
-        te.threshold[t, :n] = torch.from_numpy(_floor32(nd['num_threshold']))
-        te.left[t] = torch.where(leaf, idx, torch.cat([torch.from_numpy(nd['left'].astype(np.int64)), idx[n:]]))
-        te.right[t] = torch.where(leaf, idx, torch.cat([torch.from_numpy(nd['right'].astype(np.int64)), idx[n:]]))
-        te.missing_left[t, :n] = torch.from_numpy(nd['missing_go_to_left'].astype(bool))
-        te.value[t, :n] = torch.from_numpy(nd['value'].astype(np.float32))
-        te.output[t] = k
-    te.feature[te.left == torch.arange(n_nodes)] = 0   # a leaf reads column 0 and goes nowhere
+    for t,(k,nd) in enumerate(preds):
+        _set_tree(te, t, k, nd['feature_idx'], nd['num_threshold'], nd['left'], nd['right'], nd['missing_go_to_left'],
+                  nd['value'], nd['is_leaf'])
     te.baseline[:] = torch.from_numpy(np.asarray(hgb._baseline_prediction, dtype=np.float32).reshape(-1))
     return te
 
+# %% ../nbs/04a_ensemble.ipynb #85aad273
+def trees_from_forest(forest, # a fitted random forest or extra-trees classifier or regressor
+                      n_out:int, # the model's outputs
+                     )->TreeEnsemble:
+    "A `TreeEnsemble` that computes `forest`'s mean prediction (class shares, or values), from its fitted nodes."
+    trees,cls = [e.tree_ for e in forest.estimators_],hasattr(forest, 'classes_')
+    K = len(forest.classes_) if cls else 1
+    te = TreeEnsemble(len(trees) * K, max(t.node_count for t in trees), max(t.max_depth for t in trees), n_raw=K, n_out=n_out,
+                      mean_probs=cls)
+    for i,t in enumerate(trees):
+        v = t.value[:, 0, :]
+        if cls: v = v / v.sum(1, keepdims=True)   # shares of the leaf's rows, whatever this scikit-learn stores
+        miss = getattr(t, 'missing_go_to_left', np.zeros(t.node_count, dtype=bool))
+        for k in range(K):
+            _set_tree(te, i*K + k, k, t.feature, t.threshold, t.children_left, t.children_right, miss, v[:, k] / len(trees),
+                      t.children_left == -1)
+    return te
 
 # %% ../nbs/04a_ensemble.ipynb #d60abb09
-def fit_trees(x_cat:torch.Tensor, x_cont:torch.Tensor, # the encoded inputs of the rows to fit
-              y:torch.Tensor, # class indices or values
-              n_out:int, # the model's outputs: the number of classes, 1 for regression
-              seed:int=0)->TreeEnsemble:
-    "scikit-learn's `HistGradientBoosting` at its defaults, fitted on `tree_features`, as a `TreeEnsemble`."
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    classification = not y.is_floating_point()
-    H = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
-    hgb = H(random_state=seed).fit(tree_features(x_cat, x_cont).numpy(), y.numpy())
-    if classification and len(hgb.classes_) != n_out and not (n_out == 2 and len(hgb.classes_) == 2):
-        raise ValueError(f"the rows hold {len(hgb.classes_)} of the {n_out} classes")
-    return trees_from_sklearn(hgb, n_out)
+FOREST_ROWS = 2000   # below this many rows, extremely randomised trees join the boosting
+FOREST_TREES = 100   # their number
 
+def _check_classes(est, n_out:int):
+    if hasattr(est, 'classes_') and len(est.classes_) != n_out:
+        raise ValueError(f"the rows hold {len(est.classes_)} of the {n_out} classes")
+
+def fit_members(x_cat:torch.Tensor, x_cont:torch.Tensor, # the encoded inputs of the rows to fit
+                y:torch.Tensor, # class indices or values
+                n_out:int, # the model's outputs: the number of classes, 1 for regression
+                seed:int=0,
+                kinds:list[str]|None=None, # `boosting`, `forest`; None: boosting, and a forest below `FOREST_ROWS` rows
+               )->dict[str,TreeEnsemble]:
+    "scikit-learn's `HistGradientBoosting` at its defaults (and extremely randomised trees), fitted on `tree_features`, as `TreeEnsemble`s."
+    from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor, ExtraTreesClassifier,
+                                  ExtraTreesRegressor)
+    cls,X,y = not y.is_floating_point(),tree_features(x_cat, x_cont).numpy(),y.numpy()
+    kinds = kinds or (['boosting', 'forest'] if len(y) < FOREST_ROWS else ['boosting'])
+    res = {}
+    if 'boosting' in kinds:
+        hgb = (HistGradientBoostingClassifier if cls else HistGradientBoostingRegressor)(random_state=seed).fit(X, y)
+        _check_classes(hgb, n_out); res['boosting'] = trees_from_sklearn(hgb, n_out)
+    if 'forest' in kinds:
+        et = (ExtraTreesClassifier if cls else ExtraTreesRegressor)(n_estimators=FOREST_TREES, min_samples_leaf=2, n_jobs=-1,
+                                                                   random_state=seed).fit(X, y)
+        _check_classes(et, n_out); res['forest'] = trees_from_forest(et, n_out)
+    return res
 
 # %% ../nbs/04a_ensemble.ipynb #53c3fc06
-WEIGHTS = np.linspace(0, 1, 11)   # the network's shares `blend_weight` tries
+def _simplex(m:int, steps:int=10)->np.ndarray:
+    "Every vector of `m` shares that are multiples of `1/steps` and sum to 1."
+    import itertools
+    return np.array([c for c in itertools.product(range(steps + 1), repeat=m) if sum(c) == steps]) / steps
 
 def _nll(logp:torch.Tensor, y:torch.Tensor)->float: return float(torch.nn.functional.nll_loss(logp, y))
 
-def blend_weight(net_out:torch.Tensor, # the network's outputs on held-out rows: logits `[N, C]`, or values `[N, 1]`
-                 tree_out:torch.Tensor, # the trees' outputs on the same rows
-                 y:torch.Tensor, # their targets: class indices or values
-                )->float:
-    "The network's share in `WEIGHTS` that scores best on the rows: lowest log-loss (classes) or squared error (values)."
+def blend_weights(outs:list, # each model's outputs on held-out rows, the network's first: logits `[N, C]` or values `[N, 1]`
+                  y:torch.Tensor, # their targets: class indices or values
+                 )->list[float]:
+    "The shares (multiples of 0.1, summing to 1) that score best on the rows: lowest log-loss (classes) or squared error (values)."
+    W = torch.from_numpy(_simplex(len(outs)))
     if y.is_floating_point():
-        a,b,y = net_out.double().reshape(len(y), -1)[:, 0],tree_out.double().reshape(len(y), -1)[:, 0],y.double()
-        losses = [float(((w*a + (1 - w)*b - y)**2).mean()) for w in WEIGHTS]
+        V = torch.stack([o.double().reshape(len(y), -1)[:, 0] for o in outs], 1)   # [N, m]
+        losses = ((V @ W.T - y.double()[:, None])**2).mean(0)
     else:
-        pa,pb = net_out.double().softmax(1),tree_out.double().softmax(1)
-        losses = [_nll((w*pa + (1 - w)*pb).clamp_min(1e-15).log(), y) for w in WEIGHTS]
-    return float(WEIGHTS[int(np.argmin(losses))])
-
+        P = torch.stack([o.double().softmax(1) for o in outs], 2)                 # [N, C, m]
+        mix = (P @ W.T).clamp_min(1e-15).log()                                     # [N, C, len(W)]
+        losses = torch.stack([torch.nn.functional.nll_loss(mix[..., j], y) for j in range(len(W))])
+    return W[int(losses.argmin())].tolist()
 
 # %% ../nbs/04a_ensemble.ipynb #bcf00db4
 def fit_temperature(logits:torch.Tensor, # outputs on held-out rows `[N, C]`
                     y:torch.Tensor, # their class indices
                    )->float:
-    "The temperature `T` that minimises the log-loss of `softmax(logits / T)` on the rows (Guo et al. 2017)."
+    "The temperature `T >= 1` that minimises the log-loss of `softmax(logits / T)` on the rows (Guo et al. 2017)."
     from scipy.optimize import minimize_scalar
     z = logits.double().log_softmax(1)
-    res = minimize_scalar(lambda lt: _nll((z / math.exp(lt)).log_softmax(1), y), bounds=(-3, 3), method='bounded')
-    return float(math.exp(res.x))
+    res = minimize_scalar(lambda lt: _nll((z / math.exp(lt)).log_softmax(1), y), bounds=(0, 3), method='bounded')
+    return 1. if res.x < 1e-3 else float(math.exp(res.x))   # the search stops near, not at, its bound
 
 
 # %% ../nbs/04a_ensemble.ipynb #2ef713fe

@@ -188,15 +188,16 @@ def tree_features(x_cat:torch.Tensor, x_cont:torch.Tensor)->torch.Tensor:
 
 # %% ../nbs/04_model.ipynb #6059dffc
 class TreeEnsemble(nn.Module):
-    "Gradient-boosted trees as tensors: each row walks all trees at once, one level a step; the leaves' values sum per output."
+    "Trees as tensors: each row walks all trees at once, one level a step; the leaves' values sum per output."
     def __init__(self, n_trees:int, # trees in all (boosting iterations x raw outputs)
                  n_nodes:int, # nodes of the largest tree (smaller trees are padded)
                  depth:int, # levels of the deepest tree
                  n_raw:int=1, # raw outputs: 1 (regression, two classes) or one per class
                  n_out:int=1, # the model's outputs: 2 for two classes (a 0 logit, then the raw score), else `n_raw`
+                 mean_probs:bool=False, # the sums are class probabilities (a forest's mean vote): `forward` gives their log
                 ):
         super().__init__()
-        self.depth,self.n_out = depth,n_out
+        self.depth,self.n_out,self.mean_probs = depth,n_out,mean_probs
         z = lambda dt: torch.zeros(n_trees, n_nodes, dtype=dt)
         for k,dt in (('feature', torch.long), ('threshold', torch.float32), ('left', torch.long), ('right', torch.long),
                      ('missing_left', torch.bool), ('value', torch.float32)): self.register_buffer(k, z(dt))
@@ -239,26 +240,31 @@ class TreeEnsemble(nn.Module):
 
     def forward(self, x_cat, x_cont):
         raw = self.raw(tree_features(x_cat, x_cont))
+        if self.mean_probs: return raw.clamp_min(1e-6).log()
         return torch.cat([torch.zeros_like(raw), raw], 1) if self.n_out == 2 and raw.shape[1] == 1 else raw
+
+    def shape(self)->dict:
+        "The arguments that build an empty `TreeEnsemble` of this one's shape."
+        return dict(n_trees=len(self.output), n_nodes=self.feature.shape[1], depth=self.depth, n_raw=len(self.baseline),
+                    n_out=self.n_out, mean_probs=self.mean_probs)
 
 
 # %% ../nbs/04_model.ipynb #00a4ea52
 class Blend(nn.Module):
-    "A network and (optionally) trees blended by `weight`, then a `temperature` on the log-probabilities (classification)."
+    "A network and other models (trees) over the same inputs, mixed by `weights`, then a `temperature` on the log-probabilities."
     def __init__(self, net:nn.Module, # the network, as `build_model` makes it
-                 trees:nn.Module|None=None, # a `TreeEnsemble` over the same inputs, or None: the network alone
-                 classification:bool=True, # blend probabilities (and calibrate); else blend values
+                 members:list=(), # other models over the same inputs (`TreeEnsemble`s); none: the network alone
+                 classification:bool=True, # mix probabilities (and calibrate); else mix values
                 ):
         super().__init__()
-        self.net,self.trees,self.classification = net,trees,classification
-        self.register_buffer('weight', torch.tensor(1.))        # the network's share
-        self.register_buffer('temperature', torch.tensor(1.))   # logits are divided by it
+        self.net,self.members,self.classification = net,nn.ModuleList(members),classification
+        self.register_buffer('weights', torch.eye(1 + len(members))[0])   # the network's share, then each member's
+        self.register_buffer('temperature', torch.tensor(1.))             # log-probabilities are divided by it
     def forward(self, *xs):
-        a,w = self.net(*xs).float(),self.weight
-        if not self.classification: return a if self.trees is None else w*a + (1 - w)*self.trees(*xs)
-        lp = a.log_softmax(1)
-        if self.trees is not None:   # log(w p_net + (1-w) p_trees), computed stably
-            lp = torch.logaddexp(lp + w.clamp_min(1e-12).log(), self.trees(*xs).log_softmax(1) + (1 - w).clamp_min(1e-12).log())
+        outs = [self.net(*xs).float()] + [m(*xs).float() for m in self.members]
+        if not self.classification: return sum(w*o for w,o in zip(self.weights, outs))
+        # log(sum_i w_i p_i), computed stably; a member with weight 0 adds nothing
+        lp = torch.stack([o.log_softmax(1) + w.clamp_min(1e-12).log() for w,o in zip(self.weights, outs)]).logsumexp(0)
         return lp / self.temperature
 
 
@@ -266,13 +272,11 @@ class Blend(nn.Module):
 @patch
 def record(self:Blend)->dict:
     "What `preprocess.json` keeps to rebuild this blend around the network (the weights are in the state dict)."
-    t = self.trees
-    return dict(classification=self.classification, trees=None if t is None else
-                dict(n_trees=len(t.output), n_nodes=t.feature.shape[1], depth=t.depth, n_raw=len(t.baseline), n_out=t.n_out))
+    return dict(classification=self.classification, members=[m.shape() for m in self.members])
 
 def blend_from_record(net:nn.Module, rec:dict)->Blend:
     "An empty `Blend` around `net` shaped as `Blend.record` describes it, ready for a saved state dict."
-    return Blend(net, TreeEnsemble(**rec['trees']) if rec.get('trees') else None, rec.get('classification', True))
+    return Blend(net, [TreeEnsemble(**s) for s in rec['members']], rec['classification'])
 
 
 # %% ../nbs/04_model.ipynb #36022552

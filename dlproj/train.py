@@ -36,7 +36,7 @@ from .utils import (get_logger, log_to_file, seed_everything, get_device, write_
 from .data_utils import DataError
 from .dataset import build_data, DataBundle, auto_batch_size, TensorDL
 from .model import build_model, default_arch, param_count, load_model, Blend
-from .ensemble import fit_trees, blend_weight, fit_temperature, expected_calibration_error
+from .ensemble import fit_members, blend_weights, fit_temperature, expected_calibration_error
 from .visualization import plot_loss_curves, plot_lr_find
 from .distributed import (world_size, rank, is_main, launched, alone, init_distributed, close_distributed, broadcast_object,
                           gather_objects, distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
@@ -748,22 +748,24 @@ def fit_blend(cfg:Config, # the run's resolved config (`model.trees`, `train.cal
               bundle:DataBundle, # the run's data
               net:torch.nn.Module, # the fitted network
              )->dict|None:
-    "The blend's share and temperature from the validation rows, with each step's validation scores; None when there is nothing to fit."
+    "The blend's members, shares and temperature from the validation rows, with each step's validation scores; None when there is nothing to fit."
     cls = bundle.task == 'classification'
     trees,calibrate = bool(cfg.model.trees),bool(cfg.train.calibrate) and cls
     va = [t.cpu() for t in bundle.dls.valid.tensors]
     if not (trees or calibrate) or not len(va[0]): return None
     t0 = time.perf_counter()
     net_out,y = _outputs(net, va[:-1]),va[-1]
-    plan = dict(trees=trees, weight=1., temperature=1., valid=dict(network=_scores(net_out, y, cls)))
+    plan = dict(members=[], weights=[1.], temperature=1., valid=dict(network=_scores(net_out, y, cls)))
     out = net_out
     if trees:
         tr = [t.cpu() for t in bundle.dls.train.tensors]
-        tree_out = _outputs(fit_trees(*tr, n_out=bundle.preprocess['n_out'], seed=cfg.seed), va[:-1])
-        w = plan['weight'] = blend_weight(net_out, tree_out, y)
-        out = ((w*net_out.double().softmax(1) + (1 - w)*tree_out.double().softmax(1)).clamp_min(1e-15).log() if cls
-               else w*net_out + (1 - w)*tree_out)
-        plan['valid'].update(trees=_scores(tree_out, y, cls), blend=_scores(out, y, cls))
+        members = fit_members(*tr, n_out=bundle.preprocess['n_out'], seed=cfg.seed)
+        outs = [net_out] + [_outputs(m, va[:-1]) for m in members.values()]
+        w = blend_weights(outs, y)
+        out = (sum(wi*o.double().softmax(1) for wi,o in zip(w, outs)).clamp_min(1e-15).log() if cls
+               else sum(wi*o for wi,o in zip(w, outs)))
+        plan.update(members=list(members), weights=w)
+        plan['valid'].update({k: _scores(o, y, cls) for k,o in zip(members, outs[1:])}, blend=_scores(out, y, cls))
     if calibrate:
         T = plan['temperature'] = fit_temperature(out, y)
         plan['valid']['calibrated'] = _scores(out.double().log_softmax(1) / T, y, cls)
@@ -776,15 +778,15 @@ def blend_model(plan:dict, # from `fit_blend`
                 bundle:DataBundle, # the run's data
                 final:DataBundle, # the final network's data: `bundle`, or the refit's (training + validation rows)
                 seed:int=0)->Blend:
-    "The final `Blend`: trees fitted on the training and validation rows around `net`, with `plan`'s share and temperature."
-    trees = None
-    if plan['trees']:
+    "The final `Blend`: `plan`'s members fitted on the training and validation rows around `net`, with `plan`'s shares and temperature."
+    members = {}
+    if plan['members']:
         if final is bundle: rows = [torch.cat([a.cpu(), b.cpu()]) for a,b in zip(bundle.dls.train.tensors, bundle.dls.valid.tensors)]
         else: rows = [t.cpu() for t in final.dls.train.tensors]   # the refit's rows, encoded with its statistics
-        trees = fit_trees(*rows, n_out=final.preprocess['n_out'], seed=seed)
+        members = fit_members(*rows, n_out=final.preprocess['n_out'], seed=seed, kinds=plan['members'])
     dev = next(net.parameters()).device
-    bl = Blend(net, trees, final.task == 'classification').to(dev)
-    bl.weight.fill_(plan['weight']); bl.temperature.fill_(plan['temperature'])
+    bl = Blend(net, list(members.values()), final.task == 'classification').to(dev)
+    bl.weights.copy_(torch.tensor(plan['weights'])); bl.temperature.fill_(plan['temperature'])
     return bl
 
 # %% ../nbs/06_train.ipynb #1390f95a
@@ -1150,7 +1152,7 @@ def _finish(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, ck:dict|None
         refit = dict(epochs=epochs, rows=n, seconds=round(time.perf_counter() - t0, 3))
     if plan is not None:
         final.model = blend_model(plan, unwrap(final.model), bundle, fb, cfg.seed)
-        log.info(f"blend: network share {plan['weight']:.1f}" + (", trees beside it" if plan['trees'] else '')
+        log.info("blend: " + ', '.join(f"{k} {w:.1f}" for k,w in zip(['network', *plan['members']], plan['weights']))
                  + (f", temperature {plan['temperature']:.3g}" if cfg.train.calibrate and fb.task == 'classification' else ''))
     with alone(): test = _metrics_row(final, fb.test_dl) if fb.test_dl is not None else None
     if plan is not None and test is not None:
