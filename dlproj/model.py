@@ -224,12 +224,7 @@ class TreeEnsemble(nn.Module):
 
     def raw_compiled(self, x:torch.Tensor)->torch.Tensor:
         "`raw` through scikit-learn's compiled tree walk (CPU): the same nodes, some 50 times faster than `raw_tensors`."
-        walk,dtype = _compiled_walk()
-        T,N = self.feature.shape
-        nodes = np.zeros((T, N), dtype)
-        for k,v in (('feature_idx', self.feature), ('num_threshold', self.threshold), ('left', self.left), ('right', self.right),
-                    ('missing_go_to_left', self.missing_left), ('value', self.value)): nodes[k] = v.numpy()
-        nodes['is_leaf'] = (self.left == torch.arange(N)).numpy()
+        walk,nodes = _compiled_walk()[0],self._records()
         X = np.ascontiguousarray(x.numpy(), dtype=np.float64)
         out,buf = np.tile(self.baseline.double().numpy(), (len(X), 1)),np.empty(len(X))
         no_cats,f_map = np.zeros((0, 8), np.uint32),np.zeros(X.shape[1], np.uint32)
@@ -237,6 +232,17 @@ class TreeEnsemble(nn.Module):
             walk(nodes[t], X, no_cats, no_cats, f_map, torch.get_num_threads(), buf)
             out[:, k] += buf
         return torch.from_numpy(out.astype(np.float32))
+
+    def _records(self)->np.ndarray:
+        "The nodes as scikit-learn's records `[n_trees, n_nodes]`, made once and again only when a buffer changes (a load)."
+        bufs = (self.feature, self.threshold, self.left, self.right, self.missing_left, self.value)
+        key = tuple((b.data_ptr(), b._version) for b in bufs)
+        if getattr(self, '_records_key', None) != key:
+            nodes = np.zeros(self.feature.shape, _compiled_walk()[1])
+            for k,v in zip(('feature_idx', 'num_threshold', 'left', 'right', 'missing_go_to_left', 'value'), bufs): nodes[k] = v.numpy()
+            nodes['is_leaf'] = (self.left == torch.arange(self.feature.shape[1])).numpy()
+            self._records_cache,self._records_key = nodes,key
+        return self._records_cache
 
     def forward(self, x_cat, x_cont):
         raw = self.raw(tree_features(x_cat, x_cont))
