@@ -51,7 +51,9 @@ def predict_one_row()->list[dict]:
     pd.read_csv(resolve_source('example:breast_cancer')).drop(columns='target').head(1).to_csv(tmp/'one.csv', index=False)
     pd.DataFrame({'path': [sorted(resolve_source('example:digits').rglob('*.png'))[0]]}).to_csv(tmp/'one_image.csv', index=False)
     rows = []
-    for name,run,inp,mod in (('tabular', tab, 'one.csv', 'fastai.tabular.model'), ('image', img, 'one_image.csv', 'torchvision.models')):
+    # the table's default model walks its trees with scikit-learn's compiled tree walk: loading it needs that module too
+    tab_mods = 'fastai.tabular.model, sklearn.ensemble._hist_gradient_boosting._predictor'
+    for name,run,inp,mod in (('tabular', tab, 'one.csv', tab_mods), ('image', img, 'one_image.csv', 'torchvision.models')):
         t_pred = C.median(C.time_cmd([EXE, 'predict', str(run), str(tmp/inp)], repeats=5, warmup=1))
         t_imp = C.median(C.time_cmd([sys.executable, '-c', f"import torch, pandas, safetensors.torch, {mod}"], repeats=5, warmup=1))
         rows.append({'run': name, 'dlproj predict s': t_pred, f'import torch, pandas, safetensors, arch module s': t_imp, 'ratio': t_pred / t_imp})

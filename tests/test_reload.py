@@ -10,15 +10,17 @@ def _py(code, cwd):
 
 TRAIN = """
     import torch
-    from fastai.callback.core import Callback
-    from dlproj.train import train
-    class Capture(Callback):
-        "After the fit (and after the best weights are restored), save the in-memory model's validation outputs."
-        order = 99
-        def after_fit(self):
-            dl = self.dls.valid
-            with torch.no_grad(): torch.save(torch.cat([self.model.eval()(*b[:dl.n_inp]) for b in dl]), 'valid_out.pt')
-    print(train({cfg!r}, cbs=[Capture()]))
+    import dlproj.train as T
+    from dlproj.dataset import build_data
+    from dlproj.utils import read_json
+    _save = T.save_model
+    def save_model(run_dir, model, pre, cfg):
+        "Save as training does, then keep the in-memory final model's validation outputs (a table's: the network and its trees)."
+        _save(run_dir, model, pre, cfg)
+        dl = build_data(cfg, splits=read_json(run_dir/'splits.json')).dls.valid
+        with torch.no_grad(): torch.save(torch.cat([model.eval()(*b[:dl.n_inp]) for b in dl]), 'valid_out.pt')
+    T.save_model = save_model
+    print(T.train({cfg!r}))
 """
 RELOAD = """
     import torch, json
