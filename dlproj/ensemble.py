@@ -124,15 +124,27 @@ def blend_weights(outs:list, # each model's outputs on held-out rows, the networ
     return W[int(losses.argmin())].tolist()
 
 # %% ../nbs/04a_ensemble.ipynb #bcf00db4
-def fit_temperature(logits:torch.Tensor, # outputs on held-out rows `[N, C]`
-                    y:torch.Tensor, # their class indices
-                   )->float:
-    "The temperature `T >= 1` that minimises the log-loss of `softmax(logits / T)` on the rows (Guo et al. 2017)."
+def _temperature(z:torch.Tensor, y:torch.Tensor)->float:
+    "The `T >= 1` minimising the log-loss of `softmax(z / T)` (a bounded search over `log T`)."
     from scipy.optimize import minimize_scalar
-    z = logits.double().log_softmax(1)
     res = minimize_scalar(lambda lt: _nll((z / math.exp(lt)).log_softmax(1), y), bounds=(0, 3), method='bounded')
     return 1. if res.x < 1e-3 else float(math.exp(res.x))   # the search stops near, not at, its bound
 
+def fit_temperature(logits:torch.Tensor, # outputs on held-out rows `[N, C]`
+                    y:torch.Tensor, # their class indices
+                    folds:int=5, # the cross-check's folds
+                   )->float:
+    "The temperature `T >= 1` that minimises the log-loss of `softmax(logits / T)` on the rows (Guo et al. 2017), or 1 where it does not carry over to rows it was not fitted on."
+    z = logits.double().log_softmax(1)
+    T = _temperature(z, y)
+    if T == 1. or len(y) < 2 * folds: return T if len(y) >= 2 * folds else 1.
+    parts = torch.randperm(len(y), generator=torch.Generator().manual_seed(0)).chunk(folds)
+    nll_sum = lambda z, y: float(torch.nn.functional.nll_loss(z.log_softmax(1), y, reduction='sum'))
+    scaled = plain = 0.
+    for k,part in enumerate(parts):   # each fold judged with the temperature fitted on the others
+        rest = torch.cat([q for j,q in enumerate(parts) if j != k])
+        scaled += nll_sum(z[part] / _temperature(z[rest], y[rest]), y[part]); plain += nll_sum(z[part], y[part])
+    return T if scaled < plain else 1.
 
 # %% ../nbs/04a_ensemble.ipynb #2ef713fe
 def expected_calibration_error(probs:np.ndarray, # class probabilities `[N, C]`
