@@ -87,16 +87,21 @@ def fit_members(x_cat:torch.Tensor, x_cont:torch.Tensor, # the encoded inputs of
                 kinds:list[str]|None=None, # `boosting`, `forest`; None: boosting, and a forest below `FOREST_ROWS` rows
                )->dict[str,TreeEnsemble]:
     "scikit-learn's `HistGradientBoosting` at its defaults (and extremely randomised trees), fitted on `tree_features`, as `TreeEnsemble`s."
-    from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor, ExtraTreesClassifier,
-                                  ExtraTreesRegressor)
+    from threadpoolctl import threadpool_limits
     cls,X,y = not y.is_floating_point(),tree_features(x_cat, x_cont).numpy(),y.numpy()
     kinds = kinds or (['boosting', 'forest'] if len(y) < FOREST_ROWS else ['boosting'])
+    with threadpool_limits(1, user_api='openmp'): return _fit_kinds(X, y, cls, n_out, seed, kinds)
+
+def _fit_kinds(X, y, cls:bool, n_out:int, seed:int, kinds:list)->dict:
+    "Fit each kind of trees asked for on the feature matrix `X`; convert each to a `TreeEnsemble`."
+    from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor, ExtraTreesClassifier,
+                                  ExtraTreesRegressor)
     res = {}
     if 'boosting' in kinds:
         hgb = (HistGradientBoostingClassifier if cls else HistGradientBoostingRegressor)(random_state=seed).fit(X, y)
         _check_classes(hgb, n_out); res['boosting'] = trees_from_sklearn(hgb, n_out)
     if 'forest' in kinds:
-        et = (ExtraTreesClassifier if cls else ExtraTreesRegressor)(n_estimators=FOREST_TREES, min_samples_leaf=2, n_jobs=-1,
+        et = (ExtraTreesClassifier if cls else ExtraTreesRegressor)(n_estimators=FOREST_TREES, min_samples_leaf=2, n_jobs=1,
                                                                    random_state=seed).fit(X, y)
         _check_classes(et, n_out); res['forest'] = trees_from_forest(et, n_out)
     return res
