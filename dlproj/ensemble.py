@@ -4,14 +4,16 @@
 
 # %% ../nbs/04a_ensemble.ipynb #7517d973
 from __future__ import annotations
-import math
+import math, time
 import numpy as np, torch
 from torch import nn
+from .config import Config
+from .dataset import DataBundle
 from .model import TreeEnsemble, Blend, tree_features
 
 # %% auto #0
 __all__ = ['FOREST_ROWS', 'FOREST_TREES', 'trees_from_sklearn', 'trees_from_forest', 'fit_members', 'blend_weights',
-           'fit_temperature', 'expected_calibration_error']
+           'fit_temperature', 'expected_calibration_error', 'fit_blend', 'blend_model', 'held_out_scores']
 
 # %% ../nbs/04a_ensemble.ipynb #c6cfbe5d
 def _floor32(t:np.ndarray)->np.ndarray:
@@ -164,3 +166,75 @@ def expected_calibration_error(probs:np.ndarray, # class probabilities `[N, C]`
     gap = np.abs(np.bincount(b, right, bins) - np.bincount(b, conf, bins))
     return float(gap.sum() / max(len(y), 1))
 
+
+# %% ../nbs/04a_ensemble.ipynb #e4a5d9dc
+def _outputs(model:torch.nn.Module, xs:tuple, bs:int=4096)->torch.Tensor:
+    "`model`'s float outputs on the CPU for input tensors `xs`, in evaluation mode, in batches."
+    model.eval()
+    dev = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device('cpu'))
+    with torch.no_grad():
+        return torch.cat([model(*(x[i:i+bs].to(dev) for x in xs)).float().cpu() for i in range(0, len(xs[0]), bs)])
+
+def _scores(out:torch.Tensor, y:torch.Tensor, classification:bool)->dict:
+    "Log-loss and calibration error (classes) or RMSE (values) of outputs `out` (logits, or log-probabilities)."
+    if not classification: return dict(rmse=float(((out.reshape(len(y), -1)[:, 0] - y)**2).mean().sqrt()))
+    lp = out.double().log_softmax(1)
+    return dict(log_loss=float(torch.nn.functional.nll_loss(lp, y)), ece=expected_calibration_error(lp.exp().numpy(), y.numpy()))
+
+# %% ../nbs/04a_ensemble.ipynb #5243a077
+def fit_blend(cfg:Config, # the run's resolved config (`model.trees`, `train.calibrate`)
+              bundle:DataBundle, # the run's data
+              net:torch.nn.Module, # the fitted network
+             )->dict|None:
+    "The blend's members, shares and temperature from the validation rows, with each step's validation scores; None when there is nothing to fit."
+    cls = bundle.task == 'classification'
+    trees,calibrate = bool(cfg.model.trees),bool(cfg.train.calibrate) and cls
+    va = [t.cpu() for t in bundle.dls.valid.tensors]
+    if not (trees or calibrate) or not len(va[0]): return None
+    t0 = time.perf_counter()
+    net_out,y = _outputs(net, va[:-1]),va[-1]
+    plan = dict(members=[], weights=[1.], temperature=1., valid=dict(network=_scores(net_out, y, cls)))
+    out = net_out
+    if trees:
+        tr = [t.cpu() for t in bundle.dls.train.tensors]
+        members = fit_members(*tr, n_out=bundle.preprocess['n_out'], seed=cfg.seed)
+        outs = [net_out] + [_outputs(m, va[:-1]) for m in members.values()]
+        w = blend_weights(outs, y)
+        out = (sum(wi*o.double().softmax(1) for wi,o in zip(w, outs)).clamp_min(1e-15).log() if cls
+               else sum(wi*o for wi,o in zip(w, outs)))
+        plan.update(members=list(members), weights=w)
+        plan['valid'].update({k: _scores(o, y, cls) for k,o in zip(members, outs[1:])}, blend=_scores(out, y, cls))
+    if calibrate:
+        T = plan['temperature'] = fit_temperature(out, y)
+        plan['valid']['calibrated'] = _scores(out.double().log_softmax(1) / T, y, cls)
+    plan['seconds'] = round(time.perf_counter() - t0, 3)
+    return plan
+
+# %% ../nbs/04a_ensemble.ipynb #a15af6ee
+def blend_model(plan:dict, # from `fit_blend`
+                net:torch.nn.Module, # the final network (refitted or not)
+                bundle:DataBundle, # the run's data
+                final:DataBundle, # the final network's data: `bundle`, or the refit's (training + validation rows)
+                seed:int=0)->Blend:
+    "The final `Blend`: `plan`'s members fitted on the training and validation rows around `net`, with `plan`'s shares and temperature."
+    members = {}
+    if plan['members']:
+        if final is bundle: rows = [torch.cat([a.cpu(), b.cpu()]) for a,b in zip(bundle.dls.train.tensors, bundle.dls.valid.tensors)]
+        else: rows = [t.cpu() for t in final.dls.train.tensors]   # the refit's rows, encoded with its statistics
+        members = fit_members(*rows, n_out=final.preprocess['n_out'], seed=seed, kinds=plan['members'])
+    dev = next(net.parameters()).device
+    bl = Blend(net, list(members.values()), final.task == 'classification').to(dev)
+    bl.weights.copy_(torch.tensor(plan['weights'])); bl.temperature.fill_(plan['temperature'])
+    return bl
+
+# %% ../nbs/04a_ensemble.ipynb #1390f95a
+def held_out_scores(model:Blend, final:DataBundle)->dict:
+    "The test split's log-loss and calibration error with the temperature and without it (classification); RMSE for values."
+    xs = [t.cpu() for t in final.test_dl.tensors]
+    cls = final.task == 'classification'
+    out = _outputs(model, xs[:-1])
+    res = _scores(out, xs[-1], cls)
+    if cls:
+        raw = _scores(out * model.temperature.item(), xs[-1], cls)
+        res.update(log_loss_uncalibrated=raw['log_loss'], ece_uncalibrated=raw['ece'])
+    return res

@@ -36,7 +36,7 @@ from .utils import (get_logger, log_to_file, seed_everything, get_device, write_
 from .data_utils import DataError
 from .dataset import build_data, DataBundle, auto_batch_size, TensorDL
 from .model import build_model, default_arch, param_count, load_model, Blend
-from .ensemble import fit_members, blend_weights, fit_temperature, expected_calibration_error
+from .ensemble import fit_blend, blend_model, held_out_scores
 from .visualization import plot_loss_curves, plot_lr_find
 from .distributed import (world_size, rank, is_main, launched, alone, init_distributed, close_distributed, broadcast_object,
                           gather_objects, distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV)
@@ -48,9 +48,9 @@ __all__ = ['LOSSES', 'METRICS', 'OPTIMIZERS', 'AUTO_CHECKPOINT', 'HOLD_SHARE', '
            'unwrap', 'RunTracker', 'LeanAvgLoss', 'LeanAvgSmoothLoss', 'LeanAvgMetric', 'lean_metric', 'LeanRecorder',
            'LeanTrainEval', 'DlprojLearner', 'steps_per_epoch', 'auto_epochs', 'watch_from', 'auto_patience',
            'tabular_params', 'show_progress', 'build_learner', 'ChannelsLastFit', 'LeanMixedPrecision',
-           'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'SkipValidation', 'refit_model', 'fit_blend',
-           'blend_model', 'save_model', 'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker', 'start_trackers',
-           'find_unfinished', 'check_resumable', 'train', 'params_digest']
+           'body_head_splitter', 'fit', 'fine_tune_head', 'find_lr', 'SkipValidation', 'refit_model', 'save_model',
+           'WandbTracker', 'MlflowEpochs', 'mlflow_uri', 'MlflowTracker', 'start_trackers', 'find_unfinished',
+           'check_resumable', 'train', 'params_digest']
 
 # %% ../nbs/06_train.ipynb #a32c6170
 class AdamForEach(Optimizer):
@@ -729,78 +729,6 @@ def refit_model(cfg:Config, # the run's resolved config (its lr already chosen)
     learn.remove_cb(SkipValidation)
     return learn, b
 
-# %% ../nbs/06_train.ipynb #e4a5d9dc
-def _outputs(model:torch.nn.Module, xs:tuple, bs:int=4096)->torch.Tensor:
-    "`model`'s float outputs on the CPU for input tensors `xs`, in evaluation mode, in batches."
-    model.eval()
-    dev = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device('cpu'))
-    with torch.no_grad():
-        return torch.cat([model(*(x[i:i+bs].to(dev) for x in xs)).float().cpu() for i in range(0, len(xs[0]), bs)])
-
-def _scores(out:torch.Tensor, y:torch.Tensor, classification:bool)->dict:
-    "Log-loss and calibration error (classes) or RMSE (values) of outputs `out` (logits, or log-probabilities)."
-    if not classification: return dict(rmse=float(((out.reshape(len(y), -1)[:, 0] - y)**2).mean().sqrt()))
-    lp = out.double().log_softmax(1)
-    return dict(log_loss=float(torch.nn.functional.nll_loss(lp, y)), ece=expected_calibration_error(lp.exp().numpy(), y.numpy()))
-
-# %% ../nbs/06_train.ipynb #5243a077
-def fit_blend(cfg:Config, # the run's resolved config (`model.trees`, `train.calibrate`)
-              bundle:DataBundle, # the run's data
-              net:torch.nn.Module, # the fitted network
-             )->dict|None:
-    "The blend's members, shares and temperature from the validation rows, with each step's validation scores; None when there is nothing to fit."
-    cls = bundle.task == 'classification'
-    trees,calibrate = bool(cfg.model.trees),bool(cfg.train.calibrate) and cls
-    va = [t.cpu() for t in bundle.dls.valid.tensors]
-    if not (trees or calibrate) or not len(va[0]): return None
-    t0 = time.perf_counter()
-    net_out,y = _outputs(net, va[:-1]),va[-1]
-    plan = dict(members=[], weights=[1.], temperature=1., valid=dict(network=_scores(net_out, y, cls)))
-    out = net_out
-    if trees:
-        tr = [t.cpu() for t in bundle.dls.train.tensors]
-        members = fit_members(*tr, n_out=bundle.preprocess['n_out'], seed=cfg.seed)
-        outs = [net_out] + [_outputs(m, va[:-1]) for m in members.values()]
-        w = blend_weights(outs, y)
-        out = (sum(wi*o.double().softmax(1) for wi,o in zip(w, outs)).clamp_min(1e-15).log() if cls
-               else sum(wi*o for wi,o in zip(w, outs)))
-        plan.update(members=list(members), weights=w)
-        plan['valid'].update({k: _scores(o, y, cls) for k,o in zip(members, outs[1:])}, blend=_scores(out, y, cls))
-    if calibrate:
-        T = plan['temperature'] = fit_temperature(out, y)
-        plan['valid']['calibrated'] = _scores(out.double().log_softmax(1) / T, y, cls)
-    plan['seconds'] = round(time.perf_counter() - t0, 3)
-    return plan
-
-# %% ../nbs/06_train.ipynb #a15af6ee
-def blend_model(plan:dict, # from `fit_blend`
-                net:torch.nn.Module, # the final network (refitted or not)
-                bundle:DataBundle, # the run's data
-                final:DataBundle, # the final network's data: `bundle`, or the refit's (training + validation rows)
-                seed:int=0)->Blend:
-    "The final `Blend`: `plan`'s members fitted on the training and validation rows around `net`, with `plan`'s shares and temperature."
-    members = {}
-    if plan['members']:
-        if final is bundle: rows = [torch.cat([a.cpu(), b.cpu()]) for a,b in zip(bundle.dls.train.tensors, bundle.dls.valid.tensors)]
-        else: rows = [t.cpu() for t in final.dls.train.tensors]   # the refit's rows, encoded with its statistics
-        members = fit_members(*rows, n_out=final.preprocess['n_out'], seed=seed, kinds=plan['members'])
-    dev = next(net.parameters()).device
-    bl = Blend(net, list(members.values()), final.task == 'classification').to(dev)
-    bl.weights.copy_(torch.tensor(plan['weights'])); bl.temperature.fill_(plan['temperature'])
-    return bl
-
-# %% ../nbs/06_train.ipynb #1390f95a
-def _test_calibration(model:Blend, final:DataBundle)->dict:
-    "The test split's log-loss and calibration error with the temperature and without it (classification); RMSE for values."
-    xs = [t.cpu() for t in final.test_dl.tensors]
-    cls = final.task == 'classification'
-    out = _outputs(model, xs[:-1])
-    res = _scores(out, xs[-1], cls)
-    if cls:
-        raw = _scores(out * model.temperature.item(), xs[-1], cls)
-        res.update(log_loss_uncalibrated=raw['log_loss'], ece_uncalibrated=raw['ece'])
-    return res
-
 # %% ../nbs/06_train.ipynb #b7a04f0c
 def save_model(run_dir:Path, model:torch.nn.Module, pre:dict, cfg:Config):
     "Write `model.safetensors` and `preprocess.json` into `run_dir`."
@@ -1156,7 +1084,7 @@ def _finish(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, ck:dict|None
                  + (f", temperature {plan['temperature']:.3g}" if cfg.train.calibrate and fb.task == 'classification' else ''))
     with alone(): test = _metrics_row(final, fb.test_dl) if fb.test_dl is not None else None
     if plan is not None and test is not None:
-        plan['test'] = _test_calibration(final.model, fb)
+        plan['test'] = held_out_scores(final.model, fb)
         if 'ece' in plan['test']: test['ece'] = plan['test']['ece']
     save_model(run, final.model, fb.preprocess, cfg)
     metrics = dict(valid=valid, test=test,
