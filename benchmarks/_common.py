@@ -104,4 +104,12 @@ PEAK_RSS = "__import__('resource').getrusage(__import__('resource').RUSAGE_SELF)
 
 def peak_rss_mib()->float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+def atomic_file(path:Path, write):
+    "Call `write(tmp)` for a temporary file next to `path` (same suffix, so pandas picks the format), then rename it."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try: write(tmp); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+    return path
+
 if __name__ == '__main__': print(machine())

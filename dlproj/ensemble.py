@@ -162,7 +162,6 @@ def expected_calibration_error(probs:np.ndarray, # class probabilities `[N, C]`
     probs,y = np.asarray(probs, dtype=np.float64),np.asarray(y)
     conf,right = probs.max(1),(probs.argmax(1) == y)
     b = np.minimum((conf * bins).astype(int), bins - 1)
-    n = np.bincount(b, minlength=bins)
     gap = np.abs(np.bincount(b, right, bins) - np.bincount(b, conf, bins))
     return float(gap.sum() / max(len(y), 1))
 
