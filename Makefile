@@ -17,7 +17,7 @@ PYTHON ?= $(shell for p in python$(LOCK_PY) python3.13 python3.12 python3.11 pyt
 PY_VER := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 CONSTRAINTS := $(if $(and $(LOCK_PY),$(filter $(LOCK_PY),$(PY_VER))),-c requirements-lock.txt,)
 
-.PHONY: outputs readme setup train lab test test-slow postgres-server drift requirements-check nbtest docs-source pytest lock bench bench-quality bench-tables bench-tuning clean-venv
+.PHONY: docs outputs readme setup train lab test test-slow postgres-server drift requirements-check nbtest docs-source pytest lock bench bench-quality bench-tables bench-tuning clean-venv
 
 setup: $(STAMP)
 
@@ -82,18 +82,30 @@ postgres-server:
 	    echo "could not install postgresql: the PostgreSQL tuning test will be skipped"; \
 	  else echo "postgresql is not installed and we are not root: the PostgreSQL tuning test will be skipped"; fi; }
 
-# The slow cells of the notebooks, the slow tests, and every notebook top to bottom in the "dlproj" kernel
-# (tests/test_notebooks_run.py registers it as `make lab` does).
+# The slow tests, and every notebook top to bottom, its `#| slow` cells included, in the "dlproj" kernel
+# (tests/test_notebooks_run.py registers it as `make lab` does). That run is where the slow cells are tested: running
+# them again with `nbdev_test --flags slow` would execute every notebook a third time, for nothing the kernel run misses.
+# `nbdev_test --flags slow` still runs them in nbdev's own shell, for one notebook: --path nbs/NAME.ipynb.
 test-slow: $(STAMP) postgres-server
-	@$(IN_SCRATCH) OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing --flags slow
-	@$(IN_SCRATCH) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests/
+	@$(IN_SCRATCH) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --durations=10 -m slow tests/
 
 # nbdev_proc_nbs, minus its attempt to download and sudo-install Quarto (the docs workflow installs Quarto itself).
 docs-source: $(STAMP)
 	@$(BIN)/python -c "import nbdev.quarto as q; q._ensure_quarto = lambda: None; q._pre_docs()" >/dev/null && echo "docs source (_proc) built"
 
+# The docs site: the notebooks rendered by Quarto into _docs (nbdev_docs), then checked by tools/check_site.py (missing
+# pages and anchors, pictures out of shape, temporary paths and run ids in outputs, warnings in the build log).
+# View it with `python -m http.server -d _docs`. _proc (nbdev's processed copy of nbs/) is built afresh, so that a
+# renamed notebook leaves no page behind and every notebook's warnings reach the log. nbdev_docs also rewrites
+# README.md with Quarto; `make readme` owns README.md, so it is put back.
+docs: $(STAMP)
+	@command -v quarto >/dev/null || { echo "make docs needs Quarto (1.7 or newer) on PATH: https://quarto.org/docs/get-started/ (or, as root, '$(BIN)/nbdev_install_quarto')"; exit 2; }
+	@rm -rf _proc && cp README.md .README.md.docs && trap 'mv .README.md.docs README.md' EXIT && set -o pipefail && \
+	  $(BIN)/nbdev_docs 2>&1 | tee docs.log
+	@$(BIN)/python tools/check_site.py _docs --log docs.log
+
 pytest: $(STAMP)
-	@$(IN_SCRATCH) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -rs -m "not slow" tests/ $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+	@$(IN_SCRATCH) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -rs -n 2 -m "not slow" tests/ $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
 # Refresh the lock from the current venv after a green `make test` (commit the result).
 lock: $(STAMP)

@@ -38,7 +38,9 @@ import numpy as np, pandas as pd, torch
 from dlproj.train import train
 from dlproj.data_utils import resolve_source
 from dlproj.dataset import encode_inputs, input_dl
-from dlproj.inference import Predictor, predict, read_chunks, list_images, postprocess
+from dlproj.inference import Predictor, predict
+from dlproj.inputs import read_chunks, list_images
+from dlproj.predictions import postprocess
 
 N, BS, REPEATS, TARGET = 10_000, 256, 15, 0.9
 N_BIG, E2E_TABLE_TARGET, E2E_IMAGE_TARGET = 200_000, 1.5, 1.2

@@ -41,7 +41,7 @@ from PIL import Image
 from fastai.callback.core import Callback
 from dlproj.config import load_config
 from dlproj.dataset import build_data
-from dlproj.data_utils import normalized_images
+from dlproj.encode import normalized_images
 from dlproj.model import build_model
 from dlproj.train import train, _resolve
 from dlproj.utils import read_json, seed_everything

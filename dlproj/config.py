@@ -11,24 +11,43 @@ from typing import Any, Literal, Union
 import yaml
 
 # %% auto #0
-__all__ = ['DlprojError', 'ConfigError', 'AugmentConfig', 'DataConfig', 'ModelConfig', 'TrainConfig', 'TrackingConfig',
-           'TuneConfig', 'OutputConfig', 'Config', 'check_value', 'closest', 'from_dict', 'to_dict', 'YamlLoader',
-           'load_yaml', 'parse_override', 'apply_overrides', 'checkpoint_interval', 'validate', 'read_yaml',
-           'load_config', 'flat_dict', 'config_yaml', 'save_config']
+__all__ = ['load_config', 'DlprojError', 'ConfigError', 'AugmentConfig', 'DataConfig', 'ModelConfig', 'TrainConfig',
+           'TrackingConfig', 'TuneConfig', 'OutputConfig', 'Config', 'check_value', 'from_dict', 'closest', 'to_dict',
+           'apply_overrides', 'parse_override', 'load_yaml', 'YamlLoader', 'validate', 'checkpoint_interval',
+           'is_folder_name', 'read_yaml', 'flat_dict', 'redact_url', 'redacted', 'config_yaml', 'save_config',
+           'fsync_dir']
+
+# %% ../nbs/00_config.ipynb #de247b5f
+def load_config(config:str|Path|dict|Config|None=None, # a YAML path, a mapping, or a `Config`
+                *overrides:str, # `section.key=value` strings
+                check_files:bool=True, # check that `data.source`/`data.test_source` exist
+               )->Config:
+    "The validated config from a YAML file, mapping or `Config`, overrides applied."
+    if isinstance(config, Config): cfg = copy.deepcopy(config)
+    elif isinstance(config, dict): cfg = from_dict(config)
+    elif config is None: cfg = Config()
+    else:
+        try: cfg = from_dict(read_yaml(config))
+        except ConfigError as e:
+            if str(e).startswith(str(config)) or 'config file' in str(e):
+                raise
+            raise ConfigError(f"{config}: {e}") from None
+    if overrides: cfg = apply_overrides(cfg, *overrides)
+    return validate(cfg, check_files=check_files)
 
 # %% ../nbs/00_config.ipynb #b00aae0c
 class DlprojError(Exception):
-    "A user error: bad config, bad data or a missing file. The CLI exits 2 on it, without a traceback."
+    "A user error: bad config, bad data or a missing file (CLI exit status 2)."
     exit_code = 2
 
 # %% ../nbs/00_config.ipynb #063a7be0
 class ConfigError(DlprojError, ValueError):
-    "An invalid config: unknown key, wrong type, value out of range, or a missing file."
+    "An invalid config: unknown key, wrong type, value out of range, missing file."
 
 # %% ../nbs/00_config.ipynb #b27e9cd8
 @dataclass
 class AugmentConfig:
-    "Image augmentation, mapped onto fastai's batch transforms by `data_utils.augment_transforms`."
+    "Image augmentation, mapped onto fastai's batch transforms."
     flip: bool = False            # random horizontal flips
     rotate: float = 10.           # maximum rotation, in degrees (0 = none)
     zoom: float = 1.1             # maximum zoom (1 = none)
@@ -52,7 +71,8 @@ class DataConfig:
     group_column: str|None = None # rows sharing a value of this column stay in one split
     stratify: bool = True         # stratify splits by the target (classification only)
     sheet: str|int = 0            # the Excel sheet, by name or index
-    encoding: str|None = None     # CSV/TSV text encoding, e.g. latin-1 or cp1252; None: UTF-8 (a byte-order mark is skipped)
+    # CSV/TSV text encoding, e.g. latin-1 or cp1252; None: UTF-8 (a byte-order mark is skipped)
+    encoding: str|None = None
     sep: str|None = None          # CSV separator, e.g. ';' or tab; None: detected among , ; tab |
     cat_names: list[str]|None = None   # categorical columns; inferred when absent
     cont_names: list[str]|None = None  # continuous columns; inferred when absent
@@ -64,9 +84,12 @@ class DataConfig:
     image_size: int|None = None   # resize images to this square size; None keeps the source size
     channels: int|None = None     # 1 (grey) or 3 (RGB); inferred from the first image when absent
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    id_column: str|None = None    # long sequence tables (one row per time step): the column naming each series
-    time_column: str|None = None  # long sequence tables: the column that orders the steps (file order when absent)
-    series_norm: Literal['dataset','series'] = 'dataset' # standardize each channel over the training set, or each series by itself
+    # long sequence tables (one row per time step): the column naming each series
+    id_column: str|None = None
+    # long sequence tables: the column that orders the steps (file order when absent)
+    time_column: str|None = None
+    # standardize each channel over the training set, or each series by itself
+    series_norm: Literal['dataset','series'] = 'dataset'
     in_memory: bool|None = None   # load all items into one tensor; None decides by size
     num_workers: int|None = None  # worker processes decoding lazily read images; None: 0 on a CPU, up to 8 on a GPU
 
@@ -78,7 +101,8 @@ class ModelConfig:
     init: Literal['default','kaiming','xavier','orthogonal'] = 'default' # weight initialisation
     pretrained: bool = False      # image models: start from torchvision's ImageNet weights and fine-tune
     params: dict = field(default_factory=dict) # keyword arguments for the architecture
-    module: str|None = None       # your own architectures: a Python file (or an importable module) that calls `register_arch`
+    # your own architectures: a Python file (or an importable module) that calls `register_arch`
+    module: str|None = None
     # tables: blend gradient-boosted trees (scikit-learn's HistGradientBoosting at its defaults) into the network's
     # predictions, the network's share chosen on the validation rows; `auto`: on for tables
     trees: bool|Literal['auto'] = 'auto'
@@ -91,7 +115,8 @@ class TrainConfig:
     batch_size: int|Literal['auto'] = 'auto' # items per batch; `auto` fits it to the number of training rows
     lr: float|Literal['auto']|None = None # learning rate; None: the data kind's default; `auto` runs the lr finder
     policy: Literal['one_cycle','flat_cos','constant'] = 'one_cycle' # learning-rate schedule
-    optimizer: Literal['adam','adamw','sgd','ranger'] = 'adamw' # optimizer; `adamw` is fastai's Adam (decoupled weight decay)
+    # optimizer; `adamw` is fastai's Adam (decoupled weight decay)
+    optimizer: Literal['adam','adamw','sgd','ranger'] = 'adamw'
     wd: float|None = None         # weight decay; None: the data kind's default
     loss: str|None = None         # loss name; defaults by task
     metrics: list[str]|None = None # metric names; default by task
@@ -107,14 +132,15 @@ class TrainConfig:
     device: str = 'auto'          # `auto`, `cpu`, `cuda`, `cuda:1`, `mps`
     deterministic: bool = False   # ask torch for deterministic algorithms
     checkpoint: bool = True       # write checkpoints, for resuming
-    checkpoint_every: float|str = 'auto' # seconds between checkpoints, epochs as 'Nep', or `auto` (a few percent of the training time)
+    # seconds between checkpoints, epochs as 'Nep', or `auto` (a few percent of the training time)
+    checkpoint_every: float|str = 'auto'
     resume: bool = False          # continue the run from its last checkpoint
     progress: bool = True         # show progress bars
 
 # %% ../nbs/00_config.ipynb #51c0ed98
 @dataclass
 class TrackingConfig:
-    "Experiment tracking beyond the run directory: Weights & Biases and MLflow (the `wandb` and `mlflow` extras)."
+    "Experiment tracking beyond the run directory: Weights & Biases and MLflow."
     wandb: bool = False           # log to Weights & Biases (offline when no key is set)
     mlflow: bool = False          # log to MLflow, in a SQLite store in the runs folder (`mlflow.db`)
     project: str|None = None      # tracker project; defaults to the experiment name
@@ -124,15 +150,17 @@ class TrackingConfig:
 @dataclass
 class TuneConfig:
     "Hyperparameter search with Optuna (`dlproj tune`, `10_hyperparameter_tuning`)."
-    trials: int = 20              # finished trials (complete or pruned) the study should have
+    trials: int = 20              # the study's total of finished trials (complete or pruned), earlier runs' included
     timeout: float|None = None    # stop starting new trials after this many seconds
     metric: str|None = None       # metric to optimise; defaults to the validation loss
     direction: Literal['minimize','maximize']|None = None # inferred from the metric when absent
     sampler: Literal['tpe','random','cmaes','gp'] = 'tpe' # Optuna sampler
     pruner: Literal['median','halving','hyperband','none'] = 'median' # Optuna pruner
-    storage: str|None = None      # Optuna storage URL; a SQLite file under runs/ when absent
+    # Optuna storage URL (one with a password: in $DLPROJ_TUNE_STORAGE); default: the study's journal file
+    storage: str|None = None
     study: str|None = None        # study name; defaults to the experiment name
-    space: dict = field(default_factory=dict) # search space: `key: {low:, high:, log:, step:, int:}` or `key: [choices]`
+    # search space: `key: {low:, high:, log:, step:, int:}`, `key: [choices]`, or `{type: ...}`
+    space: dict = field(default_factory=dict)
 
 # %% ../nbs/00_config.ipynb #44c80696
 @dataclass
@@ -158,13 +186,17 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
 
 # %% ../nbs/00_config.ipynb #556ae681
-def _type_name(tp)->str:
-    if tp is type(None): return 'null'
-    if typing.get_origin(tp) is Literal: return ' or '.join(repr(a) for a in typing.get_args(tp))
-    if typing.get_origin(tp) in (Union, types.UnionType): return ' or '.join(_type_name(a) for a in typing.get_args(tp))
-    if typing.get_origin(tp) is list: return f"list of {_type_name(typing.get_args(tp)[0])}"
-    return getattr(tp, '__name__', str(tp))
+def check_value(key:str, # the dotted key, for the error message
+                v, # the raw value
+                tp, # the annotated type
+               ):
+    "Convert `v` to `tp` or raise `ConfigError` naming `key` and the valid type."
+    r = _convert(v, tp)
+    if r is _MISSING:
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {v!r} ({type(v).__name__})")
+    return r
 
+# %% ../nbs/00_config.ipynb #197c345d
 _MISSING = object()
 def _convert(v, tp):
     "Return `v` as type `tp`, or `_MISSING` when it can't be converted losslessly."
@@ -195,27 +227,22 @@ def _convert(v, tp):
     if tp is dict: return dict(v) if isinstance(v, dict) else _MISSING
     return v if isinstance(v, tp) else _MISSING
 
-def check_value(key:str, # the dotted key, for the error message
-                v, # the raw value
-                tp, # the annotated type
-               ):
-    "Convert `v` to `tp` or raise `ConfigError` naming `key` and the valid type."
-    r = _convert(v, tp)
-    if r is _MISSING:
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {v!r} ({type(v).__name__})")
-    return r
-
-# %% ../nbs/00_config.ipynb #7aac3cb6
-def closest(name:str, choices)->str|None:
-    "The choice nearest a misspelt `name` (difflib, at least half alike) for 'did you mean' messages; None when none is."
-    m = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
-    return m[0] if m else None
+# %% ../nbs/00_config.ipynb #a5305de1
+def _type_name(tp)->str:
+    "A type as the error message names it: `'auto' or float`, `list of str or null`."
+    if tp is type(None): return 'null'
+    if typing.get_origin(tp) is Literal: return ' or '.join(repr(a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return ' or '.join(_type_name(a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) is list: return f"list of {_type_name(typing.get_args(tp)[0])}"
+    return getattr(tp, '__name__', str(tp))
 
 # %% ../nbs/00_config.ipynb #cb485b84
-def _hint(name:str, valid)->str:
-    m = closest(name, valid)
-    return f"; did you mean {m}?" if m else f"; valid keys: {', '.join(valid)}"
+def from_dict(d:dict|None)->Config:
+    "A `Config` from a (possibly partial) nested mapping, checked key by key."
+    return _merge(Config(), copy.deepcopy(d or {}))
 
+# %% ../nbs/00_config.ipynb #95299628
 def _hints(cls): return typing.get_type_hints(cls)
 
 def _merge(obj, d:dict, prefix:str=''):
@@ -232,26 +259,41 @@ def _merge(obj, d:dict, prefix:str=''):
         else: setattr(obj, k, check_value(key, v, tp))
     return obj
 
-def from_dict(d:dict|None)->Config:
-    "A `Config` from a (possibly partial) nested mapping, checked key by key."
-    return _merge(Config(), copy.deepcopy(d or {}))
+# %% ../nbs/00_config.ipynb #7aac3cb6
+def closest(name:str, choices)->str|None:
+    "The choice nearest a misspelt `name`, for 'did you mean' messages; None if none."
+    m = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return m[0] if m else None
+
+def _hint(name:str, valid)->str:
+    m = closest(name, valid)
+    return f"; did you mean {m}?" if m else f"; valid keys: {', '.join(valid)}"
 
 # %% ../nbs/00_config.ipynb #02024443
 def to_dict(cfg:Config)->dict:
     "The config as a plain nested dict (for YAML and JSON)."
     return asdict(cfg)
 
-# %% ../nbs/00_config.ipynb #6ea13300
-class YamlLoader(yaml.SafeLoader):
-    "PyYAML's safe loader, reading `1e-3` as a number as YAML 1.2 does (PyYAML follows YAML 1.1, which wants `1.0e-3`)."
+# %% ../nbs/00_config.ipynb #c198ac71
+def apply_overrides(cfg:Config, *overrides:str)->Config:
+    "A new config with each `section.key=value` applied in order."
+    d = to_dict(cfg)
+    for o in overrides:
+        k,v = parse_override(o)
+        _deep_update(d, _nest(k, v))
+    return from_dict(d)
 
-YamlLoader.add_implicit_resolver('tag:yaml.org,2002:float',   # YAML 1.2's float: the exponent needs no dot
-    re.compile(r'^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$'), list('-+0123456789'))
+# %% ../nbs/00_config.ipynb #2e907d5c
+def _nest(key:str, v)->dict:
+    d = v
+    for k in reversed(key.split('.')): d = {k:d}
+    return d
 
-# %% ../nbs/00_config.ipynb #6cf91d90
-def load_yaml(text:str):
-    "`text` parsed with `YamlLoader`: safe (no Python objects), and `1e-3` is a float."
-    return yaml.load(text, Loader=YamlLoader)
+def _deep_update(a:dict, b:dict)->dict:
+    for k,v in b.items():
+        if isinstance(v, dict) and isinstance(a.get(k), dict): _deep_update(a[k], v)
+        else: a[k] = v
+    return a
 
 # %% ../nbs/00_config.ipynb #84b38b1c
 def parse_override(s:str)->tuple[str,Any]:
@@ -266,84 +308,103 @@ def parse_override(s:str)->tuple[str,Any]:
     except yaml.YAMLError: pass # keep the raw string
     return k, v
 
-# %% ../nbs/00_config.ipynb #c198ac71
-def _nest(key:str, v)->dict:
-    d = v
-    for k in reversed(key.split('.')): d = {k:d}
-    return d
+# %% ../nbs/00_config.ipynb #6cf91d90
+def load_yaml(text:str):
+    "`text` parsed with `YamlLoader`: safe (no Python objects), `1e-3` a float."
+    return yaml.load(text, Loader=YamlLoader)
 
-def _deep_update(a:dict, b:dict)->dict:
-    for k,v in b.items():
-        if isinstance(v, dict) and isinstance(a.get(k), dict): _deep_update(a[k], v)
-        else: a[k] = v
-    return a
+# %% ../nbs/00_config.ipynb #6ea13300
+class YamlLoader(yaml.SafeLoader):
+    "PyYAML's safe loader, reading `1e-3` as a number as YAML 1.2 does."
 
-def apply_overrides(cfg:Config, *overrides:str)->Config:
-    "A new config with each `section.key=value` applied in order."
-    d = to_dict(cfg)
-    for o in overrides:
-        k,v = parse_override(o)
-        _deep_update(d, _nest(k, v))
-    return from_dict(d)
+YamlLoader.add_implicit_resolver('tag:yaml.org,2002:float',   # YAML 1.2's float: the exponent needs no dot
+    re.compile(r'^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$'), list('-+0123456789'))
 
-# %% ../nbs/00_config.ipynb #d80ccaa0
+# %% ../nbs/00_config.ipynb #35e28268
+def validate(cfg:Config, check_files:bool=True)->Config:
+    "Check ranges, combinations and that files exist; `ConfigError` names the key."
+    _check_names(cfg)
+    _check_train(cfg.train)
+    _check_data(cfg.data)
+    if cfg.tune.trials < 1: _fail(f"tune.trials must be at least 1, got {cfg.tune.trials}")
+    if not 0 <= cfg.seed < 2**32: _fail(f"seed must be in [0, 2**32), got {cfg.seed}")
+    if not is_folder_name(cfg.experiment):
+        _fail(f"experiment must be a non-empty name without '/', got {cfg.experiment!r}")
+    if check_files: _check_files(cfg.data)
+    return cfg
+
+# %% ../nbs/00_config.ipynb #f97ae8c2
+def _fail(msg:str): raise ConfigError(msg)
+
+def _check_names(cfg:Config):
+    "Refuse a NUL byte in any string of the config."
+    for k,v in _strings(to_dict(cfg)):
+        if '\0' in v: _fail(f"{k}: {v!r} holds a NUL byte (\\0), which no name or path can contain")
+
+def _strings(o, key:str=''):
+    "Every string in a nested mapping or list (keys too), with its dotted key."
+    if isinstance(o, str): yield key, o
+    elif isinstance(o, dict):
+        for k,v in o.items():
+            yield from _strings(k, key or 'config')   # a key is a name too (grid, tune.space, model.params)
+            yield from _strings(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(o, (list, tuple)):
+        for v in o: yield from _strings(v, key)
+
+# %% ../nbs/00_config.ipynb #3a674217
+def _check_train(t:TrainConfig):
+    if t.epochs != 'auto' and t.epochs < 1: _fail(f"train.epochs must be at least 1 or 'auto', got {t.epochs}")
+    if t.batch_size != 'auto' and t.batch_size < 1:
+        _fail(f"train.batch_size must be at least 1 or 'auto', got {t.batch_size}")
+    if t.lr not in ('auto', None) and not t.lr > 0:
+        _fail(f"train.lr must be a positive number, 'auto' or null, got {t.lr}")
+    if t.wd is not None and t.wd < 0: _fail(f"train.wd must be >= 0 or null, got {t.wd}")
+    if t.early_stopping not in ('auto', None) and t.early_stopping < 1:
+        _fail(f"train.early_stopping must be at least 1 epoch, 'auto' or null, got {t.early_stopping}")
+    checkpoint_interval(t.checkpoint_every)
+
+# %% ../nbs/00_config.ipynb #2294c83d
+def _check_data(d:DataConfig):
+    if d.id_column is not None and d.kind not in (None, 'sequence'):
+        _fail(f"data.id_column is for long sequence tables, but data.kind is {d.kind!r}")
+    for k in ('valid_pct','test_pct'):
+        v = getattr(d, k)
+        if not 0 <= v < 1: _fail(f"data.{k} must be in [0, 1), got {v}")
+    if d.valid_pct == 0 and not d.split_column:
+        _fail("data.valid_pct must be above 0: training needs a validation split (or give data.split_column)")
+    if d.valid_pct + d.test_pct >= 1:
+        _fail("data.valid_pct + data.test_pct must be below 1 (something must be left to train on), "
+              f"got {d.valid_pct} + {d.test_pct}")
+    if d.num_workers is not None and d.num_workers < 0: _fail(f"data.num_workers must be >= 0, got {d.num_workers}")
+    if d.image_size is not None and d.image_size < 8:
+        _fail(f"data.image_size must be at least 8 pixels, got {d.image_size}")
+    if d.channels not in (None, 1, 3): _fail(f"data.channels must be 1, 3 or null, got {d.channels}")
+
+# %% ../nbs/00_config.ipynb #337a75af
 def _is_example(s:str|None)->bool: return bool(s) and s.startswith('example:')
 
+def _check_files(d:DataConfig):
+    for k in ('source','test_source'):
+        v = getattr(d, k)
+        if v and not _is_example(v) and not Path(v).expanduser().exists():
+            _fail(f"data.{k}: file or folder not found: {v} (relative paths are read from {Path.cwd()})")
+
+# %% ../nbs/00_config.ipynb #d80ccaa0
 def checkpoint_interval(v)->tuple[str, float]:
-    "`train.checkpoint_every` as `('auto', 0)`, `('seconds', s)` or `('epochs', n)`; `ConfigError` for anything else."
+    "`train.checkpoint_every` as `(unit, amount)`: auto, seconds or epochs."
     if v == 'auto': return 'auto', 0.
     if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0: return 'seconds', float(v)
     m = re.fullmatch(r'\s*(\d+)\s*ep(?:och)?s?\s*', str(v))
     if m and int(m.group(1)) >= 1: return 'epochs', int(m.group(1))
-    raise ConfigError(f"train.checkpoint_every: expected seconds (e.g. 300), epochs as 'Nep' (e.g. '5ep') or 'auto', got {v!r}")
+    raise ConfigError("train.checkpoint_every: expected seconds (e.g. 300), epochs as 'Nep' (e.g. '5ep') "
+                      f"or 'auto', got {v!r}")
 
-# %% ../nbs/00_config.ipynb #35e28268
-def validate(cfg:Config, check_files:bool=True)->Config:
-    "Check ranges, combinations and file existence; raise `ConfigError` naming the key."
-    d,t = cfg.data,cfg.train
-    def err(msg): raise ConfigError(msg)
-    if t.epochs != 'auto' and t.epochs < 1: err(f"train.epochs must be at least 1 or 'auto', got {t.epochs}")
-    if t.batch_size != 'auto' and t.batch_size < 1: err(f"train.batch_size must be at least 1 or 'auto', got {t.batch_size}")
-    if t.lr not in ('auto', None) and not t.lr > 0: err(f"train.lr must be a positive number, 'auto' or null, got {t.lr}")
-    if t.wd is not None and t.wd < 0: err(f"train.wd must be >= 0 or null, got {t.wd}")
-    if t.early_stopping not in ('auto', None) and t.early_stopping < 1:
-        err(f"train.early_stopping must be at least 1 epoch, 'auto' or null, got {t.early_stopping}")
-    checkpoint_interval(t.checkpoint_every)
-    if d.id_column is not None and d.kind not in (None, 'sequence'):
-        err(f"data.id_column is for long sequence tables, but data.kind is {d.kind!r}")
-    for k in ('valid_pct','test_pct'):
-        v = getattr(d, k)
-        if not 0 <= v < 1: err(f"data.{k} must be in [0, 1), got {v}")
-    if d.valid_pct == 0 and not d.split_column:
-        err("data.valid_pct must be above 0: training needs a validation split (or give data.split_column)")
-    if d.valid_pct + d.test_pct >= 1:
-        err(f"data.valid_pct + data.test_pct must be below 1 (something must be left to train on), got {d.valid_pct} + {d.test_pct}")
-    if d.num_workers is not None and d.num_workers < 0: err(f"data.num_workers must be >= 0, got {d.num_workers}")
-    if d.image_size is not None and d.image_size < 8: err(f"data.image_size must be at least 8 pixels, got {d.image_size}")
-    if d.channels not in (None, 1, 3): err(f"data.channels must be 1, 3 or null, got {d.channels}")
-    if cfg.tune.trials < 1: err(f"tune.trials must be at least 1, got {cfg.tune.trials}")
-    if not 0 <= cfg.seed < 2**32: err(f"seed must be in [0, 2**32), got {cfg.seed}")
-    if not cfg.experiment or '/' in cfg.experiment or cfg.experiment in ('.','..'):
-        err(f"experiment must be a non-empty name without '/', got {cfg.experiment!r}")
-    if check_files:
-        for k in ('source','test_source'):
-            v = getattr(d, k)
-            if v and not _is_example(v) and not Path(v).expanduser().exists():
-                err(f"data.{k}: file or folder not found: {v} (relative paths are read from {Path.cwd()})")
-    return cfg
+# %% ../nbs/00_config.ipynb #40fe7e6a
+def is_folder_name(name)->bool:
+    "Is `name` one folder name, with no path separator or NUL byte in it?"
+    return isinstance(name, str) and name not in ('', '.', '..') and not any(c in name for c in '/\\\0')
 
 # %% ../nbs/00_config.ipynb #353eedc9
-def _atomic_write_text(path:Path, text:str):
-    "Write `text` to a fresh temporary file (O_EXCL) beside `path`, then rename it over `path` (01_utils explains why)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd,tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix='.tmp', dir=path.parent); tmp = Path(tmp)
-    try:
-        if hasattr(os, 'fchmod'): os.fchmod(fd, 0o644)
-        with os.fdopen(fd, 'w', encoding='utf-8') as f: f.write(text); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-
 def read_yaml(path:Path)->dict:
     "Read a YAML mapping, with errors that name the file."
     path = Path(path)
@@ -356,43 +417,62 @@ def read_yaml(path:Path)->dict:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if d is None: return {}
     if not isinstance(d, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections (experiment, data, train, ...), got {type(d).__name__}")
+        raise ConfigError(f"{path}: expected a mapping of sections (experiment, data, train, ...), "
+                          f"got {type(d).__name__}")
     return d
-
-# %% ../nbs/00_config.ipynb #de247b5f
-def load_config(config:str|Path|dict|Config|None=None, # a YAML path, a mapping, or a `Config`
-                *overrides:str, # `section.key=value` strings
-                check_files:bool=True, # check that `data.source`/`data.test_source` exist
-               )->Config:
-    "The validated config from a file, mapping or config object, with overrides applied."
-    if isinstance(config, Config): cfg = copy.deepcopy(config)
-    elif isinstance(config, dict): cfg = from_dict(config)
-    elif config is None: cfg = Config()
-    else:
-        try: cfg = from_dict(read_yaml(config))
-        except ConfigError as e:
-            if str(e).startswith(str(config)) or 'config file' in str(e):
-                raise
-            raise ConfigError(f"{config}: {e}") from None
-    if overrides: cfg = apply_overrides(cfg, *overrides)
-    return validate(cfg, check_files=check_files)
 
 # %% ../nbs/00_config.ipynb #6c4db193
 def flat_dict(d:dict, prefix:str='')->dict:
-    "A nested mapping (a config as `to_dict` gives it) with dotted keys: `{'train': {'lr': 0.01}}` as `{'train.lr': 0.01}`."
+    "A nested mapping (a config as `to_dict` gives it) with dotted keys."
     out = {}
     for k,v in d.items():
         if isinstance(v, dict) and v: out.update(flat_dict(v, f"{prefix}{k}."))
         else: out[f"{prefix}{k}"] = v
     return out
 
+# %% ../nbs/00_config.ipynb #920907c1
+_URL_PASSWORD = re.compile(r'(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):(?P<password>[^@\s]+)@')
+
+def redact_url(s:str)->str:
+    "`s` with the password of every URL in it replaced by `***`."
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}:***@", s) if '://' in s else s
+
+def redacted(o):
+    "A copy of a nested config with every URL's password replaced by `***`."
+    if isinstance(o, str): return redact_url(o)
+    if isinstance(o, dict): return {k: redacted(v) for k,v in o.items()}
+    if isinstance(o, (list, tuple)): return type(o)(redacted(v) for v in o)
+    return o
+
 # %% ../nbs/00_config.ipynb #7ef0ba35
 def config_yaml(cfg:Config)->str:
-    "The config as YAML text, sections in schema order."
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    "The config as YAML text for a file: schema order, URL passwords redacted."
+    return yaml.safe_dump(redacted(to_dict(cfg)), sort_keys=False)
 
 # %% ../nbs/00_config.ipynb #a649c8ce
 def save_config(cfg:Config, path:Path)->Path:
     "Write `cfg` as YAML to `path`, atomically."
     _atomic_write_text(path, config_yaml(cfg))
     return Path(path)
+
+# %% ../nbs/00_config.ipynb #29c29bab
+def _atomic_write_text(path:Path, text:str):
+    "Write `text` to a fresh temporary file (O_EXCL) beside `path`, then rename it over `path`."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd,tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix='.tmp', dir=path.parent); tmp = Path(tmp)
+    try:
+        if hasattr(os, 'fchmod'): os.fchmod(fd, 0o644)
+        with os.fdopen(fd, 'w', encoding='utf-8') as f: f.write(text); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)   # the rename itself survives a power cut
+    finally:
+        if tmp.exists(): tmp.unlink()
+
+# %% ../nbs/00_config.ipynb #4b50922c
+def fsync_dir(d:Path):
+    "Flush a folder's entries, so that a rename in it survives a power cut."
+    try: fd = os.open(d, os.O_RDONLY)
+    except OSError: return
+    try: os.fsync(fd)
+    except OSError: pass
+    finally: os.close(fd)

@@ -9,90 +9,311 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image
-from fastcore.basics import store_attr
+from fastcore.basics import store_attr, patch
 from fasttransform import Pipeline
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
 from fastai.torch_core import TensorBase, TensorCategory, TensorImage, TensorImageBW
 from .config import Config, load_config
 from .utils import get_logger
-from .data_utils import (DataError, EXAMPLES, resolve_source, read_table, read_image_folder, read_image_table,
-    infer_kind, infer_task, check_target, split_columns, clean_table, fill_stats, apply_fill, norm_stats, split_rows,
-    split_from_column, series_columns, fingerprint, profile, augment_transforms, csv_options)
-from .data_utils import (cat_strings, cat_codes, encode_target, encode_table, long_to_wide, series_frame, encode_series,
-    image_item_tfms, encode_images, encode_inputs, normalized_images, _as_read, _require_columns, _img_cls, _image_bytes, _json_ids)
+from .data_utils import (DataError, EXAMPLES, resolve_source, read_table, read_image_folder,
+    read_image_table, check_target, csv_options)
+from .prepare import (infer_kind, infer_task, split_columns, clean_table, split_rows, split_from_column,
+    series_columns, fingerprint, profile)
+from .encode import fill_stats, apply_fill, norm_stats, augment_transforms
+from .encode import (cat_strings, cat_codes, encode_target, encode_table, long_to_wide, series_frame,
+    encode_series, image_item_tfms, encode_images, encode_inputs, normalized_images, _as_read, _require_columns,
+    _img_cls, _image_bytes, _json_ids)
 
 # %% auto #0
-__all__ = ['MAX_BATCH', 'MAX_LOST', 'TensorDL', 'DataBundle', 'tabular_preprocess', 'sequence_preprocess', 'load_image',
-           'image_batch_tfms', 'image_preprocess', 'read_source', 'make_splits', 'duplicates_across_splits',
-           'auto_batch_size', 'batch_size', 'build_data', 'show_batch', 'input_dl']
+__all__ = ['MAX_LOST', 'MAX_BATCH', 'build_data', 'auto_batch_size', 'batch_size', 'DataBundle', 'TensorDL', 'tabular_preprocess',
+           'sequence_preprocess', 'load_image', 'image_batch_tfms', 'image_preprocess', 'read_source', 'make_splits',
+           'duplicates_across_splits', 'show_batch', 'input_dl']
 
-# %% ../nbs/03_dataset.ipynb #b60cad27
-_MAX_TFM_CACHE = 512 * 2**20 # bytes (as float32) up to which `TensorDL(cache_tfms=True)` keeps transformed tensors
-_MAX_ON_GPU = 2 * 2**30     # bytes of tensors `TensorDL` copies to a GPU once, instead of batch by batch
+# %% ../nbs/03_dataset.ipynb #7d218935
+def build_data(config, # a `Config`, a dict or a YAML path
+               splits:dict|None=None, # a saved split to reuse exactly
+               device=None, # put batches on this device
+               # a saved run's preprocessing, used instead of deriving it from the training split
+               preprocess:dict|None=None,
+               fingerprint:str|None=None, # the sha256 the data must have (a saved run's); other data is refused
+              )->DataBundle:
+    "Read, clean, split and encode the data of `config` into loaders."
+    cfg = load_config(config)
+    items,root,test_items,info = _read_sources(cfg, fingerprint)
+    if info['kind'] == 'image': return _build_images(cfg, items, root, test_items, splits, info, device, preprocess)
+    cols,test_items = _columns(cfg, items, test_items, info)
+    items,test_items = _clean(cfg, items, test_items, info, cols)
+    splits,allitems = _split(cfg, items, test_items, splits, info, cols)
+    pre = preprocess or _preprocess(cfg, allitems.loc[splits['train']], info, cols)
+    target = info['target']
+    tensors = {k: _encode_split(pre, allitems.loc[v], info['kind'], target) for k,v in splits.items() if len(v)}
+    bs = batch_size(cfg, len(splits['train']), info['kind'])
+    trn,val,tst = _loaders(tensors, [None]*len(tensors['train']), bs, lambda aug: [], None, device)
+    classes = target if info['task'] == 'classification' else None
+    info.update(profile(items, classes), split_sizes={k:len(v) for k,v in splits.items()})
+    info['class_counts_by_split'] = _class_counts(allitems, target, splits) if classes else None
+    return DataBundle(DataLoaders(trn, val, device=device), tst, pre, splits, info, allitems)
 
-def _on_gpu(tensors:tuple, device)->tuple:
-    "The tensors on `device` if it is a GPU with room for them (each batch is then an index on the GPU), else as they are."
-    if device is None or torch.device(device).type != 'cuda': return tensors
-    size = sum(t.numel() * t.element_size() for t in tensors)
-    free,_ = torch.cuda.mem_get_info(torch.device(device))
-    return tuple(t.to(device) for t in tensors) if size <= min(_MAX_ON_GPU, free // 4) else tensors
+# %% ../nbs/03_dataset.ipynb #cdf8e151
+def _encode_split(pre:dict, df:pd.DataFrame, kind:str, target:str)->tuple:
+    "The input tensors and the target of the rows `df`."
+    x = encode_table(pre, df, 'training data') if kind == 'tabular' else (encode_series(pre, df, 'training data'),)
+    return (*x, encode_target(pre, df[target]))
 
-class TensorDL(DataLoader):
-    "A fastai `DataLoader` over in-memory tensors: a batch is one index into each tensor, no per-item Python."
-    def __init__(self, tensors:tuple, # equal-length tensors, e.g. (x, y) or (x_cat, x_cont, y)
-                 bs:int=64, shuffle:bool=False, drop_last:bool=False,
-                 after_batch=None, # batch transforms (a list or a `Pipeline`)
-                 split_idx:int|None=None, # 0 for training (augmentations on), 1 for validation
-                 types=None, # a fastai tensor type per tensor (or None to keep as is)
-                 n_inp:int|None=None, # how many tensors are inputs (default: all but the last)
-                 device=None,
-                 cache_tfms:bool=False, # apply batch transforms once, if they fit `_MAX_TFM_CACHE`; only for transforms without randomness
-                 **kwargs):
-        self.tensors,self.types,self.split_idx = _on_gpu(tuple(tensors), device),list(types or [None]*len(tensors)),split_idx
-        self.n_inp = len(self.tensors) - 1 if n_inp is None else n_inp
-        n = len(self.tensors[0])
-        if any(len(t) != n for t in self.tensors):
-            raise ValueError(f"tensors differ in length: {[len(t) for t in self.tensors]}")
-        fs = after_batch.fs if isinstance(after_batch, Pipeline) else after_batch
-        super().__init__(dataset=None, bs=bs, shuffle=shuffle, drop_last=drop_last, n=n, indexed=True, device=device,
-                         after_batch=Pipeline(fs, split_idx=split_idx))
-        self.cache_tfms,self.cached = cache_tfms,None
-        if cache_tfms and n and len(self.after_batch.fs) and 4 * sum(t.numel() for t in self.tensors) <= _MAX_TFM_CACHE:
-            self.cached = tuple(torch.cat(o) for o in zip(*[self._batch(slice(i, i+bs)) for i in range(0, n, bs)]))
+# %% ../nbs/03_dataset.ipynb #8469954f
+def _read_sources(cfg:Config, fingerprint:str|None)->tuple:
+    "The source's items (and the test source's), their root folder, and the data record so far."
+    d = cfg.data
+    if not d.source:
+        raise DataError("data.source is required: a file, a folder, or example:NAME")
+    items,root,kind,task,target = read_source(d.source, d)
+    test_items = _read_test_source(d, kind)
+    info = _data_record(d, items, kind, task, target, fingerprint)
+    _check_split_columns(d, items, Path(info['path']))
+    return items,root,test_items,info
 
-    def _batch(self, ix)->tuple:
-        "Items `ix`, typed, on the device, through the batch transforms, as plain tensors."
-        b = tuple(t[ix] if tp is None else tp(t[ix]) for t,tp in zip(self.tensors, self.types))
-        if self.device is not None: b = tuple(t.to(self.device) for t in b)   # fastai's `to_device` walks the batch in Python
-        if len(self.after_batch.fs): b = self.after_batch(b)   # an empty `Pipeline` still costs a call per batch
-        return tuple(o.as_subclass(torch.Tensor) if isinstance(o, TensorBase) else o for o in b)
+# %% ../nbs/03_dataset.ipynb #f6f0d159
+def _read_test_source(d, kind:str)->pd.DataFrame|None:
+    "The items of `data.test_source` (None without one), which must be of the source's kind."
+    if not d.test_source: return None
+    test_items,_,test_kind,_,_ = read_source(d.test_source, d)
+    if test_kind != kind:
+        raise DataError(f"data.test_source holds {test_kind} data but data.source holds {kind} data")
+    return test_items
 
-    def order(self)->torch.Tensor|None:
-        "The rows of one epoch, in order: shuffled for training, None for all rows as they are."
-        return torch.randperm(self.n) if self.shuffle else None
+# %% ../nbs/03_dataset.ipynb #4d70fd80
+def _data_record(d, items:pd.DataFrame, kind:str, task:str, target:str|None, fingerprint:str|None)->dict:
+    src = resolve_source(d.source)
+    info = dict(source=d.source, path=str(src), kind=kind, task=task, target=target,
+                inferred=[k for k in ('kind', 'task') if getattr(d, k) is None],  # what the config left to dlproj
+                fingerprint=_fingerprint(src, fingerprint), rows=len(items))
+    if d.task is None and kind != 'image': info['task_reason'] = _task_reason(items[target], task)
+    return info
 
-    def __iter__(self):
-        n,bs = self.n,self.bs
-        idxs = self.order()
-        stop = n - n % bs if self.drop_last else n
-        self.before_iter()
-        for i in range(0, stop, bs):
-            ix = idxs[i:i+bs] if idxs is not None else slice(i, min(i+bs, n))
-            yield tuple(t[ix] for t in self.cached) if self.cached is not None else self._batch(ix)
-        self.after_iter()
+def _check_split_columns(d, items:pd.DataFrame, src:Path):
+    for k in ('group_column', 'split_column'):
+        c = getattr(d, k)
+        if c and c not in items.columns:
+            raise DataError(f"data.{k} {c!r} is not a column of {src.name}; columns present: {list(items.columns)}")
 
-    def new(self, tensors=None, **kwargs):
-        "A copy with some settings changed (fastai calls this for `get_preds`)."
-        kw = dict(bs=self.bs, shuffle=self.shuffle, drop_last=self.drop_last, after_batch=self.after_batch,
-                  split_idx=self.split_idx, types=self.types, n_inp=self.n_inp, device=self.device, cache_tfms=self.cache_tfms)
-        kw.update({k:v for k,v in kwargs.items() if k in kw})
-        return TensorDL(self.tensors if tensors is None else tensors, **kw)
+# %% ../nbs/03_dataset.ipynb #141232b3
+def _columns(cfg:Config, items:pd.DataFrame, test_items, info:dict)->tuple:
+    "The input columns (and a long table's channels and ids), and the test items matched to them."
+    d,target,src = cfg.data,info['target'],Path(info['path'])
+    drop = list(d.drop_columns) + [c for c in (d.split_column, d.group_column) if c]
+    channels,long = None,None
+    if info['kind'] == 'tabular':
+        cat_names,cont_names = split_columns(items, target, d.cat_names, d.cont_names, drop=drop)
+    elif items.attrs.get('channels'):   # a long table, pivoted: every channel's steps
+        cat_names,cont_names,channels,long,test_items = _long_columns(items, test_items, target)
+    else:
+        cat_names,cont_names = [],(d.cont_names or series_columns(items.drop(columns=[target, *drop], errors='ignore')))
+        if not cont_names:
+            raise DataError(f"{src.name}: no series found: a sequence table needs numbered numeric columns "
+                            "(t0, t1, ... or x_1, x_2, ...), or list them in data.cont_names; "
+                            f"columns present: {list(items.columns)[:20]}")
+    return dict(cat_names=cat_names, cont_names=cont_names, channels=channels, long=long),test_items
+
+def _long_columns(items:pd.DataFrame, test_items, target:str)->tuple:
+    cont_names = [c for c in items.columns if c != target]
+    long = dict(id_column=items.attrs['id_column'], time_column=items.attrs['time_column'])
+    channels = items.attrs['channels']
+    if test_items is not None:   # pivoted by `read_source` too; cut or padded to the training length
+        if test_items.attrs.get('channels') != channels:
+            raise DataError("data.test_source must be a long table (or .ts file) with the channels of "
+                            f"data.source: {channels}")
+        test_items = test_items.reindex(columns=[target, *cont_names])
+    return [],cont_names,channels,long,test_items
+
+# %% ../nbs/03_dataset.ipynb #d99486b0
+def _clean(cfg:Config, items:pd.DataFrame, test_items, info:dict, cols:dict)->tuple:
+    target,cat_names,cont_names = info['target'],cols['cat_names'],cols['cont_names']
+    items,report = clean_table(items, cfg.data, target, cat_names, cont_names)
+    info.update(report)
+    if test_items is not None:
+        # short test series leave steps empty
+        test_conts = cont_names if cols['channels'] is None else []
+        test_items,_ = clean_table(test_items, cfg.data, target, cat_names, test_conts)
+        test_items.index = [f"test:{i}" for i in test_items.index]
+    return items,test_items
+
+# %% ../nbs/03_dataset.ipynb #a48b13d7
+def _split(cfg:Config, items:pd.DataFrame, test_items, splits:dict|None, info:dict, cols:dict)->tuple:
+    splits_made = splits is None
+    if splits_made:
+        splits = make_splits(items, info['target'], info['task'], cfg, has_test_source=test_items is not None)
+        if test_items is not None: splits['test'] = list(test_items.index)
+    splits = {k:_json_ids(v) for k,v in splits.items()}
+    _check_valid(splits)
+    allitems = pd.concat([items, test_items]) if test_items is not None else items
+    _check_saved_splits(splits, allitems)
+    columns = [*cols['cat_names'], *cols['cont_names'], info['target']]
+    info['duplicates_across_splits'] = dup = duplicates_across_splits(allitems, columns, splits)
+    # said once, when the split is made (not again at resume or evaluation)
+    if (dup['valid'] or dup['test']) and splits_made:
+        get_logger('data').warning(
+            f"{dup['valid']} validation and {dup['test']} test row(s) are exact copies (inputs and target) "
+            "of training rows, so their scores overstate how well the model does on new data; " +
+            ("remove them from data.test_source" if cfg.data.drop_duplicates
+             else "set data.drop_duplicates: true to keep one copy of each row"))
+    return splits,allitems
+
+# %% ../nbs/03_dataset.ipynb #29cafba4
+def _preprocess(cfg:Config, train:pd.DataFrame, info:dict, cols:dict)->dict:
+    if info['kind'] == 'tabular':
+        return tabular_preprocess(train, info['target'], info['task'], cols['cat_names'], cols['cont_names'], cfg.data)
+    return sequence_preprocess(train, info['target'], info['task'], cols['cont_names'], cfg.data,
+                               cols['channels'], cols['long'])
+
+def _class_counts(items, label, splits)->dict:
+    return {k: {str(c):int(n) for c,n in items.loc[v, label].astype(str).value_counts().sort_index().items()}
+            for k,v in splits.items()}
+
+# %% ../nbs/03_dataset.ipynb #e9b549fb
+def _build_images(cfg, items, root, test_items, splits, info, device, saved=None)->DataBundle:
+    "`build_data` for images: the file table split, then decoded into memory or read lazily."
+    items,test_items = _image_items(cfg.data, items, test_items)
+    if splits is None:
+        splits = make_splits(items, 'label', 'classification', cfg, has_test_source=test_items is not None)
+        if test_items is not None: splits['test'] = list(test_items.index)
+    allitems = pd.concat([items, test_items]) if test_items is not None else items
+    _check_valid(splits)
+    _check_saved_splits(splits, allitems)
+    pre = dict(saved) if saved else image_preprocess(allitems.loc[splits['train']], root, cfg.data)
+    files = {k: [Path(p) if Path(p).is_absolute() else root/p for p in allitems.loc[v, 'path']]
+             for k,v in splits.items()}
+    in_memory = _fits_in_memory(cfg.data, allitems, pre)
+    if items.attrs.get('skipped'): info['skipped_files'] = list(items.attrs['skipped'])
+    info.update(split_sizes={k:len(v) for k,v in splits.items()}, in_memory=in_memory,
+                class_counts=allitems['label'].astype(str).value_counts().sort_index().to_dict(),
+                class_counts_by_split=_class_counts(allitems, 'label', splits), columns=['path','label'])
+    if in_memory: dls,tst = _in_memory_image_loaders(cfg, pre, files, allitems, splits, info, device, saved)
+    else:
+        if not saved: pre['mean'],pre['std'] = _sample_image_stats(pre, files['train'], cfg.seed)
+        dls,tst = _lazy_image_loaders(pre, allitems, root, splits, cfg, device)
+    info['split_sizes'] = {k:len(v) for k,v in splits.items()}
+    return DataBundle(dls, tst, pre, {k:_json_ids(v) for k,v in splits.items()}, info, allitems, root)
+
+# %% ../nbs/03_dataset.ipynb #f71b0429
+def _image_items(d, items:pd.DataFrame, test_items)->tuple:
+    items = items.copy(); items['path'] = [str(Path(p)) for p in items['path']]
+    items.index = items['path'].values
+    for what,it in (('data.source', items), ('data.test_source', test_items)):
+        if it is not None and it.attrs.get('skipped'):
+            _check_lost(what, len(it) + len(it.attrs['skipped']), it.attrs['skipped'])
+    if test_items is not None:
+        test_root = resolve_source(d.test_source).resolve()
+        test_root = test_root if test_root.is_dir() else test_root.parent
+        test_items = test_items.copy(); test_items['path'] = [str(test_root/p) for p in test_items['path']]
+        test_items.index = [f"test:{p}" for p in test_items['path']]
+    return items, test_items
+
+def _fits_in_memory(d, items:pd.DataFrame, pre:dict)->bool:
+    "`data.in_memory`; when null, whether the decoded images fit in `_MAX_IN_MEMORY` bytes."
+    c,(h,w) = pre['channels'],pre['image_size']
+    return d.in_memory if d.in_memory is not None else len(items)*c*h*w <= _MAX_IN_MEMORY
+
+# %% ../nbs/03_dataset.ipynb #d13df75a
+def _in_memory_image_loaders(cfg, pre:dict, files:dict, items, splits:dict, info:dict, device, saved)->tuple:
+    "`TensorDL`s over the decoded images of each split, and the test loader."
+    tensors,skipped = {},[]
+    for k,paths in files.items():
+        if not paths: continue
+        x,lost = encode_images(pre, paths, training=True); skipped += lost
+        _check_lost(f"the {k} split", len(paths), lost)
+        keep = [i for i,f in enumerate(paths) if str(f) not in {s for s,_ in lost}]
+        ids = [splits[k][i] for i in keep]
+        tensors[k] = (x, encode_target(pre, items.loc[ids, 'label']))
+        splits[k] = ids
+    if skipped:
+        info['skipped_files'] = info.get('skipped_files', []) + [dict(path=p, reason=r) for p,r in skipped]
+    if not saved: pre['mean'],pre['std'] = _image_stats(tensors['train'][0])
+    trn,val,tst = _loaders(tensors, [TensorImage, TensorCategory], batch_size(cfg, len(splits['train']), 'image'),
+                           lambda aug: image_batch_tfms(pre, aug), cfg.data.augment, device)
+    return DataLoaders(trn, val, device=device), tst
+
+# %% ../nbs/03_dataset.ipynb #2362fbe7
+def _sample_image_stats(pre:dict, train_files:list, seed:int)->tuple[list,list]:
+    pick = np.random.default_rng(seed).permutation(len(train_files))[:_STATS_SAMPLE]
+    sample,_ = encode_images(pre, [train_files[i] for i in sorted(pick)], training=True)
+    return _image_stats(sample)
+
+# %% ../nbs/03_dataset.ipynb #bad23f3a
+MAX_LOST = 3  # unreadable files a split may lose (and 1 %) before it is an error
+
+def _check_lost(what:str, n:int, skipped:list):
+    if len(skipped) > max(MAX_LOST, n // 100) or (n and len(skipped) == n):
+        p,r = (skipped[0]['path'],skipped[0]['reason']) if isinstance(skipped[0], dict) else skipped[0]
+        raise DataError(f"{what} lost {len(skipped)} of its {n} image(s) as unreadable, e.g. {p} ({r}); "
+                        "check the paths (relative paths in a table are read from the table's folder) and the files")
+
+# %% ../nbs/03_dataset.ipynb #e2b9cab9
+def _lazy_image_loaders(pre, items, root, splits, cfg, device):
+    "fastai `DataBlock` loaders that decode files on the fly, with the in-memory path's transforms."
+    from fastai.data.block import DataBlock, CategoryBlock
+    from fastai.data.transforms import ColReader, IndexSplitter
+    from fastai.vision.data import ImageBlock
+    df = items.loc[splits['train'] + splits['valid']].reset_index(drop=True)
+    path_of = lambda r: Path(r['path']) if Path(r['path']).is_absolute() else root/r['path']
+    dblock = DataBlock(blocks=(ImageBlock(cls=_img_cls(pre)), CategoryBlock(vocab=pre['classes'])),
+                       get_x=path_of, get_y=ColReader('label'),
+                       splitter=IndexSplitter(list(range(len(splits['train']), len(df)))),
+                       item_tfms=image_item_tfms(pre), batch_tfms=image_batch_tfms(pre, cfg.data.augment))
+    gpu = device is not None and torch.device(device).type == 'cuda'
+    workers = cfg.data.num_workers
+    # decoding keeps a GPU fed; on a CPU it would take training's cores
+    if workers is None: workers = min(8, os.cpu_count() or 1) if gpu else 0
+    dls = dblock.dataloaders(df, bs=batch_size(cfg, len(splits['train']), 'image'), num_workers=workers,
+                             pin_memory=gpu, device=device)
+    test = items.loc[splits['test']].reset_index(drop=True) if splits.get('test') else None
+    return dls, (dls.test_dl(test, with_labels=True) if test is not None else None)
+
+# %% ../nbs/03_dataset.ipynb #ee4a8263
+MAX_BATCH = {'tabular': 128, 'image': 128, 'sequence': 32}  # the largest automatic batch size of each kind
+
+def auto_batch_size(n:int, # training rows
+                    kind:str='tabular', # the data kind, for its largest batch
+                   )->int:
+    "`batch_size: auto`: the power of two below `n/8`, from 8 to the kind's largest."
+    return int(min(MAX_BATCH[kind], max(8, 2**math.floor(math.log2(max(n, 1) / 8)))))
+
+# %% ../nbs/03_dataset.ipynb #4daf75ed
+def batch_size(cfg:Config, n:int, kind:str)->int:
+    "The configured batch size, or `auto_batch_size(n, kind)`."
+    return auto_batch_size(n, kind) if cfg.train.batch_size == 'auto' else cfg.train.batch_size
+
+# %% ../nbs/03_dataset.ipynb #13e9edd6
+def _loaders(tensors:dict, types, bs, batch_tfms, aug, device, drop_last=True)->tuple:
+    # training batches are augmented: transform each batch anew
+    random = aug is not None and bool(augment_transforms(aug))
+    def loader(k, train):
+        return TensorDL(tensors[k], bs=bs, shuffle=train, drop_last=train and len(tensors[k][0]) > bs and drop_last,
+                        after_batch=batch_tfms(aug if train else None), split_idx=0 if train else 1, types=types,
+                        device=device, cache_tfms=not (train and random))
+    test = loader('test', False) if 'test' in tensors and len(tensors['test'][0]) else None
+    return loader('train', True), loader('valid', False), test
+
+# %% ../nbs/03_dataset.ipynb #25593041
+def _task_reason(y:pd.Series, task:str)->str:
+    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    what = ('whole numbers' if task == 'classification' else 'numbers') if numeric else 'labels'
+    why = (f"{task}: the target {y.name!r} holds {y.nunique()} distinct {what}" +
+           f"; set data.task={'regression' if task == 'classification' else 'classification'} if that is wrong")
+    get_logger('data').info(f"inferred data.task={why}")
+    return why
+
+def _fingerprint(src:Path, expected:str|None)->str:
+    fp = fingerprint(src)
+    if expected and fp != expected:
+        raise DataError(f"{src} changed since the run was trained: sha256 {fp} now, {expected} in the run's "
+                        "data.json; the saved split names rows of the old data (train a new run on the new data)")
+    return fp
 
 # %% ../nbs/03_dataset.ipynb #86909ea8
 @dataclass
 class DataBundle:
-    "What `build_data` returns: loaders, the test loader, the split, the data record and the preprocessing."
+    "What `build_data` returns: loaders, split, data record and preprocessing."
     dls: DataLoaders            # train (shuffled) and valid loaders
     test_dl: DataLoader|None    # the test split, labelled, with the validation pipeline
     preprocess: dict            # JSON-able: everything needed to encode new inputs (see `encode_inputs`)
@@ -108,14 +329,81 @@ class DataBundle:
     @property
     def classes(self): return self.preprocess.get('classes')
 
-# %% ../nbs/03_dataset.ipynb #40b27613
-def _classes(y:pd.Series)->list[str]:
-    "Class names in index order: numbers sorted as numbers (`2` before `10`), anything else alphabetically."
-    vals = set(cat_strings(y.dropna()))
-    try: return sorted(vals, key=float)
-    except ValueError: return sorted(vals)
+# %% ../nbs/03_dataset.ipynb #b60cad27
+class TensorDL(DataLoader):
+    "A fastai `DataLoader` over in-memory tensors: a batch is one index per tensor."
+    def __init__(self, tensors:tuple, # equal-length tensors, e.g. (x, y) or (x_cat, x_cont, y)
+                 bs:int=64, shuffle:bool=False, drop_last:bool=False,
+                 after_batch=None, # batch transforms (a list or a `Pipeline`)
+                 split_idx:int|None=None, # 0 for training (augmentations on), 1 for validation
+                 types=None, # a fastai tensor type per tensor (or None to keep as is)
+                 n_inp:int|None=None, # how many tensors are inputs (default: all but the last)
+                 device=None,
+                 # apply batch transforms once, if they fit `_MAX_TFM_CACHE`; only for transforms without randomness
+                 cache_tfms:bool=False,
+                 **kwargs):
+        self.tensors,self.types,self.split_idx = (_on_gpu(tuple(tensors), device),list(types or [None]*len(tensors)),
+                                                  split_idx)
+        self.n_inp = len(self.tensors) - 1 if n_inp is None else n_inp
+        n = len(self.tensors[0])
+        if any(len(t) != n for t in self.tensors):
+            raise ValueError(f"tensors differ in length: {[len(t) for t in self.tensors]}")
+        fs = after_batch.fs if isinstance(after_batch, Pipeline) else after_batch
+        super().__init__(dataset=None, bs=bs, shuffle=shuffle, drop_last=drop_last, n=n, indexed=True, device=device,
+                         after_batch=Pipeline(fs, split_idx=split_idx))
+        self.cache_tfms,self.cached = cache_tfms,None
+        if cache_tfms and n and len(self.after_batch.fs) and 4*sum(t.numel() for t in self.tensors) <= _MAX_TFM_CACHE:
+            self.cached = tuple(torch.cat(o) for o in zip(*[self._batch(slice(i, i+bs)) for i in range(0, n, bs)]))
 
-def tabular_preprocess(train:pd.DataFrame, target:str, task:str, cat_names:list, cont_names:list, data_cfg)->dict:
+    def _batch(self, ix)->tuple:
+        "Items `ix`, typed, on the device, through the batch transforms, as plain tensors."
+        b = tuple(t[ix] if tp is None else tp(t[ix]) for t,tp in zip(self.tensors, self.types))
+        # fastai's `to_device` walks the batch in Python
+        if self.device is not None: b = tuple(t.to(self.device) for t in b)
+        if len(self.after_batch.fs): b = self.after_batch(b)   # an empty `Pipeline` still costs a call per batch
+        return tuple(o.as_subclass(torch.Tensor) if isinstance(o, TensorBase) else o for o in b)
+
+# %% ../nbs/03_dataset.ipynb #09113beb
+@patch
+def order(self:TensorDL)->torch.Tensor|None:
+    "The rows of one epoch, in order: shuffled for training, None for all rows as they are."
+    return torch.randperm(self.n) if self.shuffle else None
+
+@patch
+def __iter__(self:TensorDL):
+    n,bs = self.n,self.bs
+    idxs = self.order()
+    stop = n - n % bs if self.drop_last else n
+    self.before_iter()
+    for i in range(0, stop, bs):
+        ix = idxs[i:i+bs] if idxs is not None else slice(i, min(i+bs, n))
+        yield tuple(t[ix] for t in self.cached) if self.cached is not None else self._batch(ix)
+    self.after_iter()
+
+# %% ../nbs/03_dataset.ipynb #9f33dd85
+@patch
+def new(self:TensorDL, tensors=None, **kwargs):
+    "A copy with some settings changed (fastai calls this for `get_preds`)."
+    kw = dict(bs=self.bs, shuffle=self.shuffle, drop_last=self.drop_last, after_batch=self.after_batch,
+              split_idx=self.split_idx, types=self.types, n_inp=self.n_inp, device=self.device,
+              cache_tfms=self.cache_tfms)
+    kw.update({k:v for k,v in kwargs.items() if k in kw})
+    return TensorDL(self.tensors if tensors is None else tensors, **kw)
+
+# %% ../nbs/03_dataset.ipynb #a7fd8a5b
+_MAX_TFM_CACHE = 512 * 2**20 # bytes (as float32) up to which `TensorDL(cache_tfms=True)` keeps transformed tensors
+_MAX_ON_GPU = 2 * 2**30     # bytes of tensors `TensorDL` copies to a GPU once, instead of batch by batch
+
+def _on_gpu(tensors:tuple, device)->tuple:
+    "The tensors on `device` if it is a GPU with room for them, else as they are."
+    if device is None or torch.device(device).type != 'cuda': return tensors
+    size = sum(t.numel() * t.element_size() for t in tensors)
+    free,_ = torch.cuda.mem_get_info(torch.device(device))
+    return tuple(t.to(device) for t in tensors) if size <= min(_MAX_ON_GPU, free // 4) else tensors
+
+# %% ../nbs/03_dataset.ipynb #40b27613
+def tabular_preprocess(train:pd.DataFrame, target:str, task:str, cat_names:list, cont_names:list,
+                       data_cfg)->dict:
     "Statistics for encoding a table, computed on the training rows only."
     fill = fill_stats(train, cont_names, data_cfg.fill_missing, data_cfg.fill_value)
     filled,na_cols = apply_fill(train, fill, cat_names)
@@ -129,27 +417,37 @@ def tabular_preprocess(train:pd.DataFrame, target:str, task:str, cat_names:list,
                emb_szs=[[len(cats[c]), emb_sz_rule(len(cats[c]))] for c in cat_all], n_cont=len(cont_names))
     return _with_target(pre, train[target], task)
 
+# %% ../nbs/03_dataset.ipynb #35f31e65
 def _with_target(pre:dict, y:pd.Series, task:str)->dict:
-    "Classes or target statistics from the training rows; a target nothing can be learnt from is refused here, before any run exists."
+    "Classes or target statistics from the training rows; a target with nothing to learn is refused."
     if task == 'classification':
         classes = _classes(y)
         if len(classes) < 2:
             raise DataError(f"target {pre['target']!r}: the training rows hold one class ({classes[0]!r} x {len(y)}); "
-                            "classification needs at least two (add rows of another class, or use data.task=regression)")
+                            "classification needs at least two (add rows of another class, "
+                            "or use data.task=regression)")
         pre.update(classes=classes, n_out=len(classes))
     else:
         y = pd.to_numeric(y, errors='coerce')
         if not y.std() > 0:
-            raise DataError(f"target {pre['target']!r} is constant ({y.iloc[0]!r}) in the training rows: there is nothing to predict")
+            raise DataError(f"target {pre['target']!r} is constant ({y.iloc[0]!r}) in the training rows: "
+                            "there is nothing to predict")
         pre.update(n_out=1, target_mean=float(y.mean()), target_std=float(y.std()))
     return pre
+
+# %% ../nbs/03_dataset.ipynb #3e151956
+def _classes(y:pd.Series)->list[str]:
+    "Class names in index order: numbers sorted as numbers (`2` before `10`), anything else alphabetically."
+    vals = set(cat_strings(y.dropna()))
+    try: return sorted(vals, key=float)
+    except ValueError: return sorted(vals)
 
 # %% ../nbs/03_dataset.ipynb #e036691b
 def sequence_preprocess(train:pd.DataFrame, target:str, task:str, series_columns:list, data_cfg,
                         channels:list|None=None, # channel names (several for multivariate series); None: one
                         long:dict|None=None, # `{id_column, time_column}` for a long source
                        )->dict:
-    "Series columns, channels and normalization statistics (per channel) from the training rows."
+    "Series columns, channels and per-channel statistics of the training rows."
     C = len(channels or [None]); L = len(series_columns) // C
     v = train[series_columns].to_numpy(np.float64).reshape(len(train), C, L)
     if data_cfg.normalize and data_cfg.series_norm == 'dataset':
@@ -167,7 +465,7 @@ _MAX_IN_MEMORY = 2 * 2**30 # bytes of decoded uint8 images we are willing to hol
 _STATS_SAMPLE = 2000       # training images the lazy path reads to compute normalization statistics
 
 def load_image(pre:dict, path)->TensorImage:
-    "One image as a uint8 `TensorImage` `[C,H,W]`, through the training item pipeline."
+    "One image as a uint8 `TensorImage` `[C,H,W]`, through the training pipeline."
     return (TensorImageBW if pre['channels'] == 1 else TensorImage)(_image_bytes(pre, path))
 
 # %% ../nbs/03_dataset.ipynb #c6677213
@@ -193,39 +491,47 @@ def _image_stats(x:torch.Tensor)->tuple[list,list]:
     return x.mean((0,2,3)).tolist(), x.std((0,2,3)).clamp_min(1e-3).tolist()
 
 # %% ../nbs/03_dataset.ipynb #8ed93c7d
-def _example_defaults(source:str)->dict:
-    return EXAMPLES.get(source.split(':',1)[1], {}) if str(source).startswith('example:') else {}
-
 def read_source(source, data_cfg)->tuple[pd.DataFrame, Path|None, str, str, str|None]:
     "`(items, root, kind, task, target)` for a data source."
     ex = _example_defaults(source)
     path = resolve_source(source)
     target = data_cfg.target or ex.get('target')
-    if path.is_dir():
-        items,root,kind = read_image_folder(path),path,'image'
-    else:
-        df = read_table(path, data_cfg.sheet, **csv_options(data_cfg))
-        ignore = [c for c in (target, data_cfg.split_column, data_cfg.group_column, *data_cfg.drop_columns) if c]
-        kind = data_cfg.kind or ex.get('kind') or ('sequence' if data_cfg.id_column else infer_kind(path, df, ignore))
-        if kind == 'image':
-            items = read_image_table(path, data_cfg.path_column, target, data_cfg.sheet, **csv_options(data_cfg))
-            root,pcol = Path(items.attrs['root']),items.attrs['path_column']
-            if target is None:
-                raise DataError(f"data.target is required for a table of images; columns in {path.name}: {list(items.columns)}")
-            items = items[[pcol, target]].rename(columns={pcol:'path', target:'label'})
-        elif kind == 'sequence' and (data_cfg.id_column or df.attrs.get('id_column')):
-            target = target or df.attrs.get('target')
-            items,root = long_to_wide(df, data_cfg.id_column or df.attrs['id_column'], data_cfg.time_column or df.attrs.get('time_column'),
-                                      target, channels=data_cfg.cont_names, what=str(path.name)),None
-        else: items,root = df,None
+    if path.is_dir(): items,root,kind = read_image_folder(path),path,'image'
+    else: items,root,kind,target = _read_table_source(path, data_cfg, ex, target)
     if data_cfg.kind and data_cfg.kind != kind and kind == 'image':
-        raise DataError(f"data.kind={data_cfg.kind} but {path} is a folder of images; use data.kind=image or another source")
+        raise DataError(f"data.kind={data_cfg.kind} but {path} is a folder of images; "
+                        "use data.kind=image or another source")
     if kind != 'image':
         if target is None:
-            raise DataError(f"data.target is required for a {kind} table; columns in {path.name}: {list(items.columns)}")
+            raise DataError(f"data.target is required for a {kind} table; "
+                            f"columns in {path.name}: {list(items.columns)}")
         check_target(items, target, path)
     task = 'classification' if kind == 'image' else (data_cfg.task or ex.get('task') or infer_task(items[target]))
     return items, root, kind, task, target
+
+def _example_defaults(source:str)->dict:
+    return EXAMPLES.get(source.split(':',1)[1], {}) if str(source).startswith('example:') else {}
+
+# %% ../nbs/03_dataset.ipynb #fe14127b
+def _read_table_source(path:Path, data_cfg, ex:dict, target:str|None)->tuple:
+    "`(items, root, kind, target)` for a table file."
+    df = read_table(path, data_cfg.sheet, **csv_options(data_cfg))
+    ignore = [c for c in (target, data_cfg.split_column, data_cfg.group_column, *data_cfg.drop_columns) if c]
+    kind = data_cfg.kind or ex.get('kind') or ('sequence' if data_cfg.id_column else infer_kind(path, df, ignore))
+    if kind == 'image':
+        items = read_image_table(path, data_cfg.path_column, target, data_cfg.sheet, **csv_options(data_cfg))
+        root,path_column = Path(items.attrs['root']),items.attrs['path_column']
+        if target is None:
+            raise DataError(f"data.target is required for a table of images; "
+                            f"columns in {path.name}: {list(items.columns)}")
+        return items[[path_column, target]].rename(columns={path_column:'path', target:'label'}), root, kind, target
+    if kind == 'sequence' and (data_cfg.id_column or df.attrs.get('id_column')):
+        target = target or df.attrs.get('target')
+        items = long_to_wide(df, data_cfg.id_column or df.attrs['id_column'],
+                             data_cfg.time_column or df.attrs.get('time_column'), target,
+                             channels=data_cfg.cont_names, what=str(path.name))
+        return items, None, kind, target
+    return df, None, kind, target
 
 # %% ../nbs/03_dataset.ipynb #44613e99
 def make_splits(items:pd.DataFrame, label:str, task:str, cfg:Config, has_test_source:bool=False)->dict:
@@ -241,12 +547,14 @@ def duplicates_across_splits(items:pd.DataFrame, # the clean table, indexed by r
                              cols:list[str], # the columns that make two rows the same: inputs and target
                              splits:dict, # row ids per split
                             )->dict[str,int]:
-    "How many rows of the validation and test splits are exact copies (on `cols`) of a training row."
+    "How many validation and test rows are exact copies of a training row."
     try: h = pd.util.hash_pandas_object(items[cols], index=False)
-    except TypeError: h = pd.util.hash_pandas_object(items[cols].astype(str), index=False)   # unhashable cells (lists from JSON)
+    except TypeError:   # unhashable cells (lists from JSON)
+        h = pd.util.hash_pandas_object(items[cols].astype(str), index=False)
     seen = set(h.loc[splits['train']])
     return {k: int(h.loc[splits.get(k, [])].isin(seen).sum()) for k in ('valid', 'test')}
 
+# %% ../nbs/03_dataset.ipynb #75fd5ac7
 def _check_valid(splits:dict):
     if not splits.get('valid'):
         raise DataError("the validation split is empty: training needs one "
@@ -260,252 +568,29 @@ def _check_saved_splits(splits:dict, items:pd.DataFrame):
             raise DataError(f"saved split {k!r} names {len(missing)} row(s) not in the data (e.g. {missing[:3]}): "
                             "the data changed since the run")
 
-# %% ../nbs/03_dataset.ipynb #ee4a8263
-MAX_BATCH = {'tabular': 128, 'image': 128, 'sequence': 32}  # the largest automatic batch size of each kind
-
-def auto_batch_size(n:int, # training rows
-                    kind:str='tabular', # the data kind, for its largest batch
-                   )->int:
-    "`train.batch_size: auto`: the power of two just below `n/8`, between 8 and the kind's largest (every epoch has about 8 steps or more)."
-    return int(min(MAX_BATCH[kind], max(8, 2**math.floor(math.log2(max(n, 1) / 8)))))
-
-# %% ../nbs/03_dataset.ipynb #4daf75ed
-def batch_size(cfg:Config, n:int, kind:str)->int:
-    "The configured batch size, or `auto_batch_size(n, kind)`."
-    return auto_batch_size(n, kind) if cfg.train.batch_size == 'auto' else cfg.train.batch_size
-
-def _loaders(tensors:dict, types, bs, batch_tfms, aug, device, drop_last=True)->tuple:
-    "Train (shuffled, augmented) and valid/test `TensorDL`s from per-split tensor tuples."
-    random = aug is not None and bool(augment_transforms(aug))   # training batches are augmented: transform each batch anew
-    mk = lambda k, train: TensorDL(tensors[k], bs=bs, shuffle=train, drop_last=train and len(tensors[k][0]) > bs and drop_last,
-                                   after_batch=batch_tfms(aug if train else None), split_idx=0 if train else 1, types=types, device=device,
-                                   cache_tfms=not (train and random))
-    return mk('train', True), mk('valid', False), (mk('test', False) if 'test' in tensors and len(tensors['test'][0]) else None)
-
-def _task_reason(y:pd.Series, task:str)->str:
-    "Why `infer_task` chose `task`, logged and in `data.json`: a 1-5 rating read as classes, or a count as a quantity, is then no surprise."
-    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
-    what = ('whole numbers' if task == 'classification' else 'numbers') if numeric else 'labels'
-    why = (f"{task}: the target {y.name!r} holds {y.nunique()} distinct {what}" +
-           f"; set data.task={'regression' if task == 'classification' else 'classification'} if that is wrong")
-    get_logger('data').info(f"inferred data.task={why}")
-    return why
-
-def _fingerprint(src:Path, expected:str|None)->str:
-    "The data's sha256; `DataError` naming both when it is not the `expected` one."
-    fp = fingerprint(src)
-    if expected and fp != expected:
-        raise DataError(f"{src} changed since the run was trained: sha256 {fp} now, {expected} in the run's data.json; "
-                        "the saved split names rows of the old data (train a new run on the new data)")
-    return fp
-
-# %% ../nbs/03_dataset.ipynb #7d218935
-def build_data(config, # a `Config`, a dict or a YAML path
-               splits:dict|None=None, # a saved split to reuse exactly
-               device=None, # put batches on this device
-               preprocess:dict|None=None, # a saved run's preprocessing, used instead of deriving it from the training split
-               fingerprint:str|None=None, # the sha256 the data must have (a saved run's); other data is refused
-              )->DataBundle:
-    "Read, clean, split and encode the data of `config`; return loaders and everything needed to reproduce them."
-    cfg = load_config(config)
-    items,root,test_items,info = _read(cfg, fingerprint)
-    if info['kind'] == 'image': return _build_images(cfg, items, root, test_items, splits, info, device, preprocess)
-    cols,test_items = _columns(cfg, items, test_items, info)
-    items,test_items = _clean(cfg, items, test_items, info, cols)
-    splits,allitems = _split(cfg, items, test_items, splits, info, cols)
-    pre = preprocess or _preprocess(cfg, allitems.loc[splits['train']], info, cols)
-    target = info['target']
-    if info['kind'] == 'tabular': enc = lambda df: (*encode_table(pre, df, 'training data'), encode_target(pre, df[target]))
-    else: enc = lambda df: (encode_series(pre, df, 'training data'), encode_target(pre, df[target]))
-    tensors = {k: enc(allitems.loc[v]) for k,v in splits.items() if len(v)}
-    trn,val,tst = _loaders(tensors, [None]*len(tensors['train']), batch_size(cfg, len(splits['train']), info['kind']),
-                           lambda aug: [], None, device)
-    classes = target if info['task'] == 'classification' else None
-    info.update(profile(items, classes), split_sizes={k:len(v) for k,v in splits.items()})
-    info['class_counts_by_split'] = _class_counts(allitems, target, splits) if classes else None
-    return DataBundle(DataLoaders(trn, val, device=device), tst, pre, splits, info, allitems)
-
-# %% ../nbs/03_dataset.ipynb #8469954f
-def _read(cfg:Config, fingerprint:str|None)->tuple:
-    "The source's items (and the test source's), their root folder, and the data record so far (`data.json`)."
-    d = cfg.data
-    if not d.source:
-        raise DataError("data.source is required: a file, a folder, or example:NAME")
-    items,root,kind,task,target = read_source(d.source, d)
-    src = resolve_source(d.source)
-    test_items = None
-    if d.test_source:
-        test_items,_,tkind,_,_ = read_source(d.test_source, d)
-        if tkind != kind:
-            raise DataError(f"data.test_source holds {tkind} data but data.source holds {kind} data")
-    info = dict(source=d.source, path=str(src), kind=kind, task=task, target=target,
-                inferred=[k for k in ('kind', 'task') if getattr(d, k) is None],  # what the config left to dlproj
-                fingerprint=_fingerprint(src, fingerprint), rows=len(items))
-    if d.task is None and kind != 'image': info['task_reason'] = _task_reason(items[target], task)
-    for k in ('group_column', 'split_column'):
-        c = getattr(d, k)
-        if c and c not in items.columns:
-            raise DataError(f"data.{k} {c!r} is not a column of {src.name}; columns present: {list(items.columns)}")
-    return items,root,test_items,info
-
-def _columns(cfg:Config, items:pd.DataFrame, test_items, info:dict)->tuple:
-    "The input columns (categorical, continuous, and a long table's channels and ids), and the test items matched to them."
-    d,target,src = cfg.data,info['target'],Path(info['path'])
-    drop = list(d.drop_columns) + [c for c in (d.split_column, d.group_column) if c]
-    channels,long = None,None
-    if info['kind'] == 'tabular': cat_names,cont_names = split_columns(items, target, d.cat_names, d.cont_names, drop=drop)
-    elif items.attrs.get('channels'):   # a long table, pivoted: every channel's steps
-        cat_names = []
-        cont_names = [c for c in items.columns if c != target]
-        long = dict(id_column=items.attrs['id_column'], time_column=items.attrs['time_column'])
-        channels = items.attrs['channels']
-        if test_items is not None:   # pivoted by `read_source` too; cut or padded to the training length
-            if test_items.attrs.get('channels') != channels:
-                raise DataError(f"data.test_source must be a long table (or .ts file) with the channels of data.source: {channels}")
-            test_items = test_items.reindex(columns=[target, *cont_names])
-    else:
-        cat_names,cont_names = [],(d.cont_names or series_columns(items.drop(columns=[target, *drop], errors='ignore')))
-        if not cont_names:
-            raise DataError(f"{src.name}: no series found: a sequence table needs numbered numeric columns "
-                            f"(t0, t1, ... or x_1, x_2, ...), or list them in data.cont_names; columns present: {list(items.columns)[:20]}")
-    return dict(cat_names=cat_names, cont_names=cont_names, channels=channels, long=long),test_items
-
-def _clean(cfg:Config, items:pd.DataFrame, test_items, info:dict, cols:dict)->tuple:
-    "`clean_table` on the items and the test items; its report goes into the data record."
-    target,cat_names,cont_names = info['target'],cols['cat_names'],cols['cont_names']
-    items,report = clean_table(items, cfg.data, target, cat_names, cont_names)
-    info.update(report)
-    if test_items is not None:
-        # short test series leave steps empty
-        test_items,_ = clean_table(test_items, cfg.data, target, cat_names, cont_names if cols['channels'] is None else [])
-        test_items.index = [f"test:{i}" for i in test_items.index]
-    return items,test_items
-
-def _split(cfg:Config, items:pd.DataFrame, test_items, splits:dict|None, info:dict, cols:dict)->tuple:
-    "The split (made now, or a saved one checked against the rows) and all rows, test source included; warns of copied rows."
-    splits_made = splits is None
-    if splits_made:
-        splits = make_splits(items, info['target'], info['task'], cfg, has_test_source=test_items is not None)
-        if test_items is not None: splits['test'] = list(test_items.index)
-    splits = {k:_json_ids(v) for k,v in splits.items()}
-    _check_valid(splits)
-    allitems = pd.concat([items, test_items]) if test_items is not None else items
-    _check_saved_splits(splits, allitems)
-    columns = [*cols['cat_names'], *cols['cont_names'], info['target']]
-    info['duplicates_across_splits'] = dup = duplicates_across_splits(allitems, columns, splits)
-    if (dup['valid'] or dup['test']) and splits_made:   # said once, when the split is made (not again at resume or evaluation)
-        get_logger('data').warning(f"{dup['valid']} validation and {dup['test']} test row(s) are exact copies (inputs and target) "
-            "of training rows, so their scores overstate how well the model does on new data; " +
-            ("remove them from data.test_source" if cfg.data.drop_duplicates
-             else "set data.drop_duplicates: true to keep one copy of each row"))
-    return splits,allitems
-
-def _preprocess(cfg:Config, train:pd.DataFrame, info:dict, cols:dict)->dict:
-    "The preprocessing record (`preprocess.json`), derived from the training rows alone."
-    if info['kind'] == 'tabular':
-        return tabular_preprocess(train, info['target'], info['task'], cols['cat_names'], cols['cont_names'], cfg.data)
-    return sequence_preprocess(train, info['target'], info['task'], cols['cont_names'], cfg.data, cols['channels'], cols['long'])
-
-def _class_counts(items, label, splits)->dict:
-    return {k: {str(c):int(n) for c,n in items.loc[v, label].astype(str).value_counts().sort_index().items()} for k,v in splits.items()}
-
-# %% ../nbs/03_dataset.ipynb #e9b549fb
-def _build_images(cfg, items, root, test_items, splits, info, device, saved=None)->DataBundle:
-    d = cfg.data
-    items = items.copy(); items['path'] = [str(Path(p)) for p in items['path']]
-    items.index = items['path'].values
-    for what,it in (('data.source', items), ('data.test_source', test_items)):
-        if it is not None and it.attrs.get('skipped'): _check_lost(what, len(it) + len(it.attrs['skipped']), it.attrs['skipped'])
-    if test_items is not None:
-        # absolute: test files are not under the training folder
-        troot = resolve_source(d.test_source).resolve(); troot = troot if troot.is_dir() else troot.parent
-        test_items = test_items.copy(); test_items['path'] = [str(troot/p) for p in test_items['path']]
-        test_items.index = [f"test:{p}" for p in test_items['path']]
-    if splits is None:
-        splits = make_splits(items, 'label', 'classification', cfg, has_test_source=test_items is not None)
-        if test_items is not None: splits['test'] = list(test_items.index)
-    allitems = pd.concat([items, test_items]) if test_items is not None else items
-    _check_valid(splits)
-    _check_saved_splits(splits, allitems)
-    pre = dict(saved) if saved else image_preprocess(allitems.loc[splits['train']], root, d)
-    files = {k: [Path(p) if Path(p).is_absolute() else root/p for p in allitems.loc[v, 'path']] for k,v in splits.items()}
-    c,(h,w) = pre['channels'],pre['image_size']
-    in_mem = d.in_memory if d.in_memory is not None else len(allitems)*c*h*w <= _MAX_IN_MEMORY
-    if items.attrs.get('skipped'): info['skipped_files'] = list(items.attrs['skipped'])
-    info.update(split_sizes={k:len(v) for k,v in splits.items()}, in_memory=in_mem,
-                class_counts=allitems['label'].astype(str).value_counts().sort_index().to_dict(),
-                class_counts_by_split=_class_counts(allitems, 'label', splits), columns=['path','label'])
-    if in_mem:
-        tensors,skipped = {},[]
-        for k,fs in files.items():
-            if not fs: continue
-            x,sk = encode_images(pre, fs, training=True); skipped += sk
-            _check_lost(f"the {k} split", len(fs), sk)
-            keep = [i for i,f in enumerate(fs) if str(f) not in {s for s,_ in sk}]
-            ids = [splits[k][i] for i in keep]
-            tensors[k] = (x, encode_target(pre, allitems.loc[ids, 'label']))
-            splits[k] = ids
-        if skipped: info['skipped_files'] = info.get('skipped_files', []) + [dict(path=p, reason=r) for p,r in skipped]
-        if not saved: pre['mean'],pre['std'] = _image_stats(tensors['train'][0])
-        trn,val,tst = _loaders(tensors, [TensorImage, TensorCategory], batch_size(cfg, len(splits['train']), 'image'),
-                               lambda aug: image_batch_tfms(pre, aug), d.augment, device)
-        dls = DataLoaders(trn, val, device=device)
-    else:
-        if not saved:
-            # a seeded random sample: the files are in path order, one class folder after another, and the first
-            # `_STATS_SAMPLE` of them would describe the first classes only
-            pick = np.random.default_rng(cfg.seed).permutation(len(files['train']))[:_STATS_SAMPLE]
-            sample,_ = encode_images(pre, [files['train'][i] for i in sorted(pick)], training=True)
-            pre['mean'],pre['std'] = _image_stats(sample)
-        dls,tst = _lazy_image_loaders(pre, allitems, root, splits, cfg, device)
-    info['split_sizes'] = {k:len(v) for k,v in splits.items()}
-    return DataBundle(dls, tst, pre, {k:_json_ids(v) for k,v in splits.items()}, info, allitems, root)
-
-MAX_LOST = 3  # unreadable files a split may lose (and 1 %) before it is an error
-
-def _check_lost(what:str, n:int, skipped:list):
-    "A few unreadable files are skipped and reported; losing more than that (or everything) is an error, not a quieter result."
-    if len(skipped) > max(MAX_LOST, n // 100) or (n and len(skipped) == n):
-        p,r = (skipped[0]['path'],skipped[0]['reason']) if isinstance(skipped[0], dict) else skipped[0]
-        raise DataError(f"{what} lost {len(skipped)} of its {n} image(s) as unreadable, e.g. {p} ({r}); "
-                        "check the paths (relative paths in a table are read from the table's folder) and the files")
-
-def _lazy_image_loaders(pre, items, root, splits, cfg, device):
-    "fastai `DataBlock` loaders that decode files on the fly, with the same transforms as the in-memory path."
-    from fastai.data.block import DataBlock, CategoryBlock
-    from fastai.data.transforms import ColReader, IndexSplitter
-    from fastai.vision.data import ImageBlock
-    df = items.loc[splits['train'] + splits['valid']].reset_index(drop=True)
-    path_of = lambda r: Path(r['path']) if Path(r['path']).is_absolute() else root/r['path']
-    dblock = DataBlock(blocks=(ImageBlock(cls=_img_cls(pre)), CategoryBlock(vocab=pre['classes'])),
-                       get_x=path_of, get_y=ColReader('label'),
-                       splitter=IndexSplitter(list(range(len(splits['train']), len(df)))),
-                       item_tfms=image_item_tfms(pre), batch_tfms=image_batch_tfms(pre, cfg.data.augment))
-    gpu = device is not None and torch.device(device).type == 'cuda'
-    nw = cfg.data.num_workers
-    if nw is None: nw = min(8, os.cpu_count() or 1) if gpu else 0   # decoding keeps a GPU fed; on a CPU it would take training's cores
-    dls = dblock.dataloaders(df, bs=batch_size(cfg, len(splits['train']), 'image'), num_workers=nw, pin_memory=gpu, device=device)
-    tst = dls.test_dl(items.loc[splits['test']].reset_index(drop=True), with_labels=True) if splits.get('test') else None
-    return dls, tst
-
 # %% ../nbs/03_dataset.ipynb #f521e53d
 def show_batch(bundle:DataBundle, n:int=9, dl=None):
-    "Show `n` items of a batch: a figure for images and series, a DataFrame for tables."
-    import matplotlib.pyplot as plt
-    from dlproj.visualization import plain_text
+    "Show `n` items of a batch: a figure (images, series) or a DataFrame (tables)."
     pre,dl = bundle.preprocess,dl or bundle.dls.valid
     b = dl.one_batch(); y = b[-1][:n].cpu()
-    lab = [pre['classes'][int(i)] for i in y] if pre['task'] == 'classification' else [f"{float(v):.3g}" for v in y]
-    if pre['kind'] == 'tabular':
-        xc,xn = b[0][:n].cpu(),b[1][:n].cpu()
-        df = pd.DataFrame({c: [pre['categories'][c][int(i)] for i in xc[:,j]] for j,c in enumerate(pre['cat_all'])})
-        for j,c in enumerate(pre['cont_names']): df[c] = xn[:,j].numpy() * pre['stds'][c] + pre['means'][c]
-        df[pre['target']] = lab
-        return df
-    x = b[0][:n].cpu()
+    labels = [pre['classes'][int(i)] for i in y] if pre['task'] == 'classification' else [f"{float(v):.3g}" for v in y]
+    if pre['kind'] == 'tabular': return _table_batch(pre, b, n, labels)
+    return _figure_batch(pre, b[0][:n].cpu(), n, labels)
+
+# %% ../nbs/03_dataset.ipynb #a2399a48
+def _table_batch(pre:dict, b:tuple, n:int, labels:list)->pd.DataFrame:
+    xc,xn = b[0][:n].cpu(),b[1][:n].cpu()
+    df = pd.DataFrame({c: [pre['categories'][c][int(i)] for i in xc[:,j]] for j,c in enumerate(pre['cat_all'])})
+    for j,c in enumerate(pre['cont_names']): df[c] = xn[:,j].numpy() * pre['stds'][c] + pre['means'][c]
+    df[pre['target']] = labels
+    return df
+
+def _figure_batch(pre:dict, x:torch.Tensor, n:int, labels:list):
+    import matplotlib.pyplot as plt
+    from dlproj.visualization import plain_text
     cols = min(n, 3 if pre['kind'] == 'sequence' else 5); rows = math.ceil(len(x) / cols)
     fig,axs = plt.subplots(rows, cols, figsize=(2.2*cols, 2*rows), squeeze=False)
-    for ax,xi,li in zip(axs.flat, x, lab):
+    for ax,xi,li in zip(axs.flat, x, labels):
         if pre['kind'] == 'image':
             im = xi * torch.tensor(pre['std'])[:,None,None] + torch.tensor(pre['mean'])[:,None,None]
             ax.imshow(im.permute(1,2,0).squeeze(-1).clamp(0,1).numpy(), cmap='gray' if pre['channels'] == 1 else None)
@@ -518,6 +603,6 @@ def show_batch(bundle:DataBundle, n:int=9, dl=None):
 
 # %% ../nbs/03_dataset.ipynb #2fee900f
 def input_dl(pre:dict, tensors:tuple, bs:int=256, device=None)->TensorDL:
-    "A validation-pipeline loader over encoded inputs (no labels: the batch holds inputs only)."
+    "A validation-pipeline loader over encoded inputs (no labels)."
     tfms = [normalized_images(pre)] if pre['kind'] == 'image' else []   # plain torch, on plain tensors
     return TensorDL(tensors, bs=bs, after_batch=tfms, split_idx=1, n_inp=len(tensors), device=device)

@@ -11,72 +11,50 @@ from torch import nn
 from sklearn import metrics as skm
 from .config import DlprojError, load_config
 from .utils import get_logger, get_device, read_json, write_json, write_text
-from .data_utils import DataError, resolve_source, read_table, read_image_folder, read_image_table, check_target, csv_options
+from dlproj.data_utils import (DataError, resolve_source, read_table, read_image_folder, read_image_table, check_target,
+    csv_options)
 from .dataset import build_data, encode_inputs, encode_target, load_image, series_frame, normalized_images
 from .model import load_model
 from .ensemble import expected_calibration_error
-from .inference import image_path_column, csv_safe, check_run, model_outputs
-from .visualization import (check_probs, class_indices, plot_confusion_matrix, plot_roc_pr, plot_calibration, plot_regression,
-    plot_top_losses, plot_feature_maps)
+from .inference import finished_run, model_outputs
+from .inputs import image_path_column
+from .predictions import csv_safe
+from .visualization import (check_probs, class_indices, plot_confusion_matrix, plot_roc_pr, plot_calibration,
+    plot_regression, plot_top_losses, plot_feature_maps)
 
 # %% auto #0
-__all__ = ['EVAL_SPLITS', 'WORST_K', 'compute_metrics', 'predictions_frame', 'worst_predictions', 'get_split_predictions',
-           'evaluation_dir', 'evaluate']
+__all__ = ['EVAL_SPLITS', 'WORST_K', 'evaluate', 'compute_metrics', 'predictions_frame', 'worst_predictions',
+           'get_split_predictions', 'evaluation_dir']
 
-# %% ../nbs/07_evaluate.ipynb #02ba9c42
-def _num(v)->float|None:
-    "A plain float, or None where it isn't finite (JSON has no NaN)."
-    v = float(v)
-    return v if math.isfinite(v) else None
+# %% ../nbs/07_evaluate.ipynb #5edcb1ae
+def evaluate(run:Path|str, # a finished run directory
+             data:Path|str|None=None, # labelled data in the training format; None evaluates the run's own split
+             split:str='test', # the run's split to evaluate: `test` or `valid` (ignored with `data`)
+             write:bool=True, # write metrics, tables and plots (see *Writing the evaluation*)
+             device=None, # where to run the model; `auto` by default
+             target:str|None=None, # the label column of `data`; by default the run's `data.target`, else `label`
+             path_column:str|None=None, # image runs, `data` a table: the column of image paths; found when None
+            )->dict:
+    "Evaluate a run on its held-out split or on new labelled data."
+    run = _evaluable_run(run); dev = get_device(device or 'auto', 'device')
+    own = data is None
+    if own and (target or path_column):
+        raise DlprojError("target and path_column name columns of data=; the run's own split needs neither")
+    c = _split_context(run, split, dev) if own else _data_context(run, data, dev, target, path_column)
+    pre = c['pre']
+    ev = {'split': split if own else None, 'n': len(c['ids']),
+          'metrics': compute_metrics(pre['task'], c['y'], c['preds'], pre.get('classes'))}
+    if not own: ev.update(data=str(c['path']), dropped_no_target=c['dropped'], skipped=c['skipped'])
+    if not write: return ev
+    out = run if own else evaluation_dir(run, c['path'])
+    ev['files'] = _write_evaluation(out, ev, c, own)
+    m = read_json(run/'metrics.json') if own and (run/'metrics.json').exists() else {}
+    write_json(out/'metrics.json', {**m, 'evaluation': ev})
+    scores = ', '.join(f"{k}={v:.4g}" for k,v in ev['metrics'].items() if isinstance(v, float))
+    get_logger('evaluate').info(f"evaluated {run} on {ev['data'] if not own else split} ({ev['n']} items): {scores}")
+    return ev
 
-def _roc_auc(y:np.ndarray, p:np.ndarray, classes:list)->dict:
-    "Binary: the positive class's AUC; multi-class: the macro one-vs-rest AUC over the classes present."
-    k,present = len(classes),np.unique(y)
-    if len(present) < 2: return dict(roc_auc=None, roc_auc_average=f"undefined: every sample is {classes[present[0]]!r}")
-    if k == 2: return dict(roc_auc=skm.roc_auc_score(y, p[:,1]), roc_auc_average=f"binary, positive class {classes[1]!r}")
-    if len(present) == k: return dict(roc_auc=skm.roc_auc_score(y, p, multi_class='ovr', average='macro', labels=list(range(k))),
-                                      roc_auc_average='macro one-vs-rest')
-    missing = [str(classes[c]) for c in range(k) if c not in present]
-    return dict(roc_auc=float(np.mean([skm.roc_auc_score(y == c, p[:,c]) for c in present])),
-                roc_auc_average=f"macro one-vs-rest over the {len(present)} classes present (no samples of {missing})")
-
-def _classification_metrics(y:np.ndarray, p:np.ndarray, classes:list)->dict:
-    labels,names = list(range(len(classes))),[str(c) for c in classes]
-    p = p / p.sum(1, keepdims=True); pred = p.argmax(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore') # classes absent from y_true: sklearn warns, per_class shows support 0
-        m = dict(accuracy=skm.accuracy_score(y, pred), balanced_accuracy=skm.balanced_accuracy_score(y, pred))
-        for avg in ('macro', 'weighted'):
-            pr,rc,f1,_ = skm.precision_recall_fscore_support(y, pred, labels=labels, average=avg, zero_division=0)
-            m.update({f'precision_{avg}': pr, f'recall_{avg}': rc, f'f1_{avg}': f1})
-        m['log_loss'] = skm.log_loss(y, p, labels=labels)
-        m['ece'] = expected_calibration_error(p, y)   # 15 equal-width confidence bins (`04a_ensemble`)
-        auc = _roc_auc(y, p, classes)
-        rep = skm.classification_report(y, pred, labels=labels, target_names=names, output_dict=True, zero_division=0)
-    res = {'n': len(y), **{k: _num(v) for k,v in m.items()}, 'roc_auc': None if auc['roc_auc'] is None else _num(auc['roc_auc']),
-           'roc_auc_average': auc['roc_auc_average']}
-    res['per_class'] = {c: dict(precision=_num(rep[c]['precision']), recall=_num(rep[c]['recall']), f1=_num(rep[c]['f1-score']),
-                                support=int(rep[c]['support'])) for c in names}
-    return res
-
-def _regression_metrics(y:np.ndarray, v:np.ndarray)->dict:
-    zeros = int((y == 0).sum())
-    m = dict(n=len(y), mae=_num(skm.mean_absolute_error(y, v)), mse=_num(skm.mean_squared_error(y, v)),
-             rmse=_num(skm.root_mean_squared_error(y, v)), r2=_num(skm.r2_score(y, v)) if len(y) > 1 else None,
-             mape=None if zeros else _num(skm.mean_absolute_percentage_error(y, v)))
-    if zeros: m['mape_note'] = f"undefined: {zeros} of {len(y)} targets are 0"
-    return m
-
-def _values(x, name:str)->np.ndarray:
-    "`x` as a 1-D float array (a single output column is flattened)."
-    a = x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
-    if a.ndim == 2 and a.shape[1] == 1: a = a.reshape(-1)
-    if a.ndim != 1:
-        raise DlprojError(f"{name} has shape {a.shape}; a regression needs one value per sample")
-    if not np.isfinite(a).all():
-        raise DlprojError(f"{name}: contains NaN or infinite values")
-    return a
-
+# %% ../nbs/07_evaluate.ipynb #9cf9f3cb
 def compute_metrics(task:str, # `classification` or `regression`
                     y_true:np.ndarray, # true labels (class indices or names) or values, one per sample
                     preds:np.ndarray, # probabilities `[N, C]` (classification) or predicted values `[N]` (regression)
@@ -96,19 +74,83 @@ def compute_metrics(task:str, # `classification` or `regression`
     p = check_probs(preds, classes, 'preds')
     return _classification_metrics(class_indices(y_true, classes, len(p)), p, list(classes))
 
+# %% ../nbs/07_evaluate.ipynb #02ba9c42
+def _classification_metrics(y:np.ndarray, p:np.ndarray, classes:list)->dict:
+    "Accuracy, balanced accuracy, precision/recall/F1, log loss, ECE, ROC AUC and a per-class report."
+    labels,names = list(range(len(classes))),[str(c) for c in classes]
+    p = p / p.sum(1, keepdims=True); pred = p.argmax(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore') # classes absent from y_true: sklearn warns, per_class shows support 0
+        m = dict(accuracy=skm.accuracy_score(y, pred), balanced_accuracy=skm.balanced_accuracy_score(y, pred))
+        for avg in ('macro', 'weighted'):
+            pr,rc,f1,_ = skm.precision_recall_fscore_support(y, pred, labels=labels, average=avg, zero_division=0)
+            m.update({f'precision_{avg}': pr, f'recall_{avg}': rc, f'f1_{avg}': f1})
+        m['log_loss'] = skm.log_loss(y, p, labels=labels)
+        m['ece'] = expected_calibration_error(p, y)   # 15 equal-width confidence bins (`04a_ensemble`)
+        auc = _roc_auc(y, p, classes)
+        rep = skm.classification_report(y, pred, labels=labels, target_names=names, output_dict=True, zero_division=0)
+    res = {'n': len(y), **{k: _num(v) for k,v in m.items()},
+           'roc_auc': None if auc['roc_auc'] is None else _num(auc['roc_auc']),
+           'roc_auc_average': auc['roc_auc_average']}
+    res['per_class'] = {c: dict(precision=_num(rep[c]['precision']), recall=_num(rep[c]['recall']),
+                                f1=_num(rep[c]['f1-score']), support=int(rep[c]['support'])) for c in names}
+    return res
+
+# %% ../nbs/07_evaluate.ipynb #53e5008a
+def _num(v)->float|None:
+    "A plain float, or None where it isn't finite (JSON has no NaN)."
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+# %% ../nbs/07_evaluate.ipynb #be0a3ad3
+def _roc_auc(y:np.ndarray, p:np.ndarray, classes:list)->dict:
+    "Binary: the positive class's AUC; multi-class: the macro one-vs-rest AUC over the classes present."
+    k,present = len(classes),np.unique(y)
+    if len(present) < 2:
+        return dict(roc_auc=None, roc_auc_average=f"undefined: every sample is {classes[present[0]]!r}")
+    if k == 2:
+        return dict(roc_auc=skm.roc_auc_score(y, p[:,1]), roc_auc_average=f"binary, positive class {classes[1]!r}")
+    if len(present) == k:
+        return dict(roc_auc=skm.roc_auc_score(y, p, multi_class='ovr', average='macro', labels=list(range(k))),
+                    roc_auc_average='macro one-vs-rest')
+    missing = [str(classes[c]) for c in range(k) if c not in present]
+    return dict(roc_auc=float(np.mean([skm.roc_auc_score(y == c, p[:,c]) for c in present])),
+                roc_auc_average=f"macro one-vs-rest over the {len(present)} classes present (no samples of {missing})")
+
+# %% ../nbs/07_evaluate.ipynb #ebe8f86d
+def _regression_metrics(y:np.ndarray, v:np.ndarray)->dict:
+    zeros = int((y == 0).sum())
+    m = dict(n=len(y), mae=_num(skm.mean_absolute_error(y, v)), mse=_num(skm.mean_squared_error(y, v)),
+             rmse=_num(skm.root_mean_squared_error(y, v)), r2=_num(skm.r2_score(y, v)) if len(y) > 1 else None,
+             mape=None if zeros else _num(skm.mean_absolute_percentage_error(y, v)))
+    if zeros: m['mape_note'] = f"undefined: {zeros} of {len(y)} targets are 0"
+    return m
+
+# %% ../nbs/07_evaluate.ipynb #c0f6a644
+def _values(x, name:str)->np.ndarray:
+    "`x` as a 1-D float array (a single output column is flattened)."
+    a = x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
+    if a.ndim == 2 and a.shape[1] == 1: a = a.reshape(-1)
+    if a.ndim != 1:
+        raise DlprojError(f"{name} has shape {a.shape}; a regression needs one value per sample")
+    if not np.isfinite(a).all():
+        raise DlprojError(f"{name}: contains NaN or infinite values")
+    return a
+
 # %% ../nbs/07_evaluate.ipynb #accb099e
 def predictions_frame(pre:dict, # the run's preprocess: `task` and `classes`
                       ids:list, # one id per item: row ids or file paths
                       y_true, # true labels (indices or names) or values
                       preds, # probabilities `[N, C]` or values `[N]`
                      )->pd.DataFrame:
-    "One row per item: id, target, prediction, confidence/probabilities (or error), and its loss."
+    "One row per item: id, target, prediction, confidence or error, and loss."
     ids = list(ids)
     if len(ids) != len(preds):
         raise DlprojError(f"ids has {len(ids)} items but preds {len(preds)}; give one id per prediction")
     if pre['task'] == 'regression':
         y,v = _values(y_true, 'y_true'),_values(preds, 'preds')
-        return pd.DataFrame({'id': ids, 'target': y, 'prediction': v, 'error': v - y, 'abs_error': np.abs(v - y), 'loss': (v - y)**2})
+        return pd.DataFrame({'id': ids, 'target': y, 'prediction': v, 'error': v - y, 'abs_error': np.abs(v - y),
+                             'loss': (v - y)**2})
     classes = pre['classes']
     p = check_probs(preds, classes, 'preds'); y = class_indices(y_true, classes, len(p))
     p = p / p.sum(1, keepdims=True); pred = p.argmax(1); eps = np.finfo(p.dtype).eps
@@ -122,20 +164,72 @@ def predictions_frame(pre:dict, # the run's preprocess: `task` and `classes`
 def worst_predictions(frame:pd.DataFrame, # from `predictions_frame`
                       k:int=50, # at most this many rows
                      )->pd.DataFrame:
-    "The misclassification table: wrong predictions by loss, worst first (regression: the largest errors)."
+    "The misclassification table: the wrong predictions, worst first."
     f = frame[~frame['correct']] if 'correct' in frame else frame
     return f.sort_values('loss', ascending=False, kind='stable').head(k).reset_index(drop=True)
 
 # %% ../nbs/07_evaluate.ipynb #64d9c762
-EVAL_SPLITS = ('test', 'valid')   # the splits a model can be scored on (`data_utils.SPLITS` are all three)
+EVAL_SPLITS = ('test', 'valid')   # the splits a model can be scored on (`prepare.SPLITS` are all three)
 
-def _check_run(run)->Path:
-    "`inference.check_run` (a finished model), plus the run's `config.yaml`, whose split and settings evaluation reads."
-    run = check_run(run)
+def _evaluable_run(run)->Path:
+    "A finished model (`inference.finished_run`) with the `config.yaml` whose split and settings evaluation reads."
+    run = finished_run(run)
     if not (run/'config.yaml').is_file():
         raise DlprojError(f"{run}: not a finished run (no config.yaml); evaluate a run that `dlproj train` completed")
     return run
 
+# %% ../nbs/07_evaluate.ipynb #c890e6d7
+def get_split_predictions(run:Path, # a finished run directory
+                          split:str='test', # `test` or `valid`
+                          device=None, # where to run the model; `auto` by default
+                         )->tuple[list, np.ndarray, np.ndarray]:
+    "`(ids, y_true, preds)` of a run's saved split."
+    c = _split_context(_evaluable_run(run), split, get_device(device or 'auto', 'device'))
+    return c['ids'], c['y'], c['preds']
+
+# %% ../nbs/07_evaluate.ipynb #d934d213
+def _split_context(run:Path, split:str, device)->dict:
+    "Everything `evaluate` needs about a run's own split: ids, labels, predictions, model, files."
+    cfg,splits = _split_config(run, split)
+    model,pre = load_model(run, device)
+    was = (read_json(run/'data.json') if (run/'data.json').exists() else {}).get('fingerprint')
+    bundle = build_data(cfg, splits=splits, device=device, preprocess=pre, fingerprint=was)
+    dl = bundle.test_dl if split == 'test' else bundle.dls.valid
+    if dl is None:
+        raise _no_split(run, split)
+    out,y,first = _forward(model, dl)
+    ids = list(bundle.splits[split])
+    files = None
+    if pre['kind'] == 'image':
+        files = [Path(p) if Path(p).is_absolute() else bundle.root/p for p in bundle.items.loc[ids, 'path']]
+    return dict(cfg=cfg, pre=pre, model=model, ids=ids, y=y.numpy(), preds=_to_preds(pre, out), first=first,
+                files=files)
+
+# %% ../nbs/07_evaluate.ipynb #08a86dc6
+def _split_config(run:Path, split:str)->tuple:
+    "The run's config and saved splits, checked to hold `split`; a warning when the model was refit."
+    if split not in EVAL_SPLITS:
+        raise DlprojError(f"split={split!r}: expected one of {', '.join(EVAL_SPLITS)} "
+                          "(the model was fitted to 'train')")
+    if not (run/'splits.json').exists():
+        raise DlprojError(f"{run}: no splits.json, so its {split} split can't be rebuilt")
+    cfg,splits = load_config(run/'config.yaml'),read_json(run/'splits.json')
+    if not splits.get(split):
+        raise _no_split(run, split)
+    if split == 'valid' and (read_json(run/'metrics.json') if (run/'metrics.json').exists() else {}).get('refit'):
+        get_logger('evaluate').warning(f"{run}: its model was refit on the training and validation rows, so these "
+                                       "valid scores are not held out (metrics.json keeps the held-out ones, "
+                                       "of the first model)")
+    return cfg, splits
+
+# %% ../nbs/07_evaluate.ipynb #7e382ae3
+def _no_split(run:Path, split:str)->DlprojError:
+    other = 'valid' if split == 'test' else 'test'
+    return DlprojError(f"{run}: the run has no {split} split (it was trained with data.{split}_pct=0" +
+                       (" and no data.test_source" if split == 'test' else '') +
+                       f"); evaluate with --split {other}, or on labelled data with --data PATH")
+
+# %% ../nbs/07_evaluate.ipynb #d97856d8
 def _forward(model:nn.Module, dl)->tuple[torch.Tensor, torch.Tensor|None, torch.Tensor|None]:
     "Run `model` over `dl` in eval mode: (outputs, targets or None, the first input item)."
     outs,ys,first,n = [],[],None,dl.n_inp
@@ -151,63 +245,61 @@ def _forward(model:nn.Module, dl)->tuple[torch.Tensor, torch.Tensor|None, torch.
         raise DlprojError("no items to evaluate")
     return torch.cat(outs), (torch.cat(ys) if ys else None), first
 
+# %% ../nbs/07_evaluate.ipynb #dbe2e17f
 def _to_preds(pre:dict, out:torch.Tensor)->np.ndarray:
     "Probabilities (softmax, float64) for classification, values for regression."
-    return torch.softmax(out.double(), 1).numpy() if pre['task'] == 'classification' else out.double().reshape(len(out), -1)[:,0].numpy()
-
-def _no_split(run:Path, split:str)->DlprojError:
-    other = 'valid' if split == 'test' else 'test'
-    return DlprojError(f"{run}: the run has no {split} split (it was trained with data.{split}_pct=0" +
-                       (" and no data.test_source" if split == 'test' else '') +
-                       f"); evaluate with --split {other}, or on labelled data with --data PATH")
-
-def _split_context(run:Path, split:str, device)->dict:
-    "Everything `evaluate` needs about a run's own split: ids, labels, predictions, model, files."
-    if split not in EVAL_SPLITS:
-        raise DlprojError(f"split={split!r}: expected one of {', '.join(EVAL_SPLITS)} (the model was fitted to 'train')")
-    if not (run/'splits.json').exists():
-        raise DlprojError(f"{run}: no splits.json, so its {split} split can't be rebuilt")
-    cfg,splits = load_config(run/'config.yaml'),read_json(run/'splits.json')
-    if not splits.get(split):
-        raise _no_split(run, split)
-    if split == 'valid' and (read_json(run/'metrics.json') if (run/'metrics.json').exists() else {}).get('refit'):
-        get_logger('evaluate').warning(f"{run}: its model was refit on the training and validation rows, so these valid scores "
-                                       "are not held out (metrics.json keeps the held-out ones, of the first model)")
-    model,pre = load_model(run, device)
-    was = (read_json(run/'data.json') if (run/'data.json').exists() else {}).get('fingerprint')
-    bundle = build_data(cfg, splits=splits, device=device, preprocess=pre, fingerprint=was)
-    dl = bundle.test_dl if split == 'test' else bundle.dls.valid
-    if dl is None:
-        raise _no_split(run, split)
-    out,y,first = _forward(model, dl)
-    ids = list(bundle.splits[split])
-    files = None
-    if pre['kind'] == 'image':
-        files = [Path(p) if Path(p).is_absolute() else bundle.root/p for p in bundle.items.loc[ids, 'path']]
-    return dict(cfg=cfg, pre=pre, model=model, ids=ids, y=y.numpy(), preds=_to_preds(pre, out), first=first, files=files)
-
-def get_split_predictions(run:Path, # a finished run directory
-                          split:str='test', # `test` or `valid`
-                          device=None, # where to run the model; `auto` by default
-                         )->tuple[list, np.ndarray, np.ndarray]:
-    "`(ids, y_true, preds)` for a run's saved split: class indices and probabilities, or values."
-    c = _split_context(_check_run(run), split, get_device(device or 'auto', 'device'))
-    return c['ids'], c['y'], c['preds']
+    if pre['task'] == 'classification': return torch.softmax(out.double(), 1).numpy()
+    return out.double().reshape(len(out), -1)[:,0].numpy()
 
 # %% ../nbs/07_evaluate.ipynb #85236260
-def _encode_y(pre:dict, y:pd.Series, path:Path)->np.ndarray:
-    if pre['task'] == 'regression':
-        v = pd.to_numeric(y, errors='coerce')
-        if v.isna().any():
-            raise DataError(f"{path}: target column {y.name!r} must be numeric for a regression run; "
-                            f"row {y.index[v.isna()][0]!r} holds {y[v.isna()].iloc[0]!r}")
-        return v.to_numpy(np.float64)
-    try: return encode_target(pre, y).numpy()
-    except DataError as e:
-        raise DataError(f"{path}: {e}") from None
+def _data_context(run:Path, data, device, target:str|None=None, path_column:str|None=None)->dict:
+    "Everything `evaluate` needs about a labelled file or folder, encoded with the run's preprocessing."
+    path = resolve_source(data)
+    cfg = load_config(run/'config.yaml', check_files=False)
+    model,pre = load_model(run, device)
+    dropped,skipped,files = 0,[],None
+    if path_column is not None and pre['kind'] != 'image':
+        raise DlprojError(f"path_column applies to image runs; {run} is a {pre['kind']} model")
+    if pre['kind'] == 'image': ids,y,xs,files,dropped,skipped = _image_data(pre, path, cfg, target, path_column)
+    else: ids,y,xs,dropped = _table_data(pre, path, cfg, target)
+    out = model_outputs(model, pre, xs, cfg.train.batch_size, device)   # prediction's own forward pass
+    # the first item, for the feature maps
+    first = normalized_images(pre)(xs[0][:1])[0] if pre['kind'] == 'image' else xs[0][0] if len(xs) == 1 else None
+    return dict(cfg=cfg, pre=pre, model=model, ids=ids, y=y, preds=_to_preds(pre, out), first=first, files=files,
+                path=path, dropped=dropped, skipped=skipped)
 
+# %% ../nbs/07_evaluate.ipynb #5f8300de
+def _image_data(pre:dict, path:Path, cfg, target:str|None, path_column:str|None)->tuple:
+    "`(ids, y, xs, files, dropped, skipped)` of a labelled image folder or table of image paths."
+    items,root,dropped = _image_items(path, cfg, target, path_column)
+    skipped = [dict(o) for o in items.attrs.get('skipped', [])]
+    y = _encode_y(pre, items['label'], path)
+    files = [root/p for p in items['path']]
+    (x,),bad = encode_inputs(pre, files)
+    bad_files = {p for p,_ in bad}
+    keep = [i for i,f in enumerate(files) if str(f) not in bad_files]
+    skipped += [dict(path=p, reason=r) for p,r in bad]
+    if not keep:
+        raise DataError(f"{path}: none of the {len(files)} images could be used ({skipped[0]['reason']})")
+    return [items['path'].iloc[i] for i in keep], y[keep], (x,), [files[i] for i in keep], dropped, skipped
+
+# %% ../nbs/07_evaluate.ipynb #dccfe980
+def _table_data(pre:dict, path:Path, cfg, target:str|None)->tuple:
+    "`(ids, y, xs, dropped)` of a labelled table (or series file)."
+    df,col = read_table(path, cfg.data.sheet, **csv_options(cfg.data)),target or pre['target']
+    # a long table (or .ts file): one row per series
+    if pre['kind'] == 'sequence': df = series_frame(pre, df, str(path))
+    t = check_target(df, col, path)
+    dropped = int(t.isna().sum()); df = df[t.notna()]
+    if df.empty:
+        raise DataError(f"{path}: every row is missing the target {col!r}")
+    y = _encode_y(pre, df[col], path)
+    xs,_ = encode_inputs(pre, df, str(path))
+    return [int(i) if isinstance(i, (int, np.integer)) else str(i) for i in df.index], y, xs, dropped
+
+# %% ../nbs/07_evaluate.ipynb #46bd259e
 def _image_items(path:Path, cfg, target:str|None, path_column:str|None)->tuple[pd.DataFrame, Path, int]:
-    "`(items, root, dropped)`: the `path`/`label` table of a labelled image folder or table of image paths, without unlabelled rows."
+    "`(items, root, dropped)`: the `path`/`label` table of labelled images, without unlabelled rows."
     if path.is_dir(): return read_image_folder(path), path, 0
     label = target or cfg.data.target or 'label'
     df = read_table(path, cfg.data.sheet, **csv_options(cfg.data))
@@ -223,64 +315,50 @@ def _image_items(path:Path, cfg, target:str|None, path_column:str|None)->tuple[p
     res.attrs = dict(items.attrs)
     return res, Path(items.attrs['root']), int((~has).sum())
 
-def _data_context(run:Path, data, device, target:str|None=None, path_column:str|None=None)->dict:
-    "Everything `evaluate` needs about a labelled file or folder, encoded with the run's preprocessing."
-    path = resolve_source(data)
-    cfg = load_config(run/'config.yaml', check_files=False)
-    model,pre = load_model(run, device)
-    dropped,skipped,files = 0,[],None
-    if path_column is not None and pre['kind'] != 'image':
-        raise DlprojError(f"path_column applies to image runs; {run} is a {pre['kind']} model")
-    if pre['kind'] == 'image':
-        items,root,dropped = _image_items(path, cfg, target, path_column)
-        skipped = [dict(o) for o in items.attrs.get('skipped', [])]
-        y = _encode_y(pre, items['label'], path)
-        files = [root/p for p in items['path']]
-        (x,),bad = encode_inputs(pre, files)
-        bad_files = {p for p,_ in bad}
-        keep = [i for i,f in enumerate(files) if str(f) not in bad_files]
-        skipped += [dict(path=p, reason=r) for p,r in bad]
-        if not keep:
-            raise DataError(f"{path}: none of the {len(files)} images could be used ({skipped[0]['reason']})")
-        ids,y,files,xs = [items['path'].iloc[i] for i in keep],y[keep],[files[i] for i in keep],(x,)
-    else:
-        df,col = read_table(path, cfg.data.sheet, **csv_options(cfg.data)),target or pre['target']
-        if pre['kind'] == 'sequence': df = series_frame(pre, df, str(path))   # a long table (or .ts file): one row per series
-        t = check_target(df, col, path)
-        dropped = int(t.isna().sum()); df = df[t.notna()]
-        if df.empty:
-            raise DataError(f"{path}: every row is missing the target {col!r}")
-        y = _encode_y(pre, df[col], path)
-        xs,_ = encode_inputs(pre, df, str(path))
-        ids = [int(i) if isinstance(i, (int, np.integer)) else str(i) for i in df.index]
-    out = model_outputs(model, pre, xs, cfg.train.batch_size, device)   # prediction's own forward pass
-    first = normalized_images(pre)(xs[0][:1])[0] if pre['kind'] == 'image' else xs[0][0] if len(xs) == 1 else None   # for the feature maps
-    return dict(cfg=cfg, pre=pre, model=model, ids=ids, y=y, preds=_to_preds(pre, out), first=first, files=files,
-                path=path, dropped=dropped, skipped=skipped)
+# %% ../nbs/07_evaluate.ipynb #4f5b68df
+def _encode_y(pre:dict, y:pd.Series, path:Path)->np.ndarray:
+    "The targets encoded as in training: class indices, or float values for a regression."
+    if pre['task'] == 'regression':
+        v = pd.to_numeric(y, errors='coerce')
+        if v.isna().any():
+            raise DataError(f"{path}: target column {y.name!r} must be numeric for a regression run; "
+                            f"row {y.index[v.isna()][0]!r} holds {y[v.isna()].iloc[0]!r}")
+        return v.to_numpy(np.float64)
+    try: return encode_target(pre, y).numpy()
+    except DataError as e:
+        raise DataError(f"{path}: {e}") from None
 
 # %% ../nbs/07_evaluate.ipynb #39c72bd2
 WORST_K = 50 # rows in the misclassification table
 
-def _plot(files:list, out:Path, name:str, fn, *args, **kwargs):
-    "Draw and save one plot; a plot that can't be drawn is logged and skipped."
-    try: fn(*args, path=out/'plots'/name, **kwargs); files.append(f"plots/{name}")
-    except DlprojError as e: get_logger('evaluate').warning(f"{name} skipped: {e}")
-
 def _write_evaluation(out:Path, ev:dict, c:dict, own:bool)->list[str]:
     "Write the tables and plots of an evaluation into `out`; return the files written (relative to `out`)."
-    pre,task,files = c['pre'],c['pre']['task'],[]
-    frame = predictions_frame(pre, c['ids'], c['y'], c['preds'])
-    name = f"predictions_{ev['split']}.csv" if own else 'predictions.csv'
+    frame = predictions_frame(c['pre'], c['ids'], c['y'], c['preds'])
+    files,cm = _write_tables(out, frame, c, f"predictions_{ev['split']}.csv" if own else 'predictions.csv')
+    if c['cfg'].output.plots: _write_plots(out, files, frame, c, cm)
+    return files
+
+# %% ../nbs/07_evaluate.ipynb #7910c0e7
+def _write_tables(out:Path, frame:pd.DataFrame, c:dict, name:str)->tuple[list, np.ndarray|None]:
+    "Write the predictions, the worst of them and the confusion matrix: `(files, confusion matrix or None)`."
+    pre,task,files,cm = c['pre'],c['pre']['task'],[],None
     write_text(out/name, csv_safe(frame).to_csv(index=False)); files.append(name)   # no formula a spreadsheet would run
     worst = 'misclassified.csv' if task == 'classification' else 'largest_errors.csv'
     write_text(out/worst, csv_safe(worst_predictions(frame, WORST_K)).to_csv(index=False)); files.append(worst)
     if task == 'classification':
         classes = pre['classes']
         cm = skm.confusion_matrix(c['y'], c['preds'].argmax(1), labels=list(range(len(classes))))
-        write_text(out/'confusion_matrix.csv', csv_safe(pd.DataFrame(cm, index=pd.Index(classes, name='actual'), columns=classes)).to_csv())
+        table = pd.DataFrame(cm, index=pd.Index(classes, name='actual'), columns=classes)
+        write_text(out/'confusion_matrix.csv', csv_safe(table).to_csv())
         files.append('confusion_matrix.csv')
-    if not c['cfg'].output.plots: return files
-    if task == 'classification':
+    return files, cm
+
+# %% ../nbs/07_evaluate.ipynb #9ceb6572
+def _write_plots(out:Path, files:list, frame:pd.DataFrame, c:dict, cm:np.ndarray|None):
+    "Draw the evaluation's plots into `out/plots`, adding each to `files`."
+    pre = c['pre']
+    if pre['task'] == 'classification':
+        classes = pre['classes']
         _plot(files, out, 'confusion_matrix.png', plot_confusion_matrix, cm, classes)
         _plot(files, out, 'roc_pr.png', plot_roc_pr, c['y'], c['preds'], classes)
         _plot(files, out, 'calibration.png', plot_calibration, c['y'], c['preds'], classes)
@@ -292,44 +370,22 @@ def _write_evaluation(out:Path, ev:dict, c:dict, own:bool)->list[str]:
               top['confidence'].tolist(), top['loss'].tolist(), k=9)
     if c['first'] is not None and any(isinstance(m, (nn.Conv1d, nn.Conv2d)) for m in c['model'].modules()):
         _plot(files, out, 'feature_maps.png', plot_feature_maps, c['model'], c['first'])
-    return files
+
+# %% ../nbs/07_evaluate.ipynb #94600fec
+def _plot(files:list, out:Path, name:str, fn, *args, **kwargs):
+    "Draw and save one plot; a plot that can't be drawn is logged and skipped."
+    try: fn(*args, path=out/'plots'/name, **kwargs); files.append(f"plots/{name}")
+    except DlprojError as e: get_logger('evaluate').warning(f"{name} skipped: {e}")
 
 # %% ../nbs/07_evaluate.ipynb #c2a6f72e
 def evaluation_dir(run:Path, # the run directory
                    data:Path, # the data evaluated
                   )->Path:
-    "`RUN/evaluations/<name>`, never outside `evaluations/`: the data's resolved name (`dir/..`: the real folder), `-2`, `-3`... if taken."
+    "The folder `RUN/evaluations/<name>` for `data`; `<name>-2`... when taken."
     p = Path(data).resolve()
     base = re.sub(r'[^\w.-]', '_', p.name if p.is_dir() else p.stem).lstrip('.') or 'data'
     for i in itertools.count(1):
         out = Path(run)/'evaluations'/(base if i == 1 else f"{base}-{i}")
         m = out/'metrics.json'
-        if not out.exists() or (m.exists() and Path(read_json(m).get('evaluation', {}).get('data', '')).resolve() == p): return out
-
-# %% ../nbs/07_evaluate.ipynb #5edcb1ae
-def evaluate(run:Path|str, # a finished run directory
-             data:Path|str|None=None, # labelled data in the training format; None evaluates the run's own split
-             split:str='test', # the run's split to evaluate: `test` or `valid` (ignored with `data`)
-             write:bool=True, # write metrics, tables and plots (see the table above)
-             device=None, # where to run the model; `auto` by default
-             target:str|None=None, # the label column of `data`; by default the run's `data.target`, else `label`
-             path_column:str|None=None, # image runs, `data` a table: the column of image paths; found when None
-            )->dict:
-    "Evaluate a run on its held-out split or on new labelled data; returns the evaluation dict."
-    run = _check_run(run); dev = get_device(device or 'auto', 'device')
-    own = data is None
-    if own and (target or path_column):
-        raise DlprojError("target and path_column name columns of data=; the run's own split needs neither")
-    c = _split_context(run, split, dev) if own else _data_context(run, data, dev, target, path_column)
-    pre = c['pre']
-    ev = {'split': split if own else None, 'n': len(c['ids']),
-          'metrics': compute_metrics(pre['task'], c['y'], c['preds'], pre.get('classes'))}
-    if not own: ev.update(data=str(c['path']), dropped_no_target=c['dropped'], skipped=c['skipped'])
-    if not write: return ev
-    out = run if own else evaluation_dir(run, c['path'])
-    ev['files'] = _write_evaluation(out, ev, c, own)
-    m = read_json(run/'metrics.json') if own and (run/'metrics.json').exists() else {}
-    write_json(out/'metrics.json', {**m, 'evaluation': ev})
-    get_logger('evaluate').info(f"evaluated {run} on {ev['data'] if not own else split} ({ev['n']} items): " +
-                                ', '.join(f"{k}={v:.4g}" for k,v in ev['metrics'].items() if isinstance(v, float)))
-    return ev
+        if not out.exists(): return out
+        if m.exists() and Path(read_json(m).get('evaluation', {}).get('data', '')).resolve() == p: return out

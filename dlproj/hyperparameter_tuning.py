@@ -4,49 +4,85 @@
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #0a3e3685
 from __future__ import annotations
-import copy, json, math, random, time
+import contextlib, copy, hashlib, io, json, math, os, platform, random, signal, subprocess, sys, threading, time
 from pathlib import Path
 import pandas as pd
 from fastai.callback.core import Callback, CancelFitException
-from fastai.learner import Recorder
-from .config import Config, ConfigError, DlprojError, load_config, save_config
-from .utils import get_logger, read_json, write_json, write_text
-from .train import lower_is_better, epoch_values
+from optuna.samplers import BaseSampler
+from .config import (Config, ConfigError, DlprojError, load_config, save_config, to_dict, flat_dict, redact_url,
+    is_folder_name)
+from .utils import get_logger, read_json, write_json, write_text, _pid_alive
+from .fast import default_metrics
+from .checkpoint import lower_is_better, epoch_values, RunTracker
+from .train import _sigterm_interrupts
 from .run_experiment import run_experiment
 
 # %% auto #0
-__all__ = ['search_space', 'suggest', 'tune_metric', 'OptunaPruning', 'make_sampler', 'make_pruner', 'study_folder',
-           'make_storage', 'tune', 'trials_frame', 'tune_outputs']
+__all__ = ['STORAGE_ENV', 'HEARTBEAT', 'tune', 'search_space', 'suggest', 'tune_metric', 'recorded_metrics', 'check_metric',
+           'OptunaPruning', 'make_sampler', 'sampler_seed', 'ProcessSampler', 'make_pruner', 'study_name',
+           'study_folder', 'storage_url', 'default_storage', 'make_storage', 'load_study', 'StudyNotFound',
+           'study_setup', 'check_setup', 'fail_stale_trials', 'trial_owner', 'owner_gone', 'mark_interrupted',
+           'open_study', 'finished_trials', 'trials_frame', 'tune_outputs', 'run_workers']
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #badba3a2
+def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
+         *overrides:str, # `section.key=value` strings
+         trials:int|None=None, # the study's total of finished trials, earlier runs' included; `tune.trials` by default
+         timeout:float|None=None, # stop starting trials after this many seconds
+         storage:str|None=None, # an Optuna storage URL or `journal:PATH`; see `storage_url`
+         study:str|None=None, # the study name; `tune.study`, else the experiment name
+         seed_offset:int=0, # added to the sampler's seed
+        ):
+    "Run or continue an Optuna study of dlproj runs, write its outputs, return it."
+    import optuna
+    st,cfg,space,total = open_study(config, *overrides, trials=trials, storage=storage, study=study,
+                                    seed_offset=seed_offset)
+    metric,_ = tune_metric(cfg)
+    base = copy.deepcopy(cfg); base.experiment = st.study_name
+    # a trial is scored on validation rows a refit would train on; best.yaml's run refits
+    if base.train.refit == 'auto': base.train.refit = False
+    fail_stale_trials(st)
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    left,ran = total - finished_trials(st),[]
+    if left > 0:
+        with _sigterm_interrupts():   # SIGTERM (a stopped worker) fails the running trial as Ctrl-C does, saying why
+            st.optimize(_objective(st, base, space, metric), n_trials=left, timeout=timeout or cfg.tune.timeout,
+                        catch=(DlprojError,),
+                        # a shared study stops at the total; a worker fails a dead one's trial
+                        callbacks=[optuna.study.MaxTrialsCallback(total, states=finished),
+                                   lambda s,t: (ran.append(t), fail_stale_trials(s))])
+    folder = study_folder(cfg, st.study_name)
+    tune_outputs(st, cfg, folder, space)
+    if ran and all(t.state.name == 'FAIL' for t in ran):
+        raise DlprojError(f"every trial of this run failed ({len(ran)}), e.g. trial {ran[0].number}: {_reason(ran[0])} "
+                          f"(all in {folder/'trials.csv'})")
+    return st
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #14996712
+def _objective(st, base:Config, space:dict, metric:str):
+    "The objective of `st.optimize`: one trial, one `run_experiment` run of `base` with the sampled values."
+    import optuna
+    def objective(trial):
+        cb = OptunaPruning(trial, metric)
+        try:   # Ctrl-C or SIGTERM never cuts a write to the storage short (see `_signals_held`)
+            with _signals_held():
+                trial.set_user_attr('owner', trial_owner()); trial.set_user_attr('sampler_seed', st.sampler.seed_used)
+            run = run_experiment(base, *suggest(trial, space), cbs=[cb])
+            trial.set_user_attr('run', str(run))
+            if cb.pruned: raise optuna.TrialPruned()
+            return _final_value(run, metric)
+        except DlprojError as e:
+            with _signals_held(): trial.set_user_attr('error', str(e)[:2000])
+            raise
+        except KeyboardInterrupt:   # Ctrl-C or SIGTERM: the trial fails, saying why
+            with _signals_held(): trial.set_user_attr('failed', 'interrupted (Ctrl-C or SIGTERM)')
+            if 'run' in trial.user_attrs: mark_interrupted(trial.user_attrs['run'], 'interrupted (Ctrl-C or SIGTERM)')
+            raise
+    return objective
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #1c46c49d
-def _distribution(key:str, spec):
-    "The Optuna distribution of one `tune.space` entry; `ConfigError` naming the key."
-    import optuna.distributions as D
-    where = f"tune.space.{key}"
-    if isinstance(spec, list):
-        if not spec:
-            raise ConfigError(f"{where}: an empty list of choices")
-        return D.CategoricalDistribution([json.dumps(v) if isinstance(v, (list, dict)) else v for v in spec])
-    if not isinstance(spec, dict) or not {'low', 'high'} <= set(spec):
-        raise ConfigError(f"{where}: expected {{low: ..., high: ...}} (with log: true, step: ..., int: true) "
-                          f"or a list of choices, got {spec!r}")
-    if bad := set(spec) - {'low', 'high', 'log', 'step', 'int'}:
-        raise ConfigError(f"{where}: unknown setting(s) {sorted(bad)}; valid: low, high, log, step, int")
-    lo,hi,log,step = spec['low'],spec['high'],bool(spec.get('log')),spec.get('step')
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)):
-        raise ConfigError(f"{where}: low and high must be numbers, got {lo!r} and {hi!r}")
-    if not lo < hi:
-        raise ConfigError(f"{where}: low must be below high, got {lo} and {hi}")
-    if log and lo <= 0:
-        raise ConfigError(f"{where}: a log scale needs low > 0, got {lo}")
-    if log and step:
-        raise ConfigError(f"{where}: log and step can't be combined")
-    if spec.get('int') or (isinstance(lo, int) and isinstance(hi, int)):
-        return D.IntDistribution(int(lo), int(hi), log=log, step=int(step or 1))
-    return D.FloatDistribution(float(lo), float(hi), log=log, step=step)
-
 def search_space(cfg:Config)->dict:
-    "`tune.space` as Optuna distributions, each key checked to be a config key that takes its values."
+    "`tune.space` as Optuna distributions, each key checked against the config."
     space = {k: _distribution(k, v) for k,v in cfg.tune.space.items()}
     for k,d in space.items():
         for v in (d.choices if hasattr(d, 'choices') else (d.low, d.high)):
@@ -54,6 +90,52 @@ def search_space(cfg:Config)->dict:
             except ConfigError as e:
                 raise ConfigError(f"tune.space.{k}: {e}") from None
     return space
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #8beec08b
+def _distribution(key:str, spec):
+    "The Optuna distribution of one `tune.space` entry, short or long form; `ConfigError` naming the key."
+    import optuna.distributions as D
+    where = f"tune.space.{key}"
+    if isinstance(spec, list): spec = {'type': 'categorical', 'choices': spec}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}: expected {{low: ..., high: ...}} (with log: true, step: ..., int: true), "
+                          f"a list of choices, or {{type: float|int|categorical, ...}}, got {spec!r}")
+    kind = spec.get('type') or ('categorical' if 'choices' in spec else None)
+    if kind not in (None, 'float', 'int', 'categorical'):
+        raise ConfigError(f"{where}.type: {kind!r} is not a type; valid: float, int, categorical")
+    if kind != 'categorical': return _range(where, spec, kind)
+    if bad := set(spec) - {'type', 'choices'}:
+        raise ConfigError(f"{where}: unknown setting(s) {sorted(bad)} for type: categorical; valid: choices")
+    choices = spec.get('choices')
+    if not isinstance(choices, list) or not choices:
+        raise ConfigError(f"{where}: expected a non-empty list of choices, got {choices!r}")
+    return D.CategoricalDistribution([json.dumps(v) if isinstance(v, (list, dict)) else v for v in choices])
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #dbde57c1
+def _range(where:str, spec:dict, kind:str|None):
+    "A float or int range: `low`, `high`, `log`, `step`; `kind` is `int`, `float`, or None for the short form's guess."
+    import optuna.distributions as D
+    if bad := set(spec) - {'type', 'low', 'high', 'log', 'step', 'int'}:
+        raise ConfigError(f"{where}: unknown setting(s) {sorted(bad)}; valid: type, low, high, log, step, int")
+    if not {'low', 'high'} <= set(spec):
+        raise ConfigError(f"{where}: expected {{low: ..., high: ...}} (with log: true, step: ..., int: true), "
+                          f"a list of choices, or {{type: float|int|categorical, ...}}, got {spec!r}")
+    lo,hi,log,step = spec['low'],spec['high'],spec.get('log', False),spec.get('step')
+    num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+    if not (num(lo) and num(hi)): raise ConfigError(f"{where}: low and high must be numbers, got {lo!r} and {hi!r}")
+    if not isinstance(log, bool): raise ConfigError(f"{where}: log must be true or false, got {log!r}")
+    if not lo < hi: raise ConfigError(f"{where}: low must be below high, got {lo} and {hi}")
+    if log and lo <= 0: raise ConfigError(f"{where}: a log scale needs low > 0, got {lo}")
+    if step is not None and not (num(step) and step > 0):
+        raise ConfigError(f"{where}: step must be a number above 0, got {step!r}")
+    if log and step is not None: raise ConfigError(f"{where}: log and step can't be combined")
+    if kind == 'float' and spec.get('int'): raise ConfigError(f"{where}: int: true contradicts type: float")
+    if kind == 'int' or (kind is None and (spec.get('int') or (isinstance(lo, int) and isinstance(hi, int)))):
+        if not all(float(v).is_integer() for v in (lo, hi, step or 1)):
+            raise ConfigError(f"{where}: an int range needs whole numbers, got low {lo}, high {hi}"
+                              + (f", step {step}" if step else ''))
+        return D.IntDistribution(int(lo), int(hi), log=log, step=int(step or 1))
+    return D.FloatDistribution(float(lo), float(hi), log=log, step=None if step is None else float(step))
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #b710449d
 def _override(key:str, v, d)->str:
@@ -72,132 +154,348 @@ def suggest(trial, space:dict)->list[str]:
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #589ab0b1
 def tune_metric(cfg:Config)->tuple[str, str]:
-    "The metric a study optimises (`tune.metric`, else `train.monitor`), as the history names it, and its direction."
+    "`(name, direction)` of the study's metric: `tune.metric`, else `train.monitor`."
     name = cfg.tune.metric or cfg.train.monitor
     return name, cfg.tune.direction or ('minimize' if lower_is_better(name) else 'maximize')
 
+# %% ../nbs/10_hyperparameter_tuning.ipynb #f8e39ceb
+def recorded_metrics(cfg:Config)->list[str]:
+    "The validation scores a run of `cfg` records: `valid_loss`, then its metrics."
+    names = cfg.train.metrics
+    if names is None:
+        from dlproj.data_utils import resolve_source
+        from dlproj.dataset import read_source
+        src = resolve_source(cfg.data.source)
+        if src.is_dir(): task,n = 'classification',sum(d.is_dir() and not d.name.startswith('.') for d in src.iterdir())
+        else:
+            items,_,kind,task,target = read_source(cfg.data.source, cfg.data)
+            n = items['label' if kind == 'image' else target].nunique() if task == 'classification' else 1
+        names = default_metrics(task, n)
+    return ['valid_loss', *names]
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #4a550357
+def check_metric(cfg:Config)->tuple[str, str]:
+    "`tune_metric`, checked to be a score the runs record."
+    name,direction = tune_metric(cfg)
+    if name != 'valid_loss' and name not in (valid := recorded_metrics(cfg)):
+        key = 'tune.metric' if cfg.tune.metric else 'tune.metric (train.monitor by default)'
+        raise ConfigError(f"{key}: {name!r} is not a validation score these runs record; valid: {', '.join(valid)}")
+    return name,direction
+
 # %% ../nbs/10_hyperparameter_tuning.ipynb #bfa43ba1
+class OptunaPruning(Callback):
+    "Report the metric to the trial after each epoch; end the fit when it is pruned."
+    # after the epoch is in the history and saved: a pruned run keeps the epoch it was judged on
+    order = RunTracker.order + 1
+    def __init__(self, trial, metric:str): self.trial,self.metric,self.pruned = trial,metric,False
+    def before_fit(self):   # the run knows its trial, the trial its run
+        with _signals_held(): self.trial.set_user_attr('run', str(self.learn.path))
+        write_json(Path(self.learn.path)/'trial.json',
+                   {'study': self.trial.study.study_name, 'trial': self.trial.number})
+    def after_epoch(self):
+        v = epoch_values(self.recorder).get(self.metric)
+        if v is None or not math.isfinite(float(v)): return
+        with _signals_held(): self.trial.report(float(v), self.epoch); prune = self.trial.should_prune()
+        if prune: self.pruned = True; raise CancelFitException()
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #b05d6f91
 def _final_value(run:Path, name:str)->float:
     "The run's validation value of `name` (fastai's, on the best weights), from `metrics.json`."
     valid = read_json(run/'metrics.json')['valid']
     key = 'loss' if name == 'valid_loss' else name
     if key not in valid:
-        raise DlprojError(f"tune.metric {name!r}: the runs record {', '.join(['valid_loss'] + [k for k in valid if k != 'loss'])}")
+        names = ', '.join(['valid_loss'] + [k for k in valid if k != 'loss'])
+        raise DlprojError(f"tune.metric {name!r}: the runs record {names}")
     return float(valid[key])
 
-class OptunaPruning(Callback):
-    "Report the tuned metric to the Optuna trial after every epoch; end the fit when the pruner says the trial is hopeless."
-    order = Recorder.order + 3
-    def __init__(self, trial, metric:str): self.trial,self.metric,self.pruned = trial,metric,False
-    def before_fit(self):   # the run knows its trial, the trial its run
-        self.trial.set_user_attr('run', str(self.learn.path))
-        write_json(Path(self.learn.path)/'trial.json', {'study': self.trial.study.study_name, 'trial': self.trial.number})
-    def after_epoch(self):
-        v = epoch_values(self.recorder).get(self.metric)
-        if v is None or not math.isfinite(float(v)): return
-        self.trial.report(float(v), self.epoch)
-        if self.trial.should_prune(): self.pruned = True; raise CancelFitException()
+# %% ../nbs/10_hyperparameter_tuning.ipynb #00514eb2
+@contextlib.contextmanager
+def _signals_held():
+    "Ctrl-C and SIGTERM wait for the end of the block (a write to the storage)."
+    if threading.current_thread() is not threading.main_thread(): yield; return   # handlers are the main thread's
+    got = []
+    old = {s: signal.signal(s, lambda n,f: got.append(n)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try: yield
+    finally:
+        for s,h in old.items(): signal.signal(s, h)
+        if got: signal.raise_signal(got[0])   # the first that came meanwhile, to the handler it would have met
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #31383bf3
 def make_sampler(name:str, seed:int):
-    "An Optuna sampler by name, seeded. TPE models the results from the third trial on (studies here are tens of trials)."
+    "An Optuna sampler by name, seeded; TPE models results from the third trial on."
     import optuna
     s = optuna.samplers
     if name == 'tpe': return s.TPESampler(seed=seed, n_startup_trials=2)
     return {'random': lambda: s.RandomSampler(seed=seed), 'cmaes': lambda: s.CmaEsSampler(seed=seed),
             'gp': lambda: s.GPSampler(seed=seed)}[name]()
 
+# %% ../nbs/10_hyperparameter_tuning.ipynb #fe4c0f30
+def sampler_seed(seed:int, first:int)->int:
+    "The sampler seed of a process whose first trial is number `first`."
+    # an odd multiplier: a different seed for each `first`
+    return seed % 2**32 if first == 0 else (seed + first * 2654435761) % 2**32
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #aec009f7
+class ProcessSampler(BaseSampler):
+    "`tune.sampler` for one process, made and seeded at its first trial."
+    def __init__(self, name:str, seed:int): self.name,self.seed,self.sampler,self.seed_used = name,seed,None,None
+    def before_trial(self, study, trial):
+        if self.sampler is None:
+            self.seed_used = sampler_seed(self.seed, trial.number)
+            self.sampler = make_sampler(self.name, self.seed_used)
+        self.sampler.before_trial(study, trial)
+    def infer_relative_search_space(self, study, trial): return self.sampler.infer_relative_search_space(study, trial)
+    def sample_relative(self, study, trial, space): return self.sampler.sample_relative(study, trial, space)
+    def sample_independent(self, study, trial, name, dist):
+        return self.sampler.sample_independent(study, trial, name, dist)
+    def after_trial(self, study, trial, state, values): self.sampler.after_trial(study, trial, state, values)
+    def reseed_rng(self):
+        if self.sampler is not None: self.sampler.reseed_rng()
+
 # %% ../nbs/10_hyperparameter_tuning.ipynb #7975a5c6
 def make_pruner(name:str):
-    "An Optuna pruner by name: `median` (after two complete trials, from the second epoch), `halving`, `hyperband`, `none`."
+    "An Optuna pruner by name: `median`, `halving`, `hyperband` or `none`."
     import optuna
     p = optuna.pruners
-    return {'median': lambda: p.MedianPruner(n_startup_trials=2, n_warmup_steps=1), 'halving': p.SuccessiveHalvingPruner,
-            'hyperband': p.HyperbandPruner, 'none': p.NopPruner}[name]()
+    return {'median': lambda: p.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+            'halving': p.SuccessiveHalvingPruner, 'hyperband': p.HyperbandPruner, 'none': p.NopPruner}[name]()
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #f0072b4b
+def study_name(cfg:Config, study:str|None=None)->str:
+    "The study's name: `study` (`--study`), else `tune.study`, else the experiment."
+    key,name = (('--study', study) if study is not None
+                else ('tune.study', cfg.tune.study) if cfg.tune.study is not None else ('experiment', cfg.experiment))
+    if not is_folder_name(name):
+        raise ConfigError(f"{key}: a study name is one folder name in the runs folder "
+                          f"(not empty, . or .., and without '/'), got {name!r}")
+    return name
+
 def study_folder(cfg:Config, study:str|None=None)->Path:
-    "Where a study keeps its storage (by default), best config, trials table and plots: `<runs_dir>/<study>/tune/`."
-    return Path(cfg.output.runs_dir)/(study or cfg.tune.study or cfg.experiment)/'tune'
+    "Where a study keeps its storage, best config, trials and plots."
+    return Path(cfg.output.runs_dir)/study_name(cfg, study)/'tune'
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #b9192839
-def make_storage(url:str|None, folder:Path):
-    "An Optuna storage: a SQLite file in `folder` by default, `journal:PATH` for Optuna's journal file, else any storage URL."
+# the storage URL when neither --storage nor tune.storage gives one (passwords belong here)
+STORAGE_ENV = 'DLPROJ_TUNE_STORAGE'
+# RDB storages: seconds between a running trial's heartbeats; silence that fails it
+HEARTBEAT = dict(interval=60, grace=180)
+
+def storage_url(cfg:Config, storage:str|None=None)->str|None:
+    "The storage: `storage`, `tune.storage` or `$DLPROJ_TUNE_STORAGE`; else None."
+    return storage or cfg.tune.storage or os.environ.get(STORAGE_ENV) or None
+
+def default_storage(folder:Path)->str:
+    "A study folder's own storage: `journal.log` (or an older `optuna.db`)."
+    folder = Path(folder).resolve()
+    if (folder/'optuna.db').exists() and not (folder/'journal.log').exists(): return f"sqlite:///{folder/'optuna.db'}"
+    return f"journal:{folder/'journal.log'}"
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #8a1ed986
+def make_storage(url:str|None, folder:Path|None):
+    "An Optuna storage for `url` (None: the folder's own), file paths absolute."
     import optuna
-    if url is None:
-        folder.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{(folder/'optuna.db').resolve()}"
+    url = url or default_storage(folder)
     if url.startswith('journal:'):
         from optuna.storages.journal import JournalFileBackend
-        p = Path(url[len('journal:'):]); p.parent.mkdir(parents=True, exist_ok=True)
+        # the lock links here: Optuna times out only a link that leads somewhere
+        p = Path(url[len('journal:'):]).expanduser().resolve()
+        p.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(str(p)))
+    if url.startswith('sqlite:///') and url[10:] not in ('', ':memory:') and not Path(url[10:]).is_absolute():
+        p = Path(url[10:]).expanduser().resolve(); p.parent.mkdir(parents=True, exist_ok=True); url = f"sqlite:///{p}"
     if url.startswith('postgresql://'):   # SQLAlchemy 2.1 would look for psycopg 3; the dev extra installs psycopg2
         import importlib.util
         if importlib.util.find_spec('psycopg') is None and importlib.util.find_spec('psycopg2') is not None:
             url = 'postgresql+psycopg2://' + url[len('postgresql://'):]
-    return url
+    import warnings
+    with warnings.catch_warnings():
+        # heartbeats are "experimental" since Optuna 2.9
+        warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT['interval'],
+                                          grace_period=HEARTBEAT['grace'])
 
-# %% ../nbs/10_hyperparameter_tuning.ipynb #badba3a2
-def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
-         *overrides:str, # `section.key=value` strings
-         trials:int|None=None, # the study's total of finished trials (complete or pruned); `tune.trials` by default
-         timeout:float|None=None, # stop starting trials after this many seconds
-         storage:str|None=None, # an Optuna storage URL or `journal:PATH`; `tune.storage`, else a SQLite file in the study folder
-         study:str|None=None, # the study name; `tune.study`, else the experiment name
-         seed_offset:int=0, # added to the sampler's seed (each worker process of one study gets its own)
-        ):
-    "Run (or continue) an Optuna study whose trials are dlproj runs; write the best config, the trials table and plots; return the study."
+def _shown(url:str|None)->str:
+    "A storage URL as messages show it: without its password."
+    return redact_url(str(url))
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #966ecc1e
+def load_study(cfg:Config, study:str|None=None, storage:str|None=None):
+    "The study as `tune` keeps it; `StudyNotFound` when there is none."
+    import optuna
+    name = study_name(cfg, study); folder,url = study_folder(cfg, name),storage_url(cfg, storage)
+    if url is None and not any((folder/f).exists() for f in ('journal.log', 'optuna.db')):
+        raise StudyNotFound(f"no study {name!r}: {folder} holds none yet (dlproj tune starts it)")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try: return optuna.load_study(study_name=name, storage=make_storage(url, folder))
+    except KeyError: raise StudyNotFound(f"no study {name!r} in {_shown(url or default_storage(folder))}") from None
+
+class StudyNotFound(DlprojError, KeyError):
+    "No study of that name in the storage: a `KeyError` that reads as a message."
+    __str__ = Exception.__str__
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #a0f84894
+# they place or show runs; they don't change a trial's score
+_NOT_COMPARED = ('experiment', 'tune', 'output', 'tracking', 'grid', 'train.progress', 'train.resume',
+                 'train.checkpoint', 'train.checkpoint_every', 'data.num_workers')
+
+def study_setup(cfg:Config, space:dict)->dict:
+    "What a study's trials share: metric, direction, base config and space."
+    import optuna.distributions as D
+    metric,direction = tune_metric(cfg)
+    drop = _NOT_COMPARED + tuple(space)
+    flat = {k: v for k,v in flat_dict(to_dict(cfg)).items() if not any(k == d or k.startswith(d + '.') for d in drop)}
+    flat = json.loads(json.dumps(flat, sort_keys=True, default=str))   # as the storage gives it back
+    return dict(metric=metric, direction=direction, config=flat,
+                config_sha256=hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest(),
+                space={k: json.loads(D.distribution_to_json(d)) for k,d in space.items()})
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #9bd4fe69
+def check_setup(st, setup:dict):
+    "Record a new study's setup; refuse another one, naming what changed."
+    old = st.user_attrs
+    if 'config_sha256' not in old:   # a new study (or one begun before studies kept their setup)
+        if st.direction.name.lower() != setup['direction']:
+            old = {'metric': '?', 'direction': st.direction.name.lower()}
+        else:
+            for k,v in setup.items(): st.set_user_attr(k, v)
+            return
+    diffs = []
+    if (old.get('metric'), old.get('direction')) != (setup['metric'], setup['direction']):
+        diffs.append(f"tune.metric/direction: {old.get('metric')} ({old.get('direction')}) then, "
+                     f"{setup['metric']} ({setup['direction']}) now")
+    if 'config_sha256' in old and old['config_sha256'] != setup['config_sha256']:
+        diffs += _changes('', old.get('config', {}), setup['config']) or ['the base config']
+    if 'space' in old and old['space'] != setup['space']: diffs += _changes('tune.space.', old['space'], setup['space'])
+    if diffs:
+        more = f" and {len(diffs) - 6} more" if len(diffs) > 6 else ''
+        raise ConfigError(f"study {st.study_name!r} was run with another setup: {'; '.join(diffs[:6])}{more}. "
+                          "Its trials can't be compared with new ones: continue it with the config it was run with, "
+                          "or start a new study with --study NAME")
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #158f1a7a
+def _changes(what:str, old:dict, new:dict)->list[str]:
+    keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    return [f"{what}{k}: {_text(old.get(k))} then, {_text(new.get(k))} now" for k in keys]
+
+def _text(v)->str:
+    "A setup value as a message shows it: JSON, a distribution as `FloatDistribution(low=0.0001, high=0.3, log=True)`."
+    if isinstance(v, dict) and set(v) == {'name', 'attributes'}:
+        a = v['attributes']
+        shown = ', '.join(f"{k}={a[k]}" for k in ('low', 'high', 'log', 'step', 'choices') if a.get(k) is not None)
+        return f"{v['name']}({shown})"
+    return json.dumps(v)
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #36f34fd8
+def fail_stale_trials(st)->list[int]:
+    "Fail the running trials whose process is gone, or silent too long, saying why."
+    import optuna
+    from optuna.trial import TrialState
+    storage,silent = st._storage,set()
+    if getattr(storage, 'get_heartbeat_interval', lambda: None)():   # an RDB storage: trials whose heartbeat stopped
+        silent = set(storage._get_stale_trial_ids(st._study_id))
+    failed = []
+    for t in st.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        o = t.user_attrs.get('owner')
+        who = f"its process (pid {o.get('pid')} on {o.get('host')})" if isinstance(o, dict) else 'its process'
+        if owner_gone(o): why = f"{who} ended while it ran (killed?)"
+        elif t._trial_id in silent: why = f"{who} sent no heartbeat for over {HEARTBEAT['grace']} seconds"
+        else: continue
+        try:
+            storage.set_trial_user_attr(t._trial_id, 'failed', why)
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError: continue   # another process failed it first
+        if t.user_attrs.get('run'): mark_interrupted(t.user_attrs['run'], why)
+        failed.append(t.number)
+    return failed
+
+def _reason(t)->str|None: return t.user_attrs.get('failed') or t.user_attrs.get('error')
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #f3f6c47f
+def trial_owner()->dict:
+    "This process, as a trial records it: machine, pid and start time."
+    return {'host': platform.node(), 'pid': os.getpid(), 'start': _process_start(os.getpid())}
+
+def owner_gone(o)->bool:
+    "Has the process `o` (`trial_owner`) ended? Known on its own machine only."
+    if not isinstance(o, dict) or o.get('host') != platform.node() or not isinstance(o.get('pid'), int): return False
+    # or pid reused
+    if o.get('start') is not None and sys.platform.startswith('linux'): return _process_start(o['pid']) != o['start']
+    return not _pid_alive(o['pid'])
+
+def _process_start(pid:int)->str|None:
+    "When process `pid` started (Linux: clock ticks after boot); None when it is gone, a zombie, or off Linux."
+    try: state,*rest = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    except (OSError, IndexError, ValueError): return None
+    return None if state in ('Z', 'X') else rest[18]
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #0f3d61a7
+def mark_interrupted(run:Path, why:str):
+    "Record in an unfinished trial's run (`trial.json`) why it was interrupted."
+    run = Path(run)
+    if not run.is_dir() or (run/'metrics.json').exists(): return
+    try: rec = read_json(run/'trial.json')
+    except (OSError, ValueError): rec = {}
+    write_json(run/'trial.json', {**rec, 'interrupted': why})
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #7cef8a73
+def open_study(config=None, # a YAML path, a dict or a `Config` with a `tune` section
+               *overrides:str, # `section.key=value` strings
+               trials:int|None=None, # the study's total of finished trials; `tune.trials` by default
+               storage:str|None=None, # see `storage_url`
+               study:str|None=None, # the study name; `tune.study`, else the experiment name
+               seed_offset:int=0, # added to the sampler's seed
+              )->tuple:
+    "Check everything, open the study: `(study, cfg, space, total)`."
     import optuna
     cfg = load_config(config, *overrides)
     space = search_space(cfg)
     if not space:
         raise ConfigError("tune.space is empty: name the config keys to search, "
                           "e.g. tune.space: {train.lr: {low: 0.0001, high: 0.1, log: true}}")
-    name = study or cfg.tune.study or cfg.experiment
-    total = trials or cfg.tune.trials
-    metric,direction = tune_metric(cfg)
-    folder = study_folder(cfg, name)
+    total = cfg.tune.trials if trials is None else trials
+    if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+        raise ConfigError("trials (--trials, tune.trials) must be at least 1: it is the study's total of finished "
+                          f"trials, got {total!r}")
+    name = study_name(cfg, study)
+    metric,direction = check_metric(cfg)
+    setup,folder,url = study_setup(cfg, space),study_folder(cfg, name),storage_url(cfg, storage)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    for attempt in range(5):   # workers started together on an empty database race to create its tables: the losers retry
+    st = _create_study(name, url, folder, direction, ProcessSampler(cfg.tune.sampler, cfg.seed + seed_offset),
+                       make_pruner(cfg.tune.pruner))
+    check_setup(st, setup)
+    return st,cfg,space,total
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #442e422d
+def _create_study(name:str, url:str|None, folder:Path, direction:str, sampler, pruner):
+    import optuna
+    for attempt in range(5):
         try:
-            st = optuna.create_study(study_name=name, storage=make_storage(storage or cfg.tune.storage, folder), load_if_exists=True,
-                                     direction=direction, sampler=make_sampler(cfg.tune.sampler, cfg.seed + seed_offset),
-                                     pruner=make_pruner(cfg.tune.pruner))
-            break
+            return optuna.create_study(study_name=name, storage=make_storage(url, folder), load_if_exists=True,
+                                       direction=direction, pruner=pruner, sampler=sampler)
         except ImportError as e:
-            raise DlprojError(f"tune storage {storage or cfg.tune.storage}: {e} (for PostgreSQL: pip install psycopg2-binary)") from None
+            raise DlprojError(f"tune storage {_shown(url)}: {e} "
+                              "(for PostgreSQL: pip install psycopg2-binary)") from None
         except Exception as e:
             if attempt == 4 or not type(e).__module__.startswith('sqlalchemy'):
                 raise
             time.sleep(0.5 + random.random())
-    base = copy.deepcopy(cfg); base.experiment = name
-    # a trial is scored on validation rows a refit would train on; best.yaml's run refits
-    if base.train.refit == 'auto': base.train.refit = False
-    def objective(trial):
-        cb = OptunaPruning(trial, metric)
-        run = run_experiment(base, *suggest(trial, space), cbs=[cb])
-        trial.set_user_attr('run', str(run))
-        if cb.pruned:
-            raise optuna.TrialPruned()
-        return _final_value(run, metric)
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    left = total - len(st.get_trials(deepcopy=False, states=finished))
-    if left > 0:
-        st.optimize(objective, n_trials=left, timeout=timeout or cfg.tune.timeout, catch=(DlprojError,),
-                    callbacks=[optuna.study.MaxTrialsCallback(total, states=finished)])   # a shared study stops at the total
-    tune_outputs(st, cfg, folder, space)
-    return st
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #011c47ac
+def finished_trials(st)->int:
+    "How many of the study's trials finished (complete or pruned)."
+    from optuna.trial import TrialState
+    return len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #e33475f9
 def trials_frame(st)->pd.DataFrame:
-    "One row per trial: number, state, value, the sampled values, its run directory and how long it took."
-    rows = [dict(trial=t.number, state=t.state.name.lower(), value=t.value, **t.params,
-                 run=t.user_attrs.get('run'), seconds=t.duration.total_seconds() if t.duration else None) for t in st.trials]
+    "One row per trial: state, value, sampled values, run, duration, failure."
+    rows = [dict(trial=t.number, state=t.state.name.lower(), value=t.value, **t.params, run=t.user_attrs.get('run'),
+                 seconds=t.duration.total_seconds() if t.duration else None, reason=_reason(t)) for t in st.trials]
     return pd.DataFrame(rows)
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #fffffd50
 def tune_outputs(st, cfg:Config, folder:Path, space:dict|None=None)->dict:
-    "Write `best.yaml` (the config with the best trial's values, ready for `dlproj train`), `trials.csv` and Optuna's plots."
+    "Write `best.yaml`, `trials.csv` and Optuna's plots into `folder`."
     import warnings, matplotlib.pyplot as plt, optuna.visualization.matplotlib as ov
     folder.mkdir(parents=True, exist_ok=True)
     out = {'trials': write_text(folder/'trials.csv', trials_frame(st).to_csv(index=False))}
@@ -213,7 +511,51 @@ def tune_outputs(st, cfg:Config, folder:Path, space:dict|None=None)->dict:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')   # Optuna marks its matplotlib plots experimental
                 ax = fn(st); fig = ax.figure if hasattr(ax, 'figure') else ax.flat[0].figure
-            (folder/'plots').mkdir(exist_ok=True); fig.savefig(folder/'plots'/f"{name}.png", dpi=100, bbox_inches='tight'); plt.close(fig)
-            out[name] = folder/'plots'/f"{name}.png"
-        except Exception as e: get_logger('tune').info(f"{name} plot skipped: {e}")   # e.g. importances need two complete trials
+            buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=100, bbox_inches='tight'); plt.close(fig)
+            # a temporary file, renamed: never half a plot
+            out[name] = write_text(folder/'plots'/f"{name}.png", buf.getvalue())
+        # e.g. importances need two complete trials
+        except Exception as e: get_logger('tune').info(f"{name} plot skipped: {e}")
     return out
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #a06be211
+def run_workers(cmds:list, # one command line (a list of strings) per worker
+                grace:float=60., # seconds a stopped worker has to save its last epoch, before SIGKILL
+                **kwargs, # more `subprocess.Popen` arguments (env, stdout...)
+               )->list[int]:
+    "Run the workers together and wait for all; return their exit statuses."
+    libc = None
+    if sys.platform.startswith('linux'):
+        import ctypes
+        # loaded here: between fork and exec a worker only calls it
+        try: libc = ctypes.CDLL('libc.so.6', use_errno=True)
+        except OSError: pass
+    procs = []
+    try:
+        with _sigterm_interrupts():   # SIGTERM, like Ctrl-C, lands in the `except` below
+            for c in cmds:
+                pre = _die_with_parent(libc, os.getpid()) if os.name == 'posix' else None
+                procs.append(subprocess.Popen(c, preexec_fn=pre, **kwargs))
+            while any(p.poll() is None for p in procs) and not any((p.returncode or 0) > 0 for p in procs):
+                time.sleep(0.1)
+            _stop(procs, grace)   # after a failure: the others (when all ended, there is nothing to stop)
+    except BaseException:
+        _stop(procs, grace); raise
+    return [p.returncode for p in procs]
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #d7dbf332
+def _die_with_parent(libc, parent:int):
+    "For a worker, between fork and exec: SIGTERM when `parent` dies, even by SIGKILL (Linux `PR_SET_PDEATHSIG`)."
+    def f():
+        if libc is not None: libc.prctl(1, signal.SIGTERM)   # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent: os.kill(os.getpid(), signal.SIGTERM)   # it died before that
+    return f
+
+def _stop(procs:list, grace:float):
+    "SIGTERM the workers still running, SIGKILL those left after `grace` seconds; wait for all."
+    for p in procs:
+        if p.poll() is None: p.terminate()
+    end = time.monotonic() + grace
+    for p in procs:
+        try: p.wait(max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired: p.kill(); p.wait()

@@ -7,60 +7,129 @@ from __future__ import annotations
 import argparse, os, sys, traceback
 
 # %% auto #0
-__all__ = ['cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_runs', 'cmd_tune', 'cmd_dashboard',
-           'cmd_example', 'make_parser', 'main']
+__all__ = ['main', 'cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_runs', 'cmd_tune',
+           'cmd_dashboard', 'cmd_example', 'make_parser']
+
+# %% ../nbs/12_main.ipynb #05a43e2f
+def main(argv:list[str]|None=None, # the arguments after `dlproj`; `sys.argv[1:]` by default
+        )->int:
+    "Run the `dlproj` command; return its exit status."
+    code = _command(argv)
+    # a process of a torchrun or `accelerate launch` run exits with the status itself
+    if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ:   # `distributed.launched()`, without importing torch here
+        # A launched process leaves with `os._exit` once its output is flushed: its process group is closed already, and
+        # gloo's work objects that Python still holds can abort the interpreter's teardown ("terminate called without an
+        # active exception"), which the launcher reports as a failed run.
+        import logging
+        logging.shutdown(); sys.stdout.flush(); sys.stderr.flush()
+        os._exit(code)
+    return code
+
+# %% ../nbs/12_main.ipynb #c53fe40c
+def _command(argv:list[str]|None=None)->int:
+    "Run the `dlproj` command; return its exit status."
+    p = make_parser()
+    a = p.parse_args(argv)
+    if not a.verbose:
+        # library deprecation notices (torch.jit inside fastai, pandas) are not the user's business
+        import warnings
+        for cat in (FutureWarning, DeprecationWarning): warnings.filterwarnings('ignore', category=cat)
+    if a.command == 'train' and a.config is None and a.resume is None:
+        p.error('train: give a CONFIG file, or --resume RUN')
+    if a.command == 'train' and a.config and '=' in a.config and a.resume:
+        a.overrides.insert(0, a.config); a.config = None
+    try:
+        if a.module:
+            from dlproj.model import import_arch_module
+            for m in a.module: import_arch_module(m)
+        a.func(a)
+        return 0
+    except KeyboardInterrupt:
+        print('dlproj: interrupted', file=sys.stderr); return 130
+    except Exception as e: return _failed(a, e)
+
+# %% ../nbs/12_main.ipynb #036977bd
+def _failed(a, e:Exception)->int:
+    "Report the exception `e` of `dlproj COMMAND`; return the exit status."
+    from dlproj.config import DlprojError
+    if not isinstance(e, DlprojError):
+        traceback.print_exc()
+        print(f"dlproj {a.command}: internal error ({type(e).__name__}); "
+              "this is a bug, please report it with the traceback above", file=sys.stderr)
+        return 1
+    if a.verbose: traceback.print_exc()
+    # every rank meets the same bad input: one message. Under `--nproc` each rank leaves its message for the
+    # launcher, which prints it (the launcher may stop rank 0 before it prints when another rank fails first)
+    if os.environ.get('DLPROJ_RUN_FILE') and 'RANK' in os.environ:
+        with open(f"{os.environ['DLPROJ_RUN_FILE']}.error.{os.environ['RANK']}", 'w', encoding='utf-8') as f:
+            f.write(str(e))
+    elif os.environ.get('RANK', '0') == '0': print(f"dlproj {a.command}: error: {e}", file=sys.stderr)
+    return getattr(e, 'exit_code', 2)
 
 # %% ../nbs/12_main.ipynb #af7b0f1d
-def _print_metrics(title:str, m:dict):
-    nums = {k:v for k,v in (m or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    print(title + '  ' + '  '.join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k,v in nums.items()))
-
 def cmd_train(a):
-    if a.nproc > 1:   # torchrun starts the processes, each of which runs this command without --nproc
-        from dlproj.config import load_config
-        from dlproj.distributed import launch
-        if a.resume:   # bad input fails here, once, not in every process
-            from dlproj.train import check_resumable
-            check_resumable(a.resume, *a.overrides)
-        elif a.config: load_config(a.config, *a.overrides)
-        launch([*(f'--module={m}' for m in a.module), 'train', *([a.config] if a.config else []), *a.overrides,
-                *(['--resume', a.resume] if a.resume else [])], a.nproc)
-        return
+    if a.nproc > 1: return _launch_train(a)
     from dlproj.run_experiment import run_experiment
     from dlproj.utils import read_json
     from dlproj.distributed import is_main
     run = run_experiment(a.config, *a.overrides, resume=a.resume)
     if not is_main(): return   # rank 0 speaks for the run
-    ev = read_json(run/'metrics.json')['evaluation']
+    m = read_json(run/'metrics.json')
     print(f"run: {run}")
-    _print_metrics(f"{ev['split']} metrics:", ev['metrics'])
+    if m.get('evaluation'): _print_metrics(f"{m['evaluation']['split']} metrics:", m['evaluation']['metrics'])
+    else:
+        print(f"not evaluated: {m.get('evaluation_skipped')}")
+        _print_metrics('valid metrics (held out, before the refit):', m['valid'])
     if (run/'report.html').exists(): print(f"report: {run/'report.html'}")
+
+# %% ../nbs/12_main.ipynb #914dd441
+def _launch_train(a):
+    from dlproj.config import load_config
+    from dlproj.distributed import launch
+    if a.resume:   # bad input fails here, once, not in every process
+        from dlproj.train import check_resumable
+        check_resumable(a.resume, *a.overrides)
+    elif a.config: load_config(a.config, *a.overrides)
+    launch([*(f'--module={m}' for m in a.module), 'train', *([a.config] if a.config else []), *a.overrides,
+            *(['--resume', a.resume] if a.resume else [])], a.nproc)
+
+def _print_metrics(title:str, m:dict):
+    nums = {k:v for k,v in (m or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    print(title + '  ' + '  '.join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k,v in nums.items()))
 
 # %% ../nbs/12_main.ipynb #6ec66e4c
 def cmd_experiment(a):
-    import math
     from dlproj.run_experiment import run_grid, parse_grid, run_kfold
     from dlproj.config import DlprojError
     if a.kfold is not None:
         if a.grid or a.seeds != 1:
             raise DlprojError("--kfold cross-validates one config: it can't be combined with --grid or --seeds")
-        s = run_kfold(a.config, *a.overrides, k=a.kfold)
-        cols = [c for c in s.columns if c != 'fold']
-        w = max(len(c) for c in cols)
-        print('fold'.ljust(6) + '  '.join(c.rjust(w) for c in cols))
-        for _,r in s.iterrows(): print(str(r.fold).ljust(6) + '  '.join(f"{r[c]:.4f}".rjust(w) for c in cols))
-        return
+        return _print_kfold(run_kfold(a.config, *a.overrides, k=a.kfold))
     s = run_grid(a.config, *a.overrides, grid=parse_grid(a.grid or []), seeds=a.seeds)
-    ms = [c[:-5] for c in s.columns if c.endswith('_mean')]
-    fmt = lambda m,sd: f"{m:.4f}" + ('' if math.isnan(sd) else f" ± {sd:.4f}")
-    rows = [[r.point, f"{r.finished}/{r.finished + r.failed}", *(fmt(r[f'{m}_mean'], r[f'{m}_std']) if r.finished else '-' for m in ms)]
-            for _,r in s.iterrows()]
-    head = ['point', 'runs', *ms]
-    w = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    for line in [head, *rows]: print('  '.join(str(x).ljust(n) for x,n in zip(line, w)))
+    _print_grid(s)
+    if s.unfinished.sum():
+        print(f"{int(s.unfinished.sum())} run(s) unfinished (another process is training them, or was stopped): "
+              "run the same command again")
     if s.failed.sum():
         raise DlprojError(f"{int(s.failed.sum())} run(s) failed, e.g. {s.error.dropna().iloc[0]}; "
                           "all recorded in the experiment's experiment.json")
+
+# %% ../nbs/12_main.ipynb #e98c8768
+def _print_kfold(s):
+    cols = [c for c in s.columns if c != 'fold']
+    w = max(len(c) for c in cols)
+    print('fold'.ljust(6) + '  '.join(c.rjust(w) for c in cols))
+    for _,r in s.iterrows(): print(str(r.fold).ljust(6) + '  '.join(f"{r[c]:.4f}".rjust(w) for c in cols))
+
+def _print_grid(s):
+    import math
+    ms = [c[:-5] for c in s.columns if c.endswith('_mean')]
+    fmt = lambda m,sd: f"{m:.4f}" + ('' if math.isnan(sd) else f" ± {sd:.4f}")
+    rows = [[r.point, f"{r.finished}/{r.finished + r.failed + r.unfinished}",
+             *(fmt(r[f'{m}_mean'], r[f'{m}_std']) if r.finished else '-' for m in ms)] for _,r in s.iterrows()]
+    head = ['point', 'runs', *ms]
+    w = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    for line in [head, *rows]: print('  '.join(str(x).ljust(n) for x,n in zip(line, w)))
 
 # %% ../nbs/12_main.ipynb #a9eafa85
 def cmd_evaluate(a):
@@ -70,28 +139,33 @@ def cmd_evaluate(a):
 
 # %% ../nbs/12_main.ipynb #57a46945
 def cmd_predict(a):
-    from dlproj.inference import predict, csv_safe
+    from dlproj.inference import predict
+    from dlproj.predictions import csv_safe
     from dlproj.utils import get_device
-    df = predict(a.run, a.input, batch_size=a.batch_size, out=a.out, top_k=a.top_k, path_column=a.path_column, device=get_device(a.device))
+    df = predict(a.run, a.input, batch_size=a.batch_size, out=a.out, top_k=a.top_k, path_column=a.path_column,
+                 device=get_device(a.device))
     if a.out: print(f"predictions written to {a.out}")
     elif df is not None: print(csv_safe(df).to_csv(index=False), end='')   # often redirected into a .csv file
 
 # %% ../nbs/12_main.ipynb #53df335e
 def cmd_report(a):
-    from dlproj.run_experiment import report
+    from dlproj.runs import report
     print(report(a.run))
 
 # %% ../nbs/12_main.ipynb #df3f9827
 def cmd_runs(a):
     import pandas as pd
-    from dlproj.run_experiment import list_runs, check_run, compare_runs, compare_plot
+    from dlproj.runs import list_runs, compare_runs, compare_plot
+    from dlproj.run_experiment import reproduce_run
     from dlproj.config import DlprojError
     if a.compare:
-        with pd.option_context('display.max_columns', 20, 'display.width', 200, 'display.float_format', '{:.4f}'.format):
+        wide = ('display.max_columns', 20, 'display.width', 200, 'display.float_format', '{:.4f}'.format)
+        with pd.option_context(*wide):
             print(compare_runs(a.compare).to_string())
         print(f"curves: {compare_plot(a.compare, a.plot)}"); return
     if a.check:
-        r = check_run(a.check)
+        r = reproduce_run(a.check)
+        if r['rerun']: print(f"re-run as it was trained: {', '.join(r['rerun'])}")
         if r['note']: print(f"note: {r['note']}")
         if not r['reproduced']:
             raise DlprojError(f"{a.check} is not reproduced:\n  " + '\n  '.join(r['differences']))
@@ -103,36 +177,60 @@ def cmd_runs(a):
 
 # %% ../nbs/12_main.ipynb #ad6693a6
 def cmd_tune(a):
-    import subprocess
-    from dlproj.config import load_config, DlprojError
-    from dlproj.hyperparameter_tuning import tune, study_folder, trials_frame, make_storage
-    cfg = load_config(a.config, *a.overrides)
-    name = a.study or cfg.tune.study or cfg.experiment
-    storage = a.storage or cfg.tune.storage
-    if a.show:
-        import optuna
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        try: st = optuna.load_study(study_name=name, storage=make_storage(storage, study_folder(cfg, name)))
-        except KeyError:
-            raise DlprojError(f"no study {name!r} in {storage or study_folder(cfg, name)/'optuna.db'}") from None
-        print(trials_frame(st).drop(columns='run').to_string(index=False)); return
-    if a.workers > 1:   # N processes on this machine, one study in Optuna's journal file
-        storage = storage or f"journal:{study_folder(cfg, name)/'journal.log'}"
-        base = [sys.executable, '-c', 'import sys; from dlproj.main import main; sys.exit(main(sys.argv[1:]))',
-                'tune', a.config, *a.overrides,
-                '--storage', storage, '--study', name] + (['--trials', str(a.trials)] if a.trials else [])
-        procs = [subprocess.Popen(base + ['--seed-offset', str(i)]) for i in range(a.workers)]
-        if any(p.wait() for p in procs):
-            raise DlprojError(f"a tuning worker failed; the study keeps its finished trials: run the same command again")
-    st = tune(a.config, *a.overrides, trials=a.trials, timeout=a.timeout, storage=storage, study=name, seed_offset=a.seed_offset)
+    from dlproj.config import ConfigError
+    from dlproj.hyperparameter_tuning import tune, open_study, study_folder, finished_trials
+    if a.show: return _show_trials(a)
+    if a.workers < 1: raise ConfigError(f"--workers must be at least 1, got {a.workers}")
+    # everything a trial needs is checked here, once, before any process starts
+    st,cfg,space,total = open_study(a.config, *a.overrides, trials=a.trials, storage=a.storage, study=a.study,
+                                    seed_offset=a.seed_offset)
+    name,done = st.study_name,finished_trials(st)
+    print(f"study {name}: {done} of its {total} trials finished; "
+          + (f"adding {total - done}" if done < total else "nothing to add"))
+    folder = study_folder(cfg, name)
+    if a.workers > 1 and done < total: _tune_workers(a, st, cfg, space, total, folder)
+    else: st = tune(a.config, *a.overrides, trials=total, timeout=a.timeout, storage=a.storage, study=name,
+                    seed_offset=a.seed_offset)
     best = [t for t in st.trials if t.state.name == 'COMPLETE']
     print(f"study {name}: {len(st.trials)} trials; best {st.best_value:.4g} with {st.best_params}" if best
           else f"study {name}: no complete trial")
-    print(f"outputs: {study_folder(cfg, name)}")
+    print(f"outputs: {folder}")
+
+# %% ../nbs/12_main.ipynb #204a8dab
+def _tune_workers(a, st, cfg, space:dict, total:int, folder):
+    import subprocess
+    from dlproj.config import DlprojError
+    from dlproj.hyperparameter_tuning import finished_trials, run_workers, fail_stale_trials, tune_outputs
+    cmd = [sys.executable, '-c', 'import sys; from dlproj.main import main; sys.exit(main(sys.argv[1:]))',
+           'tune', a.config, *a.overrides, '--study', st.study_name, '--trials', str(total),
+           *(['--storage', a.storage] if a.storage else []),
+           *(['--timeout', str(a.timeout)] if a.timeout is not None else [])]
+    codes = run_workers([cmd + ['--seed-offset', str(i)] for i in range(a.workers)], stdout=subprocess.DEVNULL)
+    fail_stale_trials(st); tune_outputs(st, cfg, folder, space)   # a killed worker's trial failed, with its reason
+    if any(codes):
+        bad = ', '.join(_worker_status(i, c) for i,c in enumerate(codes) if c)
+        raise DlprojError(f"tuning worker(s) ended badly: {bad}"
+                          + ("; the others were stopped" if any(c > 0 for c in codes) else '')
+                          + f". The study keeps its {finished_trials(st)} finished trials: "
+                          "run the same command again to continue it")
+
+# %% ../nbs/12_main.ipynb #226ee1bf
+def _show_trials(a):
+    from dlproj.config import load_config
+    from dlproj.hyperparameter_tuning import load_study, trials_frame
+    st = load_study(load_config(a.config, *a.overrides), a.study, a.storage)
+    df = trials_frame(st)
+    if df.empty: print(f"study {st.study_name}: no trials yet"); return
+    print(df.drop(columns=['run'] + (['reason'] if df.reason.isna().all() else [])).to_string(index=False))
+
+def _worker_status(i:int, code:int)->str:
+    import signal
+    return f"worker {i} " + (f"was killed ({signal.Signals(-code).name})" if code < 0
+                             else f"ended with exit status {code}")
 
 # %% ../nbs/12_main.ipynb #2b902f3a
 def cmd_dashboard(a):
-    from dlproj.run_experiment import dashboard
+    from dlproj.runs import dashboard
     print(dashboard(a.runs_dir, a.experiment, a.out))
 
 # %% ../nbs/12_main.ipynb #9524d92a
@@ -152,11 +250,20 @@ def cmd_example(a):
 
 # %% ../nbs/12_main.ipynb #4818aca6
 def make_parser()->argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='dlproj', description='Train, evaluate and use deep-learning models from one YAML config.')
+    "The `dlproj` argument parser, one subcommand per task."
+    p = argparse.ArgumentParser(prog='dlproj',
+                                description='Train, evaluate and use deep-learning models from one YAML config.')
     p.add_argument('-v', '--verbose', action='store_true', help='show the traceback of errors')
     p.add_argument('--module', action='append', default=[], metavar='FILE',
-                   help="import a Python file (or module) that registers your own architectures, e.g. to predict with a run of one")
+                   help="import a Python file (or module) that registers your own architectures, e.g. to predict "
+                        "with, resume or check a run of one (the code it was trained with: its sha256 is checked)")
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
+    for add in (_add_training, _add_model_use, _add_runs, _add_tools): add(sub)
+    return p
+
+# %% ../nbs/12_main.ipynb #a4ce4b8a
+def _add_training(sub):
+    "The subcommands that train: `train` and `experiment`."
     s = sub.add_parser('train', help='train from a config, then evaluate and write the report')
     s.add_argument('config', nargs='?', help='a YAML config file')
     s.add_argument('overrides', nargs='*', help='section.key=value overrides, e.g. train.lr=3e-3')
@@ -164,92 +271,84 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('--nproc', type=int, default=1, metavar='N',
                    help='train on N processes of this machine (torchrun; one GPU each, or CPUs)')
     s.set_defaults(func=cmd_train)
-    s = sub.add_parser('experiment', help='run a grid of configs over seeds (train, evaluate, report each), then summarize')
+    s = sub.add_parser('experiment',
+                       help='run a grid of configs over seeds (train, evaluate, report each), then summarize')
     s.add_argument('config'); s.add_argument('overrides', nargs='*', help='section.key=value overrides for every point')
     s.add_argument('--grid', nargs='+', metavar='KEY=V1,V2',
                    help="values to try, e.g. train.lr=1e-3,3e-3 (adds to the config's grid section)")
     s.add_argument('--seeds', type=int, default=1, help='runs per grid point, seeds seed, seed+1, ... (default 1)')
-    s.add_argument('--kfold', type=int, metavar='K', help='K-fold cross-validation on the train and valid rows, the test split held out')
+    s.add_argument('--kfold', type=int, metavar='K',
+                   help='K-fold cross-validation on the train and valid rows, the test split held out')
     s.set_defaults(func=cmd_experiment)
+
+# %% ../nbs/12_main.ipynb #30518019
+def _add_model_use(sub):
+    "The subcommands that use a run's model: `evaluate`, `predict` and `report`."
     s = sub.add_parser('evaluate', help="compute test metrics of a run (scikit-learn)")
     s.add_argument('run'); s.add_argument('--data', help='a labelled file or folder instead of the saved split')
     s.add_argument('--split', default='test', choices=['test', 'valid'])
-    s.add_argument('--target', metavar='COLUMN', help="the label column of --data (default: the run's data.target, else label)")
-    s.add_argument('--path-column', metavar='COLUMN', help='image runs: the column of image paths in a --data table (default: found)')
+    s.add_argument('--target', metavar='COLUMN',
+                   help="the label column of --data (default: the run's data.target, else label)")
+    s.add_argument('--path-column', metavar='COLUMN',
+                   help='image runs: the column of image paths in a --data table (default: found)')
     s.add_argument('--device', default='auto', help='auto (default: a GPU when there is one), cpu, cuda, cuda:N or mps')
     s.set_defaults(func=cmd_evaluate)
     s = sub.add_parser('predict', help="predict with a run's model on a file, folder or image")
     s.add_argument('run')
     s.add_argument('input', help='a table file, an image, a folder of images, or (image runs) a table of image paths')
     s.add_argument('--out', help='write predictions to this CSV')
-    s.add_argument('--path-column', metavar='COLUMN', help='image runs: the column of image paths in a table (default: found)')
+    s.add_argument('--path-column', metavar='COLUMN',
+                   help='image runs: the column of image paths in a table (default: found)')
     s.add_argument('--batch-size', type=int); s.add_argument('--top-k', type=int)
-    s.add_argument('--device', default='cpu', help='cpu (default), auto, cuda, cuda:N or mps'); s.set_defaults(func=cmd_predict)
-    s = sub.add_parser('report', help="write a run's report.html"); s.add_argument('run'); s.set_defaults(func=cmd_report)
+    s.add_argument('--device', default='cpu', help='cpu (default), auto, cuda, cuda:N or mps')
+    s.set_defaults(func=cmd_predict)
+    s = sub.add_parser('report', help="write a run's report.html"); s.add_argument('run')
+    s.set_defaults(func=cmd_report)
+
+# %% ../nbs/12_main.ipynb #b309bc0e
+_TUNE_EPILOG = """tune.space maps config keys to what to try, in a short form or a long one:
+  train.lr: {low: 1.0e-4, high: 0.1, log: true}      or {type: float, low: 1.0e-4, high: 0.1, log: true}
+  train.batch_size: {low: 16, high: 128, step: 16}   or {type: int, low: 16, high: 128, step: 16}
+  model.arch: [small_cnn, small_resnet]              or {type: categorical, choices: [small_cnn, small_resnet]}
+tune.trials (--trials) is the study's total: the same command again continues the study up to it.
+A storage URL with a password goes in --storage or the DLPROJ_TUNE_STORAGE environment variable, """ \
+"""never in a config file."""
+
+# %% ../nbs/12_main.ipynb #5953bdc4
+def _add_runs(sub):
+    "The subcommands over runs: `runs` and `tune`."
     s = sub.add_parser('runs', help='list runs, or check that a run is reproduced'); s.add_argument('--experiment')
     s.add_argument('--check', metavar='RUN',
                    help="train RUN's config again (its seed and split, on the CPU) and compare its history and metrics")
     s.add_argument('--compare', nargs='+', metavar='RUN',
                    help='show runs side by side (differing config values, metrics) and plot their curves')
-    s.add_argument('--plot', default='compare.png', help='where --compare writes its plot of the curves (default compare.png)')
+    s.add_argument('--plot', default='compare.png',
+                   help='where --compare writes its plot of the curves (default compare.png)')
     s.add_argument('--runs-dir', default='runs'); s.set_defaults(func=cmd_runs)
-    s = sub.add_parser('tune', help="search the config's tune.space with Optuna; trials are runs; resumable")
+    s = sub.add_parser('tune', help="search the config's tune.space with Optuna; trials are runs; resumable",
+                       epilog=_TUNE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument('config'); s.add_argument('overrides', nargs='*', help='section.key=value overrides')
-    s.add_argument('--trials', type=int, help="the study's total of finished trials (default tune.trials)")
+    s.add_argument('--trials', type=int,
+                   help="the study's total of finished trials (complete or pruned), earlier runs' included: "
+                        "the same command again adds only the missing ones (default tune.trials)")
     s.add_argument('--timeout', type=float, help='stop starting trials after this many seconds')
-    s.add_argument('--storage', help='an Optuna storage URL, or journal:PATH (default: a SQLite file in RUNS/STUDY/tune/)')
+    s.add_argument('--storage', help='an Optuna storage URL, or journal:PATH (default: tune.storage, '
+                   'else $DLPROJ_TUNE_STORAGE, else the journal file RUNS/STUDY/tune/journal.log)')
     s.add_argument('--study', help='the study name (default tune.study, else the experiment)')
-    s.add_argument('--workers', type=int, default=1, help='tuning processes on this machine, sharing the study (journal storage)')
+    s.add_argument('--workers', type=int, default=1,
+                   help='tuning processes on this machine, sharing the study; one failing, or this command '
+                        'stopped, stops them all')
     s.add_argument('--seed-offset', type=int, default=0, help=argparse.SUPPRESS)
     s.add_argument('--show', action='store_true', help='print the trials table of the study and exit')
     s.set_defaults(func=cmd_tune)
+
+# %% ../nbs/12_main.ipynb #334940e2
+def _add_tools(sub):
+    "The `dashboard` and `example` subcommands."
     s = sub.add_parser('dashboard', help="write an interactive HTML page of an experiment's runs (works offline)")
     s.add_argument('experiment'); s.add_argument('--runs-dir', default='runs')
     s.add_argument('--out', help='default: RUNS_DIR/EXPERIMENT/dashboard.html')
     s.set_defaults(func=cmd_dashboard)
-    s = sub.add_parser('example', help='copy a bundled example dataset (digits, breast_cancer, diabetes, digits_series)')
+    s = sub.add_parser('example',
+                       help='copy a bundled example dataset (digits, breast_cancer, diabetes, digits_series)')
     s.add_argument('name'); s.add_argument('dest', nargs='?'); s.set_defaults(func=cmd_example)
-    return p
-
-# %% ../nbs/12_main.ipynb #05a43e2f
-def _command(argv:list[str]|None=None)->int:
-    "Run the `dlproj` command; return its exit status."
-    p = make_parser()
-    a = p.parse_args(argv)
-    if not a.verbose: # library deprecation notices (torch.jit inside fastai, pandas) are not the user's business
-        import warnings
-        for cat in (FutureWarning, DeprecationWarning): warnings.filterwarnings('ignore', category=cat)
-    if a.command == 'train' and a.config is None and a.resume is None: p.error('train: give a CONFIG file, or --resume RUN')
-    if a.command == 'train' and a.config and '=' in a.config and a.resume:
-        a.overrides.insert(0, a.config); a.config = None
-    try:
-        if a.module:
-            from dlproj.model import import_arch_module
-            for m in a.module: import_arch_module(m)
-        a.func(a)
-        return 0
-    except KeyboardInterrupt:
-        print('dlproj: interrupted', file=sys.stderr); return 130
-    except Exception as e:
-        from dlproj.config import DlprojError
-        if isinstance(e, DlprojError):
-            if a.verbose: traceback.print_exc()
-            # every rank meets the same bad input: one message
-            if os.environ.get('RANK', '0') == '0': print(f"dlproj {a.command}: error: {e}", file=sys.stderr)
-            return getattr(e, 'exit_code', 2)
-        traceback.print_exc()
-        print(f"dlproj {a.command}: internal error ({type(e).__name__}); this is a bug, please report it with the traceback above",
-              file=sys.stderr)
-        return 1
-
-def main(argv:list[str]|None=None)->int:
-    "Run the `dlproj` command; return its exit status (a process of a torchrun or `accelerate launch` run exits with it)."
-    code = _command(argv)
-    if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ:   # `distributed.launched()`, without importing torch here
-        # A launched process leaves with `os._exit` once its output is flushed: its process group is closed already, and
-        # gloo's work objects that Python still holds can abort the interpreter's teardown ("terminate called without an
-        # active exception"), which the launcher reports as a failed run.
-        import logging
-        logging.shutdown(); sys.stdout.flush(); sys.stderr.flush()
-        os._exit(code)
-    return code

@@ -4,19 +4,20 @@
 
 # %% ../nbs/01_utils.ipynb #080e1cdb
 from __future__ import annotations
-import contextlib, datetime, errno, io, json, logging, os, platform, random, re, shutil, subprocess, sys, pickle, tempfile, time
+import contextlib, datetime, errno, io, json, logging, os, platform, random, re, shutil, subprocess, sys, pickle
+import tempfile, time
 from pathlib import Path
 from typing import Any
 import numpy as np, torch, yaml
 from fastcore.foundation import L
-from .config import DlprojError, Config, config_yaml
+from .config import DlprojError, Config, config_yaml, fsync_dir
 
 # %% auto #0
-__all__ = ['write_bytes', 'LOCK_NAME', 'get_logger', 'log_to_file', 'seed_everything', 'restore_env', 'env_vars', 'get_device',
-           'StorageError', 'storage_error', 'atomic_write', 'fsync_dir', 'write_text', 'write_json', 'read_json',
-           'write_yaml', 'weights_bytes', 'save_weights', 'load_weights', 'rng_states', 'set_rng_states', 'plain',
-           'checkpoint_bytes', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'make_run_id', 'make_run_dir',
-           'lock_owner', 'run_lock', 'env_record']
+__all__ = ['write_bytes', 'LOCK_NAME', 'get_logger', 'log_to_file', 'seed_everything', 'env_vars', 'restore_env', 'get_device',
+           'atomic_write', 'StorageError', 'storage_error', 'write_text', 'write_json', 'read_json', 'write_yaml',
+           'weights_bytes', 'save_weights', 'load_weights', 'rng_states', 'set_rng_states', 'plain', 'checkpoint_bytes',
+           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'make_run_dir', 'make_run_id', 'run_lock',
+           'lock_owner', 'env_record']
 
 # %% ../nbs/01_utils.ipynb #ebbce18e
 _FMT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
@@ -24,11 +25,12 @@ _FMT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
 def get_logger(name:str='dlproj', # `dlproj`, or one of its modules (`train`, `data`...)
                level:int|str|None=None, # what the terminal shows from now on, e.g. `WARNING` to quiet it
               )->logging.Logger:
-    "The project logger (or a child of it), with one stderr handler; a run's `train.log` keeps every INFO line whatever `level`."
+    "The project logger (or a child of it), with one stderr handler."
     root = logging.getLogger('dlproj')
     h = next((h for h in root.handlers if getattr(h, '_dlproj', False)), None)
     if h is None:
-        h = logging.StreamHandler(sys.stderr); h.setFormatter(logging.Formatter(_FMT, '%H:%M:%S')); h._dlproj = True
+        h = logging.StreamHandler(sys.stderr); h._dlproj = True
+        h.setFormatter(logging.Formatter(_FMT, '%H:%M:%S'))
         root.addHandler(h); root.setLevel(logging.INFO); root.propagate = False
     if level is not None:
         h.setLevel(level)
@@ -36,6 +38,13 @@ def get_logger(name:str='dlproj', # `dlproj`, or one of its modules (`train`, `d
     return root if name == 'dlproj' else root.getChild(name.removeprefix('dlproj.'))
 
 # %% ../nbs/01_utils.ipynb #3826b561
+def log_to_file(path:Path)->logging.Handler:
+    "Also write the project log to `path` (a run's `train.log`); returns the handler."
+    h = _LogFile(path, encoding='utf-8'); h.setFormatter(logging.Formatter(_FMT))
+    get_logger().addHandler(h)
+    return h
+
+# %% ../nbs/01_utils.ipynb #a7e4a187
 class _LogFile(logging.FileHandler):
     "A `FileHandler` that flushes to disk at most once a second, and at once for warnings and errors."
     flushed = 0.
@@ -45,12 +54,6 @@ class _LogFile(logging.FileHandler):
     def emit(self, record):
         super().emit(record)
         if record.levelno >= logging.WARNING: self.force_flush()
-
-def log_to_file(path:Path)->logging.Handler:
-    "Also write the project log to `path` (e.g. a run's `train.log`); returns the handler to remove (and close) later."
-    h = _LogFile(path, encoding='utf-8'); h.setFormatter(logging.Formatter(_FMT))
-    get_logger().addHandler(h)
-    return h
 
 # %% ../nbs/01_utils.ipynb #2a6883e2
 def seed_everything(seed:int, # the one seed
@@ -66,21 +69,21 @@ def seed_everything(seed:int, # the one seed
         torch.backends.cudnn.deterministic,torch.backends.cudnn.benchmark = True,False
     return seed
 
-# %% ../nbs/01_utils.ipynb #4dd13291
-def restore_env(saved:dict):
-    "Put environment variables back as `saved` (`{name: value, or None where it was unset}`) recorded them."
-    for k,v in saved.items():
-        if v is None: os.environ.pop(k, None)
-        else: os.environ[k] = v
-
 # %% ../nbs/01_utils.ipynb #cad863ce
 @contextlib.contextmanager
 def env_vars(**values:str):
-    "Set environment variables while inside; afterwards each is back to its value, or unset, as before."
+    "Set environment variables while inside; afterwards each is as it was before."
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try: yield
     finally: restore_env(saved)
+
+# %% ../nbs/01_utils.ipynb #4dd13291
+def restore_env(saved:dict):
+    "Put environment variables back as `saved` recorded them (None: unset)."
+    for k,v in saved.items():
+        if v is None: os.environ.pop(k, None)
+        else: os.environ[k] = v
 
 # %% ../nbs/01_utils.ipynb #5f6a2cae
 def get_device(pref:str|torch.device|None='auto', # `auto`, `cpu`, `cuda`, `cuda:N` or `mps`
@@ -90,7 +93,8 @@ def get_device(pref:str|torch.device|None='auto', # `auto`, `cpu`, `cuda`, `cuda
     if isinstance(pref, torch.device): return pref
     pref = (pref or 'auto').lower()
     has_mps = getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
-    if pref == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu')
+    if pref == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu')
     if pref == 'cpu': return torch.device('cpu')
     if pref.startswith('cuda'):
         if not torch.cuda.is_available():
@@ -105,27 +109,31 @@ def get_device(pref:str|torch.device|None='auto', # `auto`, `cpu`, `cuda`, `cuda
         return torch.device('mps')
     raise DlprojError(f"{what}={pref}: unknown device; valid: auto, cpu, cuda, cuda:N, mps")
 
-# %% ../nbs/01_utils.ipynb #06806a5e
-class StorageError(DlprojError):
-    "The file system refused a write: full, over quota, read-only or not writable by us."
-    def __init__(self, msg:str): super().__init__(msg); self.msg = msg   # kept as written: fastai prefixes errors raised in callbacks
-
-# %% ../nbs/01_utils.ipynb #7abc1a47
-_STORAGE_ERRNOS = {errno.ENOSPC: 'no space left on the device', errno.EDQUOT: 'disk quota exceeded',
-                   errno.EROFS: 'read-only file system', errno.EACCES: 'permission denied', errno.EPERM: 'operation not permitted'}
-
-def _free_space(path:Path)->str:
-    p = Path(path).parent
-    while not p.exists() and p != p.parent: p = p.parent
-    try: return f"{shutil.disk_usage(p).free / 2**20:.2f} MiB free in {p}"
-    except OSError: return f"free space in {p} unknown"
-
-def storage_error(e:OSError, path:Path)->Exception:
-    "A `StorageError` naming `path` and its free space for what the storage refused; any other error as it is."
-    why = _STORAGE_ERRNOS.get(getattr(e, 'errno', None))
-    return e if why is None else StorageError(f"cannot write {path}: {why} ({_free_space(path)})")
-
 # %% ../nbs/01_utils.ipynb #f2f17b22
+@contextlib.contextmanager
+def atomic_write(path:Path, # the file to (re)place
+                 mode:str='w', # `w` for text, `wb` for bytes
+                ):
+    "A temporary file beside `path`, renamed over `path` if the block succeeds."
+    path = Path(path)
+    with _storage(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL, an unpredictable name
+        fd,tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix='.tmp', dir=path.parent)
+    tmp = Path(tmp)
+    try:
+        with _storage(path):
+            # mkstemp's 0600 would hide results from the rest of a team
+            if hasattr(os, 'fchmod'): os.fchmod(fd, 0o644)
+            with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding':'utf-8'})) as f:
+                yield f
+                f.flush(); os.fsync(f.fileno())
+            os.replace(tmp, path)
+        fsync_dir(path.parent)
+    finally:
+        if tmp.exists(): tmp.unlink()
+
+# %% ../nbs/01_utils.ipynb #5398e939
 @contextlib.contextmanager
 def _storage(path:Path):
     "Raise what the storage refuses inside the block as a `StorageError` about `path`."
@@ -136,37 +144,40 @@ def _storage(path:Path):
             raise
         raise err from None
 
-@contextlib.contextmanager
-def atomic_write(path:Path, # the file to (re)place
-                 mode:str='w', # `w` for text, `wb` for bytes
-                ):
-    "Open a temporary file beside `path`; rename it over `path` only if the block succeeds."
-    path = Path(path)
-    with _storage(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd,tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix='.tmp', dir=path.parent)   # O_EXCL, unpredictable name
-    tmp = Path(tmp)
-    try:
-        with _storage(path):
-            if hasattr(os, 'fchmod'): os.fchmod(fd, 0o644)   # mkstemp's 0600 would hide results from the rest of a team
-            with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding':'utf-8'})) as f:
-                yield f
-                f.flush(); os.fsync(f.fileno())
-            os.replace(tmp, path)
-        fsync_dir(path.parent)
-    finally:
-        if tmp.exists(): tmp.unlink()
+# %% ../nbs/01_utils.ipynb #06806a5e
+class StorageError(DlprojError):
+    "The file system refused a write: full, over quota, read-only or not writable."
+    # the message kept as written: fastai prefixes errors raised in callbacks
+    def __init__(self, msg:str): super().__init__(msg); self.msg = msg
 
-# %% ../nbs/01_utils.ipynb #5ac0d08f
-def fsync_dir(d:Path):
-    "Flush a folder's entries, so a rename in it survives a power cut (POSIX; a no-op where folders can't be opened)."
-    try: fd = os.open(d, os.O_RDONLY)
-    except OSError: return
-    try: os.fsync(fd)
-    except OSError: pass
-    finally: os.close(fd)
+# %% ../nbs/01_utils.ipynb #7abc1a47
+def storage_error(e:OSError, path:Path)->Exception:
+    "`e` as a `StorageError` about `path` if the storage refused it; else `e` itself."
+    why = _STORAGE_ERRNOS.get(getattr(e, 'errno', None))
+    return e if why is None else StorageError(f"cannot write {path}: {why} ({_free_space(path)})")
+
+_STORAGE_ERRNOS = {errno.ENOSPC: 'no space left on the device', errno.EDQUOT: 'disk quota exceeded',
+                   errno.EROFS: 'read-only file system', errno.EACCES: 'permission denied',
+                   errno.EPERM: 'operation not permitted'}
+
+def _free_space(path:Path)->str:
+    p = Path(path).parent
+    while not p.exists() and p != p.parent: p = p.parent
+    try: return f"{shutil.disk_usage(p).free / 2**20:.2f} MiB free in {p}"
+    except OSError: return f"free space in {p} unknown"
 
 # %% ../nbs/01_utils.ipynb #4df7f416
+def write_text(path:Path, text:str)->Path:
+    "Write `text` (or bytes) to `path` atomically."
+    with atomic_write(path, 'wb' if isinstance(text, bytes) else 'w') as f: f.write(text)
+    return Path(path)
+
+# %% ../nbs/01_utils.ipynb #dfee3c2b
+def write_json(path:Path, obj)->Path:
+    "Write `obj` as indented JSON, atomically (numpy and torch values as numbers)."
+    return write_text(path, json.dumps(obj, indent=2, default=_json_default) + '\n')
+
+# %% ../nbs/01_utils.ipynb #149b1dc0
 def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
     if isinstance(o, (np.floating,)): return float(o)
@@ -175,23 +186,14 @@ def _json_default(o):
     if isinstance(o, Path): return str(o)
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
-def write_text(path:Path, text:str)->Path:
-    "Write `text` (or bytes) to `path` atomically."
-    with atomic_write(path, 'wb' if isinstance(text, bytes) else 'w') as f: f.write(text)
-    return Path(path)
-
-# %% ../nbs/01_utils.ipynb #dfee3c2b
-def write_json(path:Path, obj)->Path:
-    "Write `obj` as indented JSON, atomically (numpy and torch scalars become numbers)."
-    return write_text(path, json.dumps(obj, indent=2, default=_json_default) + '\n')
-
 # %% ../nbs/01_utils.ipynb #8249dcda
 def read_json(path:Path): return json.loads(Path(path).read_text(encoding='utf-8'))
 
 # %% ../nbs/01_utils.ipynb #0d7cc261
 def write_yaml(path:Path, obj)->Path:
     "Write `obj` (a mapping or a `Config`) as YAML, atomically."
-    return write_text(path, config_yaml(obj) if isinstance(obj, Config) else yaml.safe_dump(obj, sort_keys=False))
+    text = config_yaml(obj) if isinstance(obj, Config) else yaml.safe_dump(obj, sort_keys=False)
+    return write_text(path, text)
 
 # %% ../nbs/01_utils.ipynb #8f2ef58c
 def weights_bytes(state_dict:dict)->bytes:
@@ -232,13 +234,15 @@ def rng_states()->dict:
 def set_rng_states(s:dict):
     "Restore states saved by `rng_states`."
     ver,state,gauss = s['python']; random.setstate((ver, tuple(state), gauss))
-    n = s['numpy']; np.random.set_state(('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['cached']))
+    n = s['numpy']
+    np.random.set_state(('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['cached']))
     torch.set_rng_state(s['torch'].cpu())
-    if s.get('cuda') and torch.cuda.is_available() and len(s['cuda']) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(s['cuda'])
+    if s.get('cuda') and torch.cuda.is_available() and len(s['cuda']) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(s['cuda'])
 
 # %% ../nbs/01_utils.ipynb #75ff7716
 def plain(o):
-    "`o` with only tensors, numbers, strings and plain containers: fastcore's `L` becomes `list`, NumPy scalars numbers."
+    "`o` as tensors, numbers, strings and plain containers only."
     if isinstance(o, np.generic): return o.item()   # before the number check: np.float64 is a float subclass
     if isinstance(o, torch.Tensor) or o is None or isinstance(o, (bool, int, float, str)): return o
     if isinstance(o, dict): return {k: plain(v) for k,v in o.items()}
@@ -255,37 +259,53 @@ def checkpoint_bytes(model:torch.nn.Module|dict, # a model (its weights are save
                      **extra, # more plain data: numbers, strings, lists, dicts, tensors
                     )->bytes:
     "A checkpoint as bytes: weights, optimizer state, epoch, RNG states and `extra`."
-    ck = {'format': 'dlproj-checkpoint-1', 'epoch': int(epoch), 'model': model if isinstance(model, dict) else model.state_dict(),
-          'opt': None if opt is None else plain(opt if isinstance(opt, dict) else opt.state_dict()),
-          'rng': rng if rng is not None else rng_states(), 'extra': plain(extra)}
-    buf = io.BytesIO(); torch.save(ck, buf)
+    checkpoint = {'format': 'dlproj-checkpoint-1', 'epoch': int(epoch),
+                  'model': model if isinstance(model, dict) else model.state_dict(),
+                  'opt': None if opt is None else plain(opt if isinstance(opt, dict) else opt.state_dict()),
+                  'rng': rng if rng is not None else rng_states(), 'extra': plain(extra)}
+    buf = io.BytesIO(); torch.save(checkpoint, buf)
     return buf.getvalue()
 
 # %% ../nbs/01_utils.ipynb #fabb85e4
 def save_checkpoint(path:Path, model:torch.nn.Module, opt=None, epoch:int=0, **extra)->Path:
-    "Save weights, optimizer state, epoch, RNG states and `extra` for resuming (atomically)."
+    "Save weights, optimizer, epoch, RNG states and `extra` for resuming, atomically."
     return write_bytes(path, checkpoint_bytes(model, opt, epoch, **extra))
 
 # %% ../nbs/01_utils.ipynb #180f3d26
 def read_checkpoint(path:Path, map_location='cpu')->dict:
-    "Load a checkpoint with weights-only unpickling; refuse anything that would run code."
+    "Load a checkpoint with weights-only unpickling; refuse anything that runs code."
     path = Path(path)
     if not path.exists():
         raise DlprojError(f"checkpoint not found: {path}")
-    try: ck = torch.load(path, map_location=map_location, weights_only=True)
+    try: checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         m = re.search(r'GLOBAL ([\w.]+)', str(e))
         if not m:
-            raise DlprojError(f"{path}: not a readable checkpoint ({str(e).splitlines()[-1] or 'corrupt pickle'})") from None
+            why = str(e).splitlines()[-1] or 'corrupt pickle'
+            raise DlprojError(f"{path}: not a readable checkpoint ({why})") from None
         raise DlprojError(f"{path}: refused to load: the file asks to import {m.group(1)}, and only tensors and "
                           "plain data are accepted (unpickling it could run code)") from None
     except Exception as e:
         raise DlprojError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(ck, dict) or ck.get('format') != 'dlproj-checkpoint-1':
+    if not isinstance(checkpoint, dict) or checkpoint.get('format') != 'dlproj-checkpoint-1':
         raise DlprojError(f"{path}: not a dlproj checkpoint (expected format dlproj-checkpoint-1)")
-    return ck
+    return checkpoint
 
 # %% ../nbs/01_utils.ipynb #9a478d6c
+def load_checkpoint(path:Path, model:torch.nn.Module|None=None, opt=None, restore_rng:bool=True)->dict:
+    "Restore a checkpoint into `model`, `opt` and the RNGs; returns the checkpoint."
+    checkpoint = read_checkpoint(path)
+    try:
+        if model is not None: model.load_state_dict(checkpoint['model'])
+        if opt is not None and checkpoint['opt'] is not None:
+            opt.load_state_dict(checkpoint['opt']); _to_param_devices(opt)
+    except (RuntimeError, KeyError, ValueError, AssertionError) as e:
+        raise DlprojError(f"{path}: does not fit this model or optimizer (was the architecture changed?): "
+                          f"{str(e).splitlines()[0][:300]}") from None
+    if restore_rng: set_rng_states(checkpoint['rng'])
+    return checkpoint
+
+# %% ../nbs/01_utils.ipynb #5828c246
 def _to_param_devices(opt):
     "Move optimizer state tensors next to their parameters (a checkpoint is read onto the CPU)."
     state = getattr(opt, 'state', {})
@@ -293,23 +313,6 @@ def _to_param_devices(opt):
         if isinstance(p, torch.Tensor) and isinstance(st, dict):
             for k,v in st.items():
                 if isinstance(v, torch.Tensor) and v.device != p.device: st[k] = v.to(p.device)
-
-def load_checkpoint(path:Path, model:torch.nn.Module|None=None, opt=None, restore_rng:bool=True)->dict:
-    "Read a checkpoint and restore it into `model`, `opt` and the RNGs; returns the checkpoint dict."
-    ck = read_checkpoint(path)
-    try:
-        if model is not None: model.load_state_dict(ck['model'])
-        if opt is not None and ck['opt'] is not None: opt.load_state_dict(ck['opt']); _to_param_devices(opt)
-    except (RuntimeError, KeyError, ValueError, AssertionError) as e:
-        raise DlprojError(f"{path}: does not fit this model or optimizer (was the architecture changed?): "
-                          f"{str(e).splitlines()[0][:300]}") from None
-    if restore_rng: set_rng_states(ck['rng'])
-    return ck
-
-# %% ../nbs/01_utils.ipynb #7a65092f
-def make_run_id()->str:
-    "A sortable, collision-resistant run id: `YYYYmmdd-HHMMSS-ffffff-PID`."
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%d-%H%M%S-%f') + f"-{os.getpid()}"
 
 # %% ../nbs/01_utils.ipynb #35422037
 def make_run_dir(runs_dir:Path, # the root of all runs (`output.runs_dir`)
@@ -328,53 +331,80 @@ def make_run_dir(runs_dir:Path, # the root of all runs (`output.runs_dir`)
                 raise DlprojError(f"run directory already exists: {p}")
     raise DlprojError(f"could not create a new run directory under {root}")
 
-# %% ../nbs/01_utils.ipynb #88ee9098
-LOCK_NAME = 'train.lock'
-
-def _pid_alive(pid:int)->bool:
-    if os.name == 'nt': return True   # signal 0 is CTRL_C_EVENT on Windows: never send it; assume the owner lives
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: return True   # another user's live process
-    return True
-
-def lock_owner(run:Path)->dict|None:
-    "The live owner of `RUN/train.lock` (`pid`, `host`, `since`), or None when there is no lock or its process is gone."
-    try: o = json.loads((Path(run)/LOCK_NAME).read_text(encoding='utf-8'))
-    except FileNotFoundError: return None
-    except (OSError, ValueError): return {'pid': None, 'host': None, 'since': None}   # unreadable: respect it
-    if o.get('host') == platform.node() and isinstance(o.get('pid'), int) and not _pid_alive(o['pid']): return None
-    return o
+# %% ../nbs/01_utils.ipynb #7a65092f
+def make_run_id()->str:
+    "A sortable, collision-resistant run id: `YYYYmmdd-HHMMSS-ffffff-PID`."
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%d-%H%M%S-%f') + f"-{os.getpid()}"
 
 # %% ../nbs/01_utils.ipynb #230e08a8
 @contextlib.contextmanager
 def run_lock(run:Path):
-    "Hold `RUN/train.lock` for the block: refuse a run another live process holds, take over a stale lock."
+    "Hold `RUN/train.lock` while inside; refuse a live owner, take over a stale lock."
     lock = Path(run)/LOCK_NAME
-    me = {'pid': os.getpid(), 'host': platform.node(), 'since': datetime.datetime.now().isoformat(timespec='seconds')}
+    me = {'pid': os.getpid(), 'host': platform.node(),
+          'since': datetime.datetime.now().isoformat(timespec='seconds')}
     with _storage(lock):
         fd,tmp = tempfile.mkstemp(prefix='.train.lock.', suffix='.tmp', dir=run)
         with os.fdopen(fd, 'w', encoding='utf-8') as f: json.dump(me, f)
+    def refuse(o):
+        raise DlprojError(f"{run} is being trained by process {o['pid']} on {o['host']} since {o['since']}: "
+                          f"wait for it to finish or stop it; if that process is gone, remove {lock}")
     try:
         for _ in range(3):
             try: os.link(tmp, lock); break
             except FileExistsError:
-                o = lock_owner(run)
-                if o is not None:
-                    raise DlprojError(f"{run} is being trained by process {o['pid']} on {o['host']} since {o['since']}: "
-                                      f"wait for it to finish or stop it; if that process is gone, remove {lock}")
-                lock.unlink(missing_ok=True)   # stale: its process is gone
+                if (o := lock_owner(run)) is not None: refuse(o)
+                # stale: its process is gone; another process may have found that too ...
+                with _takeover_guard(run):
+                    if (o := lock_owner(run)) is not None: refuse(o)   # ... and taken it over first
+                    lock.unlink(missing_ok=True)
         else:
             raise DlprojError(f"could not take the lock {lock}: other processes keep taking it")
     finally: os.unlink(tmp)
     try: yield lock
     finally: lock.unlink(missing_ok=True)
 
-# %% ../nbs/01_utils.ipynb #22f43bb9
-def _git(*args, cwd=None)->str|None:
-    try: return subprocess.run(['git', *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-    except Exception: return None
+# %% ../nbs/01_utils.ipynb #a1839630
+@contextlib.contextmanager
+def _takeover_guard(run:Path, timeout:float=10.):
+    "An exclusive `flock` of the run folder while a stale lock is replaced (none without `flock`)."
+    try: import fcntl
+    except ImportError: yield; return   # Windows
+    fd = os.open(run, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DlprojError(f"{run}: another process has been taking over its lock for {timeout:.0f} s; "
+                                      "try again") from None
+                time.sleep(0.01)
+            # a file system that can't lock a folder (some network ones): as before, unguarded
+            except OSError: break
+        yield
+    finally: os.close(fd)   # releases the flock
 
+# %% ../nbs/01_utils.ipynb #88ee9098
+LOCK_NAME = 'train.lock'
+
+def lock_owner(run:Path)->dict|None:
+    "The live owner of `RUN/train.lock` (`pid`, `host`, `since`), or None."
+    try: o = json.loads((Path(run)/LOCK_NAME).read_text(encoding='utf-8'))
+    except FileNotFoundError: return None
+    except (OSError, ValueError): return {'pid': None, 'host': None, 'since': None}   # unreadable: respect it
+    if o.get('host') == platform.node() and isinstance(o.get('pid'), int) and not _pid_alive(o['pid']):
+        return None
+    return o
+
+def _pid_alive(pid:int)->bool:
+    if os.name == 'nt': return True   # Windows: signal 0 is CTRL_C_EVENT, never send it; assume the owner lives
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True   # another user's live process
+    return True
+
+# %% ../nbs/01_utils.ipynb #22f43bb9
 def env_record(device:str|torch.device|None=None, cwd:Path|None=None)->dict:
     "Python, library versions, device and git commit, as a dict for `env.json`."
     import fastai, fastcore, pandas, sklearn
@@ -385,7 +415,14 @@ def env_record(device:str|torch.device|None=None, cwd:Path|None=None)->dict:
             'dlproj': __version__, 'torch': torch.__version__, 'fastai': fastai.__version__,
             'fastcore': fastcore.__version__, 'numpy': np.__version__, 'pandas': pandas.__version__,
             'scikit-learn': sklearn.__version__, 'device': str(dev),
-            'device_name': torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.processor() or platform.machine(),
+            'device_name': torch.cuda.get_device_name(dev) if dev.type == 'cuda'
+                           else platform.processor() or platform.machine(),
             'cpu_threads': torch.get_num_threads(), 'host': platform.node(), 'pid': os.getpid(),
             'processes': max(1, int(os.environ.get('WORLD_SIZE', 1))),   # several: see the run's distributed.json
             'git_commit': commit, 'git_dirty': bool(_git('status', '--porcelain', cwd=cwd)) if commit else None}
+
+# %% ../nbs/01_utils.ipynb #12e0d1fc
+def _git(*args, cwd=None)->str|None:
+    try: return subprocess.run(['git', *args], cwd=cwd, capture_output=True, text=True, timeout=5,
+                               check=True).stdout.strip()
+    except Exception: return None

@@ -12,7 +12,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.ticker import MaxNLocator
-from sklearn.metrics import roc_curve, precision_recall_curve, auc, average_precision_score, r2_score, mean_absolute_error
+from sklearn.metrics import (roc_curve, precision_recall_curve, auc, average_precision_score, r2_score,
+                             mean_absolute_error)
 from sklearn.calibration import calibration_curve
 from .config import DlprojError
 from .utils import atomic_write
@@ -39,7 +40,7 @@ class _VizFigure(Figure):
 
 def new_figure(figsize:tuple=(6, 4), # (width, height) in inches
               )->Figure:
-    "A figure with an Agg canvas and constrained layout, not registered with pyplot (nothing to close)."
+    "A figure with an Agg canvas and constrained layout, not registered with pyplot."
     fig = _VizFigure(figsize=figsize, layout='constrained')
     FigureCanvasAgg(fig)
     return fig
@@ -64,30 +65,19 @@ def _done(fig:Figure, path:Path|None)->Figure:
 
 # %% ../nbs/05_visualization.ipynb #55dd4eae
 def plain_text(s)->str:
-    "`s` as text matplotlib draws as written: each `$` escaped, so a class named `$x$` is not typeset as math."
+    "`s` as matplotlib should draw it: each `$` escaped, so no math is typeset."
     return str(s).replace('$', r'\$')
 
 # %% ../nbs/05_visualization.ipynb #9c00ee7a
-def _short(xs, n:int=5)->str:
-    xs = [o.item() if isinstance(o, np.generic) else o for o in xs]
-    return str(xs[:n])[:-1] + (f", ... ({len(xs)} in all)]" if len(xs) > n else ']')
-
-def _np(x, name:str)->np.ndarray:
-    "`x` (array, tensor, Series, list of numbers or of 0-d tensors) as a float numpy array."
-    if isinstance(x, torch.Tensor): return x.detach().cpu().double().numpy()
-    if isinstance(x, (list, tuple)) and len(x) and isinstance(x[0], torch.Tensor): x = [float(o) for o in x]
-    try: return np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as e:
-        raise DlprojError(f"{name}: expected numbers, got {type(x).__name__} ({e})") from None
-
 def check_probs(probs, classes, name:str='probs')->np.ndarray:
-    "`probs` checked against `classes`: (n, n_classes), or (n,) positive-class probabilities for two classes."
+    "`probs` checked against `classes`: (n, n_classes), or (n,) for two classes."
     p = _np(probs, name); k = len(classes)
     if k < 2:
         raise DlprojError(f"classes: need at least 2 class names, got {list(classes)}")
     if k == 2 and (p.ndim == 1 or (p.ndim == 2 and p.shape[1] == 1)): p = p.reshape(-1); p = np.stack([1-p, p], 1)
     if p.ndim != 2 or p.shape[1] != k:
-        raise DlprojError(f"{name} has shape {tuple(p.shape)}; expected (n_samples, {k}): one column per class of {_short(classes)}")
+        raise DlprojError(f"{name} has shape {tuple(p.shape)}; expected (n_samples, {k}): "
+                          f"one column per class of {_short(classes)}")
     if len(p) == 0:
         raise DlprojError(f"{name}: no rows to plot")
     if not np.isfinite(p).all():
@@ -96,6 +86,19 @@ def check_probs(probs, classes, name:str='probs')->np.ndarray:
         raise DlprojError(f"{name}: values must be probabilities in [0, 1], got {p.min():.3g} to {p.max():.3g} "
                           "(logits? apply softmax first)")
     return p.clip(0, 1)
+
+# %% ../nbs/05_visualization.ipynb #ccea1f34
+def _np(x, name:str)->np.ndarray:
+    "`x` (array, tensor, Series, list of numbers or of 0-d tensors) as a float numpy array."
+    if isinstance(x, torch.Tensor): return x.detach().cpu().double().numpy()
+    if isinstance(x, (list, tuple)) and len(x) and isinstance(x[0], torch.Tensor): x = [float(o) for o in x]
+    try: return np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise DlprojError(f"{name}: expected numbers, got {type(x).__name__} ({e})") from None
+
+def _short(xs, n:int=5)->str:
+    xs = [o.item() if isinstance(o, np.generic) else o for o in xs]
+    return str(xs[:n])[:-1] + (f", ... ({len(xs)} in all)]" if len(xs) > n else ']')
 
 # %% ../nbs/05_visualization.ipynb #04530ea7
 def class_indices(y, classes, n:int, name:str='y_true')->np.ndarray:
@@ -107,7 +110,8 @@ def class_indices(y, classes, n:int, name:str='y_true')->np.ndarray:
     k = len(classes)
     if y.dtype.kind in 'biuf':
         if y.dtype.kind == 'f' and not np.all(y == np.round(y)):
-            raise DlprojError(f"{name}: expected class indices or names, got fractional values such as {y[y != np.round(y)][0]}")
+            raise DlprojError(f"{name}: expected class indices or names, "
+                              f"got fractional values such as {y[y != np.round(y)][0]}")
         yi = y.astype(int); bad = (yi < 0) | (yi >= k)
         if bad.any():
             raise DlprojError(f"{name}: class index {yi[bad][0]} is out of range for {k} classes (valid: 0..{k-1})")
@@ -118,6 +122,7 @@ def class_indices(y, classes, n:int, name:str='y_true')->np.ndarray:
         raise DlprojError(f"{name}: label {bad[0]!r} is not one of the classes {_short(classes)}")
     return np.array([idx[str(o)] for o in y], dtype=int)
 
+# %% ../nbs/05_visualization.ipynb #0b233c69
 def _colors(k:int)->list:
     cm = colormaps['tab10' if k <= 10 else 'tab20']
     return [cm(i % cm.N) for i in range(k)]
@@ -125,18 +130,12 @@ def _colors(k:int)->list:
 # %% ../nbs/05_visualization.ipynb #4fb8b1de
 _NOT_METRICS = {'epoch', 'train_loss', 'valid_loss', 'lr', 'seconds', 'time'}
 
-def plot_loss_curves(history:pd.DataFrame, # one row per epoch: `epoch`, `train_loss`, `valid_loss`, metrics, `lr`, `seconds`
+def plot_loss_curves(history:pd.DataFrame, # one row per epoch: `epoch`, the losses, metrics, `lr`, `seconds`
                      path:Path|None=None, # also save the figure here
-                     figsize:tuple|None=None, # (width, height) in inches; by default (11, 4) with metrics, (6, 4) without
+                     figsize:tuple|None=None, # (width, height) in inches; (11, 4) with metrics, (6, 4) without
                     )->Figure:
     "Train and validation loss per epoch, and the metrics in a second panel."
-    if not isinstance(history, pd.DataFrame):
-        raise DlprojError(f"history: expected a DataFrame (history.csv), got {type(history).__name__}")
-    miss = [c for c in ('epoch', 'train_loss') if c not in history.columns]
-    if miss:
-        raise DlprojError(f"history: missing column(s) {', '.join(miss)}; it has {', '.join(map(str, history.columns))}")
-    if history.empty:
-        raise DlprojError("history: no rows (no epoch has finished)")
+    _check_history(history)
     h = history.apply(pd.to_numeric, errors='coerce')
     metrics = [c for c in h.columns if c not in _NOT_METRICS and h[c].notna().any()]
     fig = new_figure(figsize or ((11, 4) if metrics else (6, 4)))
@@ -149,6 +148,17 @@ def plot_loss_curves(history:pd.DataFrame, # one row per epoch: `epoch`, `train_
     for ax in axs: ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _done(fig, path)
 
+# %% ../nbs/05_visualization.ipynb #e24368b2
+def _check_history(history):
+    if not isinstance(history, pd.DataFrame):
+        raise DlprojError(f"history: expected a DataFrame (history.csv), got {type(history).__name__}")
+    miss = [c for c in ('epoch', 'train_loss') if c not in history.columns]
+    if miss:
+        raise DlprojError(f"history: missing column(s) {', '.join(miss)}; "
+                          f"it has {', '.join(map(str, history.columns))}")
+    if history.empty:
+        raise DlprojError("history: no rows (no epoch has finished)")
+
 # %% ../nbs/05_visualization.ipynb #5567b2fd
 def plot_lr_find(lrs, # the learning rates tried, increasing
                  losses, # the (smoothed) loss at each
@@ -156,17 +166,8 @@ def plot_lr_find(lrs, # the learning rates tried, increasing
                  path:Path|None=None, # also save the figure here
                  figsize:tuple=(6, 4), # (width, height) in inches
                 )->Figure:
-    "Loss against learning rate on a log axis, with the suggested learning rate marked."
-    lr, l = _np(lrs, 'lrs').ravel(), _np(losses, 'losses').ravel()
-    if len(lr) != len(l):
-        raise DlprojError(f"plot_lr_find: {len(lr)} learning rates but {len(l)} losses; give one loss per lr")
-    ok = np.isfinite(l)
-    if ok.sum() < 2:
-        raise DlprojError(f"plot_lr_find: need at least 2 finite losses, got {int(ok.sum())}")
-    if not (lr > 0).all():
-        raise DlprojError(f"lrs: learning rates must be positive for a log axis, got {lr.min():.3g}")
-    if suggestion is not None and not suggestion > 0:
-        raise DlprojError(f"suggestion: must be a positive learning rate, got {suggestion!r}")
+    "Loss against learning rate on a log axis, the suggested learning rate marked."
+    lr, l = _lr_find_values(lrs, losses, suggestion); ok = np.isfinite(l)
     fig = new_figure(figsize); ax = fig.subplots()
     ax.plot(lr, l, label='loss')
     ax.set_xscale('log'); ax.set(xlabel='learning rate (log scale)', ylabel='loss', title='learning-rate finder')
@@ -178,9 +179,21 @@ def plot_lr_find(lrs, # the learning rates tried, increasing
     ax.legend()
     return _done(fig, path)
 
-# %% ../nbs/05_visualization.ipynb #1b6417a3
-def _count(v:float)->str: return str(int(v)) if float(v).is_integer() else f"{v:.3g}"
+# %% ../nbs/05_visualization.ipynb #fd7cd590
+def _lr_find_values(lrs, losses, suggestion)->tuple[np.ndarray, np.ndarray]:
+    lr, l = _np(lrs, 'lrs').ravel(), _np(losses, 'losses').ravel()
+    if len(lr) != len(l):
+        raise DlprojError(f"plot_lr_find: {len(lr)} learning rates but {len(l)} losses; give one loss per lr")
+    ok = np.isfinite(l)
+    if ok.sum() < 2:
+        raise DlprojError(f"plot_lr_find: need at least 2 finite losses, got {int(ok.sum())}")
+    if not (lr > 0).all():
+        raise DlprojError(f"lrs: learning rates must be positive for a log axis, got {lr.min():.3g}")
+    if suggestion is not None and not suggestion > 0:
+        raise DlprojError(f"suggestion: must be a positive learning rate, got {suggestion!r}")
+    return lr, l
 
+# %% ../nbs/05_visualization.ipynb #1b6417a3
 def plot_confusion_matrix(cm:np.ndarray, # counts, shape (n_classes, n_classes): rows actual, columns predicted
                           classes:list[str], # the class names, in the order of `cm`'s rows
                           normalize:bool=False, # colour by each row's share, and add percentages
@@ -202,26 +215,52 @@ def plot_confusion_matrix(cm:np.ndarray, # counts, shape (n_classes, n_classes):
     names = [plain_text(c) for c in classes]; rot = 45 if max(len(str(c)) for c in classes) > 3 else 0
     ax.set_xticks(range(k), names, rotation=rot, ha='right' if rot else 'center'); ax.set_yticks(range(k), names)
     acc = np.trace(cm) / max(cm.sum(), 1)
-    ax.set(xlabel='predicted', ylabel='actual', title=f"confusion matrix{' (row-normalized)' if normalize else ''}, accuracy {acc:.1%}")
-    if k <= 30:
-        hi = im.norm.vmax / 2; fs = 9 if k <= 10 else 7
-        for i in range(k):
-            for j in range(k):
-                ax.text(j, i, _count(cm[i, j]) + (f"\n{shown[i, j]:.0%}" if normalize else ''), ha='center', va='center',
-                        fontsize=fs, color='white' if shown[i, j] > hi else 'black')
+    ax.set(xlabel='predicted', ylabel='actual',
+           title=f"confusion matrix{' (row-normalized)' if normalize else ''}, accuracy {acc:.1%}")
+    if k <= 30: _annotate(ax, cm, shown, im.norm.vmax / 2, normalize)
     return _done(fig, path)
+
+# %% ../nbs/05_visualization.ipynb #4c5c7752
+def _annotate(ax, cm:np.ndarray, shown:np.ndarray, hi:float, normalize:bool):
+    k = len(cm); fs = 9 if k <= 10 else 7
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, _count(cm[i, j]) + (f"\n{shown[i, j]:.0%}" if normalize else ''), ha='center',
+                    va='center', fontsize=fs, color='white' if shown[i, j] > hi else 'black')
+
+def _count(v:float)->str: return str(int(v)) if float(v).is_integer() else f"{v:.3g}"
 
 # %% ../nbs/05_visualization.ipynb #29c2bb20
 def plot_roc_pr(y_true:np.ndarray, # actual labels: class indices or class names
-                probs:np.ndarray, # predicted probabilities, (n, n_classes); (n,) positive-class probabilities for two classes
+                probs:np.ndarray, # predicted probabilities, (n, n_classes), or (n,) for two classes
                 classes:list[str], # the class names, in the order of `probs`' columns
                 path:Path|None=None, # also save the figure here
                 figsize:tuple=(11, 4.5), # (width, height) in inches
                )->Figure:
-    "ROC and precision-recall curves side by side, one per class (binary: the positive class), with AUC and AP."
+    "ROC and precision-recall curves, one per class (binary: the positive class)."
     p = check_probs(probs, classes); y = class_indices(y_true, classes, len(p)); k = len(classes)
     fig = new_figure(figsize); rax, pax = fig.subplots(1, 2)
     rax.plot([0, 1], [0, 1], ls=':', color='grey', lw=1, label='_chance')
+    aucs, skipped = _roc_pr_curves(rax, pax, y, p, classes)
+    if not aucs:
+        raise DlprojError("y_true: ROC and PR curves need positive and negative examples of a class; "
+                          f"every sample is '{classes[y[0]]}'")
+    if k == 2: pax.axhline((y == 1).mean(), ls=':', color='grey', lw=1, label='_prevalence')
+    what = (f"{plain_text(classes[1])} vs {plain_text(classes[0])}" if k == 2
+            else f"one-vs-rest, macro AUC = {np.mean(aucs):.3f}")
+    rax.set(xlabel='false positive rate', ylabel='true positive rate', title=f"ROC ({what})",
+            xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
+    pax.set(xlabel='recall', ylabel='precision', title='precision-recall', xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
+    fs = 'small' if len(aucs) > 5 else None
+    rax.legend(loc='lower right', fontsize=fs); pax.legend(loc='lower left', fontsize=fs)
+    if skipped:
+        fig.suptitle(f"no curve for {', '.join(map(plain_text, skipped))}: all or none of the samples belong to it",
+                     fontsize=9)
+    return _done(fig, path)
+
+# %% ../nbs/05_visualization.ipynb #ebc04afc
+def _roc_pr_curves(rax, pax, y:np.ndarray, p:np.ndarray, classes:list)->tuple[list, list]:
+    k = len(classes)
     ks, cols, aucs, skipped = ([1] if k == 2 else range(k)), _colors(k), [], []
     for c in ks:
         t = y == c
@@ -229,29 +268,13 @@ def plot_roc_pr(y_true:np.ndarray, # actual labels: class indices or class names
         fpr, tpr, _ = roc_curve(t, p[:, c]); prec, rec, _ = precision_recall_curve(t, p[:, c])
         aucs.append(auc(fpr, tpr))
         rax.plot(fpr, tpr, color=cols[c], label=f"{plain_text(classes[c])} (AUC = {aucs[-1]:.3f})")
-        pax.plot(rec, prec, color=cols[c], label=f"{plain_text(classes[c])} (AP = {average_precision_score(t, p[:, c]):.3f})")
-    if not aucs:
-        raise DlprojError(f"y_true: ROC and PR curves need positive and negative examples of a class; every sample is '{classes[y[0]]}'")
-    if k == 2: pax.axhline((y == 1).mean(), ls=':', color='grey', lw=1, label='_prevalence')
-    what = f"{plain_text(classes[1])} vs {plain_text(classes[0])}" if k == 2 else f"one-vs-rest, macro AUC = {np.mean(aucs):.3f}"
-    rax.set(xlabel='false positive rate', ylabel='true positive rate', title=f"ROC ({what})", xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
-    pax.set(xlabel='recall', ylabel='precision', title='precision-recall', xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
-    fs = 'small' if len(aucs) > 5 else None
-    rax.legend(loc='lower right', fontsize=fs); pax.legend(loc='lower left', fontsize=fs)
-    if skipped: fig.suptitle(f"no curve for {', '.join(map(plain_text, skipped))}: all or none of the samples belong to it", fontsize=9)
-    return _done(fig, path)
+        ap = average_precision_score(t, p[:, c])
+        pax.plot(rec, prec, color=cols[c], label=f"{plain_text(classes[c])} (AP = {ap:.3f})")
+    return aucs, skipped
 
 # %% ../nbs/05_visualization.ipynb #993514a9
-def _confidence(y:np.ndarray, p:np.ndarray)->tuple[np.ndarray,np.ndarray]:
-    "Top-class confidence and whether the top class was right (0/1)."
-    return p.max(1), (p.argmax(1) == y).astype(int)
-
-def _check_bins(n_bins):
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise DlprojError(f"n_bins: expected a positive integer, got {n_bins!r}")
-
 def expected_calibration_error(y_true, # actual labels: class indices, or names when `classes` is given
-                               probs, # predicted probabilities, (n, n_classes); (n,) positive-class probabilities for two classes
+                               probs, # predicted probabilities, (n, n_classes), or (n,) for two classes
                                n_bins:int=10, # equal-width confidence bins
                                classes:list|None=None, # class names, to read `y_true` given as names
                               )->float:
@@ -264,15 +287,24 @@ def expected_calibration_error(y_true, # actual labels: class indices, or names 
     gaps = np.abs(np.bincount(b, right, n_bins) - np.bincount(b, conf, n_bins))
     return float(gaps.sum() / len(conf))
 
+# %% ../nbs/05_visualization.ipynb #47f289c3
+def _confidence(y:np.ndarray, p:np.ndarray)->tuple[np.ndarray,np.ndarray]:
+    "Top-class confidence and whether the top class was right (0/1)."
+    return p.max(1), (p.argmax(1) == y).astype(int)
+
+def _check_bins(n_bins):
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise DlprojError(f"n_bins: expected a positive integer, got {n_bins!r}")
+
 # %% ../nbs/05_visualization.ipynb #b3736959
 def plot_calibration(y_true:np.ndarray, # actual labels: class indices or class names
-                     probs:np.ndarray, # predicted probabilities, (n, n_classes); (n,) positive-class probabilities for two classes
+                     probs:np.ndarray, # predicted probabilities, (n, n_classes), or (n,) for two classes
                      classes:list[str], # the class names, in the order of `probs`' columns
                      n_bins:int=10, # equal-width confidence bins
                      path:Path|None=None, # also save the figure here
                      figsize:tuple=(5, 6), # (width, height) in inches
                     )->Figure:
-    "Reliability diagram of top-class confidence against accuracy, ECE in the title (also as `fig.ece`)."
+    "Reliability diagram: accuracy against top-class confidence, with the ECE."
     _check_bins(n_bins)
     p = check_probs(probs, classes); y = class_indices(y_true, classes, len(p))
     conf, right = _confidence(y, p)
@@ -294,16 +326,8 @@ def plot_regression(y_true:np.ndarray, # actual values, (n,) or (n, 1)
                     path:Path|None=None, # also save the figure here
                     figsize:tuple=(11, 4.5), # (width, height) in inches
                    )->Figure:
-    "Predicted against actual values, and residuals against predicted, with R² and MAE."
-    t, p = _np(y_true, 'y_true'), _np(y_pred, 'y_pred')
-    t, p = (o.reshape(-1) if o.ndim == 2 and o.shape[1] == 1 else o for o in (t, p))
-    if t.ndim != 1 or t.shape != p.shape:
-        raise DlprojError(f"y_true has shape {t.shape} and y_pred {p.shape}; expected two 1-D arrays of the same length (one target)")
-    if len(t) < 2:
-        raise DlprojError(f"plot_regression: need at least 2 values, got {len(t)}")
-    for n, o in (('y_true', t), ('y_pred', p)):
-        if not np.isfinite(o).all():
-            raise DlprojError(f"{n}: contains NaN or infinite values")
+    "Predicted against actual values, and residuals against predicted."
+    t, p = _regression_values(y_true, y_pred)
     fig = new_figure(figsize); ax, rax = fig.subplots(1, 2)
     ax.scatter(t, p, s=12, alpha=0.6)
     lo, hi = min(t.min(), p.min()), max(t.max(), p.max())
@@ -314,18 +338,21 @@ def plot_regression(y_true:np.ndarray, # actual values, (n,) or (n, 1)
     rax.set(xlabel='predicted', ylabel='residual (actual - predicted)', title='residuals')
     return _done(fig, path)
 
-# %% ../nbs/05_visualization.ipynb #e981595a
-def _to_display(img)->np.ndarray:
-    "One image as an (H, W) or (H, W, 3) float array scaled to [0, 1]."
-    a = img.detach().cpu().double().numpy() if isinstance(img, torch.Tensor) else np.asarray(img, dtype=float)
-    shape = a.shape
-    if a.ndim == 3 and a.shape[0] in (1, 3): a = a.transpose(1, 2, 0)
-    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
-    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] == 3)):
-        raise DlprojError(f"images: each image must be (C, H, W), (H, W) or (H, W, C) with C = 1 or 3; got an image of shape {shape}")
-    lo, hi = np.nanmin(a), np.nanmax(a)
-    return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+# %% ../nbs/05_visualization.ipynb #e1f89649
+def _regression_values(y_true, y_pred)->tuple[np.ndarray, np.ndarray]:
+    t, p = _np(y_true, 'y_true'), _np(y_pred, 'y_pred')
+    t, p = (o.reshape(-1) if o.ndim == 2 and o.shape[1] == 1 else o for o in (t, p))
+    if t.ndim != 1 or t.shape != p.shape:
+        raise DlprojError(f"y_true has shape {t.shape} and y_pred {p.shape}; "
+                          "expected two 1-D arrays of the same length (one target)")
+    if len(t) < 2:
+        raise DlprojError(f"plot_regression: need at least 2 values, got {len(t)}")
+    for n, o in (('y_true', t), ('y_pred', p)):
+        if not np.isfinite(o).all():
+            raise DlprojError(f"{n}: contains NaN or infinite values")
+    return t, p
 
+# %% ../nbs/05_visualization.ipynb #e981595a
 def plot_top_losses(images:np.ndarray|torch.Tensor, # (N, C, H, W), (N, H, W) or (N, H, W, C), any value range
                     true:list[str], # the actual label of each image
                     pred:list[str], # the predicted label of each image
@@ -335,15 +362,8 @@ def plot_top_losses(images:np.ndarray|torch.Tensor, # (N, C, H, W), (N, H, W) or
                     path:Path|None=None, # also save the figure here
                     figsize:tuple|None=None, # (width, height) in inches; by default 2.2 inches per image
                    )->Figure:
-    "A gallery of the `k` images with the highest loss, titled prediction/actual/loss/probability."
-    n = len(images)
-    for name, v in (('true', true), ('pred', pred), ('probs', probs), ('losses', losses)):
-        if len(v) != n:
-            raise DlprojError(f"plot_top_losses: {name} has {len(v)} items but images has {n}; give one per image")
-    if n == 0:
-        raise DlprojError("plot_top_losses: no images to show")
-    if k < 1:
-        raise DlprojError(f"k: expected at least 1 image, got {k}")
+    "A gallery of the `k` images with the highest loss, with what the model said."
+    _check_top_losses(images, true, pred, probs, losses, k)
     l, pr = _np(losses, 'losses').ravel(), _np(probs, 'probs').ravel()
     top = np.argsort(-l, kind='stable')[:k]; k = len(top)
     cols = math.ceil(math.sqrt(k)); rows = math.ceil(k / cols)
@@ -358,40 +378,30 @@ def plot_top_losses(images:np.ndarray|torch.Tensor, # (N, C, H, W), (N, H, W) or
     fig.suptitle('prediction/actual / loss / probability', fontsize=10)
     return _done(fig, path)
 
+# %% ../nbs/05_visualization.ipynb #f3f4c225
+def _check_top_losses(images, true, pred, probs, losses, k:int):
+    n = len(images)
+    for name, v in (('true', true), ('pred', pred), ('probs', probs), ('losses', losses)):
+        if len(v) != n:
+            raise DlprojError(f"plot_top_losses: {name} has {len(v)} items but images has {n}; give one per image")
+    if n == 0:
+        raise DlprojError("plot_top_losses: no images to show")
+    if k < 1:
+        raise DlprojError(f"k: expected at least 1 image, got {k}")
+
+def _to_display(img)->np.ndarray:
+    "One image as an (H, W) or (H, W, 3) float array scaled to [0, 1]."
+    a = img.detach().cpu().double().numpy() if isinstance(img, torch.Tensor) else np.asarray(img, dtype=float)
+    shape = a.shape
+    if a.ndim == 3 and a.shape[0] in (1, 3): a = a.transpose(1, 2, 0)
+    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] == 3)):
+        raise DlprojError("images: each image must be (C, H, W), (H, W) or (H, W, C) with C = 1 or 3; "
+                          f"got an image of shape {shape}")
+    lo, hi = np.nanmin(a), np.nanmax(a)
+    return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+
 # %% ../nbs/05_visualization.ipynb #22899b77
-_CONVS = (nn.Conv1d, nn.Conv2d)
-
-def _find_layer(model:nn.Module, layer)->tuple[str,nn.Module]:
-    "The (name, module) to hook: the first Conv1d/Conv2d, a name from `named_modules()`, or a module."
-    named = dict(model.named_modules()); convs = [k for k, m in named.items() if isinstance(m, _CONVS)]
-    if layer is None:
-        if not convs:
-            raise DlprojError(f"plot_feature_maps: {type(model).__name__} has no Conv1d/Conv2d layer; "
-                              "pass layer= to show another layer's output")
-        return convs[0], named[convs[0]]
-    if isinstance(layer, str):
-        if layer not in named:
-            raise DlprojError(f"layer {layer!r} not found in {type(model).__name__}; its conv layers are: {', '.join(convs) or 'none'}")
-        return layer, named[layer]
-    for k, m in named.items():
-        if m is layer: return k or type(m).__name__, m
-    raise DlprojError(f"layer: this {type(layer).__name__} is not a submodule of the {type(model).__name__} given")
-
-def _one_input(model:nn.Module, x)->torch.Tensor:
-    "`x` as a batch of one, on the model's device and dtype."
-    x = torch.as_tensor(x)
-    first = next((m for m in model.modules() if isinstance(m, _CONVS)), None)
-    if first is None: xb = x[None]
-    else:
-        d = 1 if isinstance(first, nn.Conv1d) else 2; item = '(C, L)' if d == 1 else '(C, H, W)'
-        if x.ndim == d + 1: xb = x[None]
-        elif x.ndim == d + 2: xb = x[:1]
-        else:
-            raise DlprojError(f"x has shape {tuple(x.shape)}; the model starts with a {type(first).__name__}, "
-                              f"so expected one input {item} or a batch (1, {item[1:]}")
-    prm = next(model.parameters(), None)
-    return xb if prm is None else xb.to(prm.device, dtype=prm.dtype if prm.is_floating_point() else None)
-
 def plot_feature_maps(model:nn.Module, # the model
                       x:torch.Tensor, # one input, with or without its batch dimension of 1
                       layer:nn.Module|str|None=None, # the layer or its name; the first Conv1d/Conv2d by default
@@ -399,10 +409,26 @@ def plot_feature_maps(model:nn.Module, # the model
                       path:Path|None=None, # also save the figure here
                       figsize:tuple|None=None, # (width, height) in inches; by default 2.2 inches per panel
                      )->Figure:
-    "The first `n` channels of one layer's output for one input, caught with a forward hook."
+    "The first `n` channels of one layer's output for one input."
     if n < 1:
         raise DlprojError(f"n: expected at least 1 channel, got {n}")
     name, m = _find_layer(model, layer); xb = _one_input(model, x)
+    out = _layer_output(model, m, name, xb)
+    a = out[0].float().cpu().numpy(); c = a.shape[0]; n = min(n, c)
+    cols = min(n, 4) if n <= 16 else math.ceil(math.sqrt(n)); rows = math.ceil(n / cols)
+    fig = new_figure(figsize or (2.2*cols, 2.2*rows + 0.4)); axs = fig.subplots(rows, cols, squeeze=False).ravel()
+    for i, ax in enumerate(axs[:n]):
+        if a.ndim == 3: ax.imshow(a[i], cmap='viridis'); ax.axis('off')
+        else: ax.plot(a[i], lw=1); ax.tick_params(labelsize=7)
+        ax.set_title(f"channel {i}", fontsize=9)
+    for ax in axs[n:]: fig.delaxes(ax)
+    fig.suptitle(f"{plain_text(name)} ({type(m).__name__}): output {tuple(out.shape[1:])}, "
+                 f"first {n} of {c} channels", fontsize=10)
+    return _done(fig, path)
+
+# %% ../nbs/05_visualization.ipynb #02182744
+def _layer_output(model:nn.Module, m:nn.Module, name:str, xb:torch.Tensor)->torch.Tensor:
+    "The output of layer `m` (named `name`) when `model` runs on `xb`, in eval mode; train modes restored."
     store, modes = {}, {o: o.training for o in model.modules()}
     def hook(mod, inp, out): store.setdefault('out', (out[0] if isinstance(out, (tuple, list)) else out).detach())
     h = m.register_forward_hook(hook)
@@ -420,16 +446,43 @@ def plot_feature_maps(model:nn.Module, # the model
     if out.ndim not in (3, 4):
         raise DlprojError(f"layer {name!r} outputs shape {tuple(out.shape)}; "
                           "feature maps need (batch, channels, L) or (batch, channels, H, W)")
-    a = out[0].float().cpu().numpy(); c = a.shape[0]; n = min(n, c)
-    cols = min(n, 4) if n <= 16 else math.ceil(math.sqrt(n)); rows = math.ceil(n / cols)
-    fig = new_figure(figsize or (2.2*cols, 2.2*rows + 0.4)); axs = fig.subplots(rows, cols, squeeze=False).ravel()
-    for i, ax in enumerate(axs[:n]):
-        if a.ndim == 3: ax.imshow(a[i], cmap='viridis'); ax.axis('off')
-        else: ax.plot(a[i], lw=1); ax.tick_params(labelsize=7)
-        ax.set_title(f"channel {i}", fontsize=9)
-    for ax in axs[n:]: fig.delaxes(ax)
-    fig.suptitle(f"{plain_text(name)} ({type(m).__name__}): output {tuple(out.shape[1:])}, first {n} of {c} channels", fontsize=10)
-    return _done(fig, path)
+    return out
+
+# %% ../nbs/05_visualization.ipynb #2300221a
+_CONVS = (nn.Conv1d, nn.Conv2d)
+
+def _find_layer(model:nn.Module, layer)->tuple[str,nn.Module]:
+    "The (name, module) to hook: the first Conv1d/Conv2d, a name from `named_modules()`, or a module."
+    named = dict(model.named_modules()); convs = [k for k, m in named.items() if isinstance(m, _CONVS)]
+    if layer is None:
+        if not convs:
+            raise DlprojError(f"plot_feature_maps: {type(model).__name__} has no Conv1d/Conv2d layer; "
+                              "pass layer= to show another layer's output")
+        return convs[0], named[convs[0]]
+    if isinstance(layer, str):
+        if layer not in named:
+            raise DlprojError(f"layer {layer!r} not found in {type(model).__name__}; "
+                              f"its conv layers are: {', '.join(convs) or 'none'}")
+        return layer, named[layer]
+    for k, m in named.items():
+        if m is layer: return k or type(m).__name__, m
+    raise DlprojError(f"layer: this {type(layer).__name__} is not a submodule of the {type(model).__name__} given")
+
+# %% ../nbs/05_visualization.ipynb #d2657755
+def _one_input(model:nn.Module, x)->torch.Tensor:
+    "`x` as a batch of one, on the model's device and dtype."
+    x = torch.as_tensor(x)
+    first = next((m for m in model.modules() if isinstance(m, _CONVS)), None)
+    if first is None: xb = x[None]
+    else:
+        d = 1 if isinstance(first, nn.Conv1d) else 2; item = '(C, L)' if d == 1 else '(C, H, W)'
+        if x.ndim == d + 1: xb = x[None]
+        elif x.ndim == d + 2: xb = x[:1]
+        else:
+            raise DlprojError(f"x has shape {tuple(x.shape)}; the model starts with a {type(first).__name__}, "
+                              f"so expected one input {item} or a batch (1, {item[1:]}")
+    prm = next(model.parameters(), None)
+    return xb if prm is None else xb.to(prm.device, dtype=prm.dtype if prm.is_floating_point() else None)
 
 # %% ../nbs/05_visualization.ipynb #c5e8782f
 def plot_run_comparison(df:pd.DataFrame, # one row per run
@@ -438,16 +491,8 @@ def plot_run_comparison(df:pd.DataFrame, # one row per run
                         path:Path|None=None, # also save the figure here
                         figsize:tuple|None=None, # (width, height) in inches; widens with the number of bars
                        )->Figure:
-    "A bar chart of `metric` by `by`, mean ± standard deviation where a group has several runs."
-    if not isinstance(df, pd.DataFrame):
-        raise DlprojError(f"plot_run_comparison: expected a DataFrame of runs, got {type(df).__name__}")
-    for c in (metric, by):
-        if c not in df.columns:
-            raise DlprojError(f"{c!r} is not a column of the runs table; columns: {', '.join(map(str, df.columns))}")
-    d = pd.DataFrame({'by': df[by].astype(str), 'v': pd.to_numeric(df[metric], errors='coerce')}).dropna()
-    if d.empty:
-        raise DlprojError(f"{metric}: no run has a numeric value to compare")
-    g = d.groupby('by', sort=False)['v'].agg(['mean', 'std', 'count'])
+    "A bar chart of `metric` by `by`: mean ± std over each group's runs."
+    g = _run_groups(df, metric, by)
     many = g['count'] > 1
     fig = new_figure(figsize or (max(5., 0.7*len(g) + 2), 4)); ax = fig.subplots()
     bars = ax.bar(range(len(g)), g['mean'], yerr=g['std'].where(many).values if many.any() else None, capsize=4,
@@ -457,12 +502,25 @@ def plot_run_comparison(df:pd.DataFrame, # one row per run
     rot = 30 if max(map(len, g.index)) > 8 else 0
     ax.set_xticks(range(len(g)), [plain_text(o) for o in g.index], rotation=rot, ha='right' if rot else 'center')
     ax.set(xlabel=plain_text(by), ylabel=plain_text(metric),
-           title=f"{plain_text(metric)} by {plain_text(by)}" + (f" (mean ± std over up to {g['count'].max()} runs)" if many.any() else ''))
+           title=f"{plain_text(metric)} by {plain_text(by)}"
+                 + (f" (mean ± std over up to {g['count'].max()} runs)" if many.any() else ''))
     return _done(fig, path)
+
+# %% ../nbs/05_visualization.ipynb #9ad74bb6
+def _run_groups(df:pd.DataFrame, metric:str, by:str)->pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise DlprojError(f"plot_run_comparison: expected a DataFrame of runs, got {type(df).__name__}")
+    for c in (metric, by):
+        if c not in df.columns:
+            raise DlprojError(f"{c!r} is not a column of the runs table; columns: {', '.join(map(str, df.columns))}")
+    d = pd.DataFrame({'by': df[by].astype(str), 'v': pd.to_numeric(df[metric], errors='coerce')}).dropna()
+    if d.empty:
+        raise DlprojError(f"{metric}: no run has a numeric value to compare")
+    return d.groupby('by', sort=False)['v'].agg(['mean', 'std', 'count'])
 
 # %% ../nbs/05_visualization.ipynb #abe2bc0d
 def plot_curves_comparison(histories:dict, # run name -> its history (`history.csv` as a DataFrame)
-                           metric:str|None=None, # the metric of the second panel; the first one the histories share by default
+                           metric:str|None=None, # the second panel's metric; by default the first one all share
                            path:Path|None=None, # also save the figure here
                            figsize:tuple=(11, 4), # (width, height) in inches
                           )->Figure:
@@ -479,6 +537,7 @@ def plot_curves_comparison(histories:dict, # run name -> its history (`history.c
         axs[0].plot(h['epoch'], h['valid_loss'], marker='o', ms=3, color=c, label=plain_text(name))
         if metric: axs[1].plot(h['epoch'], h[metric], marker='o', ms=3, color=c, label=plain_text(name))
     axs[0].set(xlabel='epoch', ylabel='valid_loss', title='validation loss'); axs[0].legend(fontsize=8)
-    if metric: axs[1].set(xlabel='epoch', ylabel=plain_text(metric), title=plain_text(metric)); axs[1].legend(fontsize=8)
+    if metric:
+        axs[1].set(xlabel='epoch', ylabel=plain_text(metric), title=plain_text(metric)); axs[1].legend(fontsize=8)
     for ax in axs: ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _done(fig, path)

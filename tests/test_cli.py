@@ -154,3 +154,24 @@ def two_layer(spec, hidden:int=16):
     r = dlproj('--module', tmp_path/'my_models.py', 'predict', run, 'example:breast_cancer', '--out', tmp_path/'p.csv')
     assert r.returncode == 0, r.stderr[-2000:]
     assert len(pd.read_csv(tmp_path/'p.csv')) == 569
+
+@pytest.mark.slow
+def test_two_experiment_processes_share_one_grid(tmp_path):
+    "Two `dlproj experiment` processes on one experiment: every point trained once, by one of them, and every record kept."
+    cfg = tmp_path/'grid.yaml'
+    cfg.write_text(yaml.safe_dump({'experiment': 'shared', 'data': {'source': 'example:breast_cancer'}, 'model': {'trees': False},
+                                   'train': {'epochs': 3, 'progress': False},
+                                   'output': {'runs_dir': str(tmp_path/'runs'), 'plots': False, 'report': False}}))
+    args = [EXE, 'experiment', str(cfg), '--grid', 'train.lr=0.001,0.002,0.003,0.004,0.005,0.006']
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    ps = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    try: outs = [p.communicate(timeout=600) for p in ps]
+    finally:
+        for p in ps:
+            if p.poll() is None: p.kill(); p.wait(timeout=30)
+    assert [p.returncode for p in ps] == [0, 0], [e[-2000:] for _,e in outs]
+    pts = json.loads((tmp_path/'runs'/'shared'/'experiment.json').read_text())['points']
+    assert sorted(float(q['overrides'][0].split('=')[1]) for q in pts) == [0.001, 0.002, 0.003, 0.004, 0.005, 0.006]
+    assert {q['status'] for q in pts} == {'finished'}
+    runs = sorted(str(r) for r in (tmp_path/'runs'/'shared').iterdir() if r.is_dir())
+    assert runs == sorted(q['run'] for q in pts)          # six runs, no point trained twice

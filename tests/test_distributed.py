@@ -48,13 +48,18 @@ def test_killed_launcher_resumes(tmp_path):
     cfg = _config(tmp_path)
     whole = _train(cfg, '--nproc', '2')
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    p = subprocess.Popen([EXE, 'train', str(cfg), '--nproc', '2'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    with open(tmp_path/'launcher.err', 'w') as err:
+        p = subprocess.Popen([EXE, 'train', str(cfg), '--nproc', '2'], stdout=subprocess.DEVNULL, stderr=err, env=env)
     deadline,run = time.time() + 300,None
-    while time.time() < deadline:
+    while time.time() < deadline and p.poll() is None:
         new = [r for r in (tmp_path/'runs'/'digits').iterdir() if r != whole]
         if new and (new[0]/'history.csv').exists() and len(pd.read_csv(new[0]/'history.csv')) >= 3: run = new[0]; break
         time.sleep(0.1)
-    assert run is not None, 'the run did not reach epoch 3'
+    if run is None:   # say where it stopped: the launcher's output and the run's files, and leave nothing running
+        p.kill(); p.wait()
+        made = [(r.name, sorted(f.name for f in r.iterdir())) for r in (tmp_path/'runs'/'digits').iterdir() if r != whole]
+        pytest.fail(f"the run did not reach epoch 3 (launcher: {p.returncode}); runs: {made}\n"
+                    f"{(tmp_path/'launcher.err').read_text()[-3000:]}")
     p.send_signal(signal.SIGKILL); p.wait()
     while (run/'train.lock').exists() and time.time() < deadline: time.sleep(0.1)   # the workers die with their launcher
     assert not (run/'metrics.json').exists()
@@ -65,6 +70,18 @@ def test_killed_launcher_resumes(tmp_path):
     d = _read(run, 'distributed.json')
     assert [e['epoch'] for e in d['ranks'][0]['epochs']] == list(range(ck + 1, 9))   # only the epochs after the resume
     assert d['ranks'][0]['weights'] == _read(whole, 'distributed.json')['ranks'][0]['weights']   # the same model, bit for bit
+
+@pytest.mark.slow
+def test_check_repeats_a_two_process_run(tmp_path):
+    "`runs --check` re-runs a `--nproc 2` run on two processes (a one-process re-run differs from the first epoch on)."
+    cfg = tmp_path/'bc.yaml'
+    cfg.write_text(yaml.safe_dump({'experiment': 'bc', 'data': {'source': 'example:breast_cancer'}, 'train': {'epochs': 2, 'progress': False},
+                                   'output': {'runs_dir': str(tmp_path/'runs'), 'plots': False, 'report': False}}))
+    run = _train(cfg, '--nproc', '2')
+    r = dlproj('runs', '--check', run)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.splitlines() == ['re-run as it was trained: 2 processes',
+                                     f"{run} is reproduced: the same history (2 epochs) and metrics, exactly"], r.stdout
 
 def _rows_per_second(run):
     h = pd.read_csv(run/'history.csv')
@@ -110,3 +127,44 @@ def test_accelerate_launch(tmp_path):
     run = Path(next(l for l in r.stdout.splitlines() if l.startswith('run: '))[5:])
     d = _read(run, 'distributed.json')
     assert d['world_size'] == 2 and d['ranks'][0]['weights'] == d['ranks'][1]['weights']
+
+@pytest.mark.slow
+def test_killed_rank_resumes(tmp_path):
+    """SIGKILL one rank mid-epoch: rank 0 saves the last finished epoch, the command exits 3 saying how to resume,
+    nothing is left running, and `--resume --nproc 2` finishes the run."""
+    import psutil
+    from dlproj.utils import read_checkpoint
+    cfg = _config(tmp_path, epochs=12, batch_size=16, checkpoint_every='100ep')   # no checkpoint before the end but the save on the way out
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    p = subprocess.Popen([EXE, 'train', str(cfg), '--nproc', '2'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    procs,deadline = [psutil.Process(p.pid)],time.time() + 300
+    try:
+        log = lambda: next((tmp_path/'runs'/'digits').glob('*/train.log'), None) if (tmp_path/'runs'/'digits').exists() else None
+        while time.time() < deadline and not (log() and 'epoch 3/12' in log().read_text()) and p.poll() is None: time.sleep(0.05)
+        assert p.poll() is None and log() is not None, 'the run did not reach epoch 3'
+        procs += procs[0].children(recursive=True)
+        rank1 = next(c for c in procs[1:] if c.environ().get('RANK') == '1')
+        rank1.send_signal(signal.SIGKILL)
+        err = p.communicate(timeout=120)[1]
+    finally:
+        for q in procs:   # nothing of the run may be left: each process we saw, by its id
+            if q.is_running() and q.status() != psutil.STATUS_ZOMBIE: q.kill()
+    assert not [q.pid for q in procs if q.is_running() and q.status() != psutil.STATUS_ZOMBIE]
+    run = log().parent
+    assert p.returncode == 3 and 'internal error' not in err, err[-3000:]
+    assert f"dlproj train --resume {run} --nproc 2" in err, err[-3000:]
+    saved = read_checkpoint(run/'checkpoints'/'last.pth')['epoch']   # the epochs before the kill, not lost
+    assert 3 <= saved < 12 and not (run/'metrics.json').exists() and not (run/'train.lock').exists()
+    assert _train('--resume', run, '--nproc', '2') == run
+    assert _read(run, 'metrics.json')['epochs_run'] == 12 and len(pd.read_csv(run/'history.csv')) == 12
+
+@pytest.mark.slow
+def test_batch_of_one_row_per_process_is_refused(tmp_path):
+    "A tabular run whose batch gives each process one row (BatchNorm can't train on it) fails up front, once, and leaves nothing behind."
+    cfg = tmp_path/'bc.yaml'
+    cfg.write_text(yaml.safe_dump({'data': {'source': 'example:breast_cancer'}, 'output': {'runs_dir': str(tmp_path/'runs')},
+                                   'train': {'epochs': 1, 'batch_size': 3, 'progress': False}}))
+    r = dlproj('train', cfg, '--nproc', '2')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr[-3000:]
+    assert 'train.batch_size=3 gives each of the 2 processes batches of 1 row' in r.stderr and 'train.batch_size=4 or more' in r.stderr
+    assert not (tmp_path/'runs').exists()

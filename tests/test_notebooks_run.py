@@ -26,6 +26,10 @@ def test_notebook_runs_in_the_dlproj_kernel(path):
     import nbformat
     from nbclient import NotebookClient
     nb = nbformat.read(path, as_version=4)
+    # Each chapter's last cell, `nbdev_export()`, rewrites the package module by module (a module exported from two
+    # notebooks is half-written in between): beside the other tests, which start dlproj in new processes, it let one
+    # of them import a module missing names. The drift check of `make test` covers the export.
+    nb.cells = [c for c in nb.cells if 'nbdev_export()' not in c.source]
     from dlproj.utils import env_vars
     client = NotebookClient(nb, kernel_name=ensure_kernel(), timeout=900, resources={'metadata': {'path': str(path.parent)}})
     with env_vars(OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '1')):   # the kernel inherits the environment

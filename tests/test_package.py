@@ -17,7 +17,7 @@ def test_modules_are_generated_from_existing_notebooks():
 
 def test_one_main_module_per_notebook():
     """Each numbered notebook has its own module (`default_exp`), never two notebooks one. A notebook may also add cells
-    to an earlier notebook's module (`#| export data_utils` in 03_dataset: what prediction needs, without fastai)."""
+    to an earlier notebook's module (`#| export encode` in 03_dataset: what prediction needs, without fastai)."""
     defaults = {}
     for nb in sorted((ROOT/'nbs').glob('[0-9][0-9]_*.ipynb')):
         m = re.search(r'#\|\s*default_exp\s+(\w+)', nb.read_text(encoding='utf-8'))

@@ -1,7 +1,7 @@
 """report.html shows what the data names (classes, columns, the file, the experiment) as text, never as markup: checked in
 the raw HTML always, and in headless Chromium (Debian's `chromium` package), marked slow and run by `make test-slow`.
 The plots take class names as text too."""
-import html, os, shutil, signal, subprocess
+import base64, html, os, shutil, signal, subprocess
 from html.parser import HTMLParser
 import numpy as np, pandas as pd, pytest, yaml
 
@@ -22,7 +22,7 @@ def hostile(tmp_path_factory):
     "A trained and evaluated table run whose classes, target, a column, file and experiment are hostile; its report page."
     from dlproj.train import train
     from dlproj.evaluate import evaluate
-    from dlproj.run_experiment import report
+    from dlproj.runs import report
     tmp,rng = tmp_path_factory.mktemp('report'),np.random.default_rng(0)
     y = np.arange(120) % 3
     src = tmp/FILE; src.parent.mkdir()
@@ -71,6 +71,26 @@ def test_evaluate_draws_class_names_with_dollars(tmp_path):
                  'train': {'epochs': 1, 'progress': False}})
     assert 'plots/confusion_matrix.png' in evaluate(run)['files']
 
+def test_report_leaves_out_files_that_link_elsewhere(hostile, tmp_path):
+    "A run directory is data: a file in it that is a symbolic link, or a folder that leads out of it, is refused, named, left out."
+    from dlproj.runs import report
+    run,_,_ = hostile
+    png = b'\x89PNG\r\n\x1a\n' + b'SECRET-BYTES-7f3a' * 8
+    (tmp_path/'id_rsa.png').write_bytes(png); (tmp_path/'secret.csv').write_text('password\nSECRET-TEXT-9c1e\n')
+    (tmp_path/'outside').mkdir(); (tmp_path/'outside'/'confusion_matrix.png').write_bytes(png)
+    x,y = tmp_path/'runs'/'x'/run.name,tmp_path/'runs'/'y'/run.name
+    shutil.copytree(run, x); shutil.copytree(run, y)
+    links = {'plots/loss.png': 'id_rsa.png', 'misclassified.csv': 'secret.csv', 'history.csv': 'secret.csv', 'metrics.json': 'secret.csv'}
+    for f,target in links.items(): (x/f).unlink(); (x/f).symlink_to(tmp_path/target)
+    shutil.rmtree(y/'plots'); (y/'plots').symlink_to(tmp_path/'outside')            # a folder of the run that leads out of it
+    for r,refused in ((x, list(links)), (y, ['plots/confusion_matrix.png'])):
+        s = report(r).read_text(encoding='utf-8')
+        assert 'SECRET-TEXT-9c1e' not in s and base64.b64encode(png).decode() not in s
+        note = _Page(s.split("<p class='refused'>")[1].split('</p>')[0]).text
+        for f in refused: assert f in note, (f, note)
+        assert '<h2>Config</h2>' in s                                             # the rest of the run is there
+    assert 'Misclassified' in report(y).read_text(encoding='utf-8')
+
 def _dom(page, prof):
     "The page's DOM after it loaded and ran whatever scripts it has, as Chromium serializes it."
     p = subprocess.Popen([CHROMIUM, *FLAGS, f'--user-data-dir={prof}', '--dump-dom', page.as_uri()],
@@ -101,7 +121,7 @@ def test_report_renders_in_chromium(tmp_path):
     from PIL import Image
     from dlproj.train import train
     from dlproj.evaluate import evaluate
-    from dlproj.run_experiment import report
+    from dlproj.runs import report
     run = train({'experiment': 'render', 'data': {'source': 'example:digits'}, 'output': {'runs_dir': str(tmp_path/'runs')},
                  'train': {'epochs': 2, 'progress': False}})
     evaluate(run); page = report(run)
