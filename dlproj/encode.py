@@ -9,7 +9,7 @@ from .config import ConfigError, AugmentConfig
 from .data_utils import DataError
 
 # %% auto #0
-__all__ = ['fill_stats', 'apply_fill', 'norm_stats', 'normalize', 'augment_transforms', 'encode_table', 'cat_codes', 'cat_strings', 'encode_target', 'encode_series', 'series_frame', 'long_to_wide', 'image_item_tfms', 'encode_images', 'encode_inputs', 'normalized_images']
+__all__ = ['fill_stats', 'apply_fill', 'norm_stats', 'normalize', 'augment_transforms', 'torch', 'encode_table', 'table_arrays', 'cat_codes', 'cat_strings', 'encode_target', 'encode_series', 'series_array', 'series_frame', 'long_to_wide', 'image_item_tfms', 'encode_images', 'image_arrays', 'encode_inputs', 'encode_arrays', 'normalized_images']
 
 # %% ../nbs/02b_encode.ipynb #5c0e4b21
 def fill_stats(train_df:pd.DataFrame, # the TRAINING rows
@@ -83,12 +83,17 @@ def augment_transforms(aug:AugmentConfig|None, # `data.augment`
                           max_warp=aug.warp, p_affine=aug.p, size=size)
 
 # %% ../nbs/03_dataset.ipynb #73d6f6ed
-import torch
 from PIL import Image
+from .utils import LazyModule
+torch = LazyModule('torch')   # the encoders make numpy arrays; torch wraps them only for a PyTorch model
 
 # %% ../nbs/03_dataset.ipynb #0d746c11
 def encode_table(pre:dict, df:pd.DataFrame, what:str='input table')->tuple[torch.Tensor,torch.Tensor]:
     "`(x_cat, x_cont)` tensors for `df` with the training statistics in `pre`."
+    return tuple(torch.from_numpy(a) for a in table_arrays(pre, df, what))
+
+def table_arrays(pre:dict, df:pd.DataFrame, what:str='input table')->tuple[np.ndarray,np.ndarray]:
+    "`encode_table` as numpy arrays: category codes `int64 [N, n_cat]`, standardized numbers `float32 [N, n_cont]`."
     cats,conts = pre['cat_names'],pre['cont_names']
     _require_columns(df, cats + conts, what)
     # the continuous columns as one array, column-major so that each column is written and scanned contiguously,
@@ -99,17 +104,16 @@ def encode_table(pre:dict, df:pd.DataFrame, what:str='input table')->tuple[torch
     for j,c in enumerate(conts):
         if c in pre['fill'] and missing[:, j].any(): x[missing[:, j], j] = pre['fill'][c]
     x -= np.array([pre['means'][c] for c in conts]); x /= np.array([pre['stds'][c] for c in conts])
-    x_cont = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    return _cat_tensor(pre, df, na), x_cont
+    return _cat_codes(pre, df, na), np.ascontiguousarray(x, dtype=np.float32)
 
 # %% ../nbs/03_dataset.ipynb #71a32a5c
-def _cat_tensor(pre:dict, df:pd.DataFrame, na:dict)->torch.Tensor:
+def _cat_codes(pre:dict, df:pd.DataFrame, na:dict)->np.ndarray:
     cats = pre['cat_names']
     fill = {c: v for c,v in pre['fill'].items() if c in cats}
     filled = apply_fill(df[cats], fill, cats, [c for c in pre['na_cols'] if c in cats])[0] if cats else df[[]]
     codes = [cat_codes(na[c[:-3]] if c[:-3] in na and c not in filled.columns else filled[c], pre['categories'][c])
              for c in pre['cat_all']]
-    return torch.tensor(np.stack(codes, 1)) if codes else torch.zeros(len(df), 0, dtype=torch.long)
+    return np.stack(codes, 1) if codes else np.zeros((len(df), 0), np.int64)
 
 def _require_columns(df:pd.DataFrame, cols:list, what:str):
     missing = [c for c in cols if c not in df.columns]
@@ -195,6 +199,10 @@ def encode_target(pre:dict, y:pd.Series)->torch.Tensor:
 # %% ../nbs/03_dataset.ipynb #798949e7
 def encode_series(pre:dict, df:pd.DataFrame, what:str='input table')->torch.Tensor:
     "A float tensor `[N, C, L]` of standardized series (long tables pivoted)."
+    return torch.from_numpy(series_array(pre, df, what))
+
+def series_array(pre:dict, df:pd.DataFrame, what:str='input table')->np.ndarray:
+    "`encode_series` as a numpy array `float32 [N, C, L]`."
     df = series_frame(pre, df, what)
     _require_columns(df, pre['series_columns'], what)
     C,L = pre.get('n_features', 1),pre['seq_len']
@@ -204,7 +212,7 @@ def encode_series(pre:dict, df:pd.DataFrame, what:str='input table')->torch.Tens
             m,s = np.nanmean(v, 2, keepdims=True),np.nanstd(v, 2, keepdims=True)
         v = (v - np.nan_to_num(m)) / np.where(np.nan_to_num(s) > 0, s, 1.)
     else: v = (v - np.array(pre['mean'], np.float32)[:, None]) / np.array(pre['std'], np.float32)[:, None]
-    return torch.tensor(np.nan_to_num(v, nan=0.).astype(np.float32))
+    return np.nan_to_num(v, nan=0.).astype(np.float32)
 
 # %% ../nbs/03_dataset.ipynb #da92bdf2
 def series_frame(pre:dict, df:pd.DataFrame, what:str='input table')->pd.DataFrame:
@@ -282,6 +290,11 @@ def encode_images(pre:dict, paths:list,
                   training:bool=False, # a size mismatch is then an error, not a skipped file
                  )->tuple[torch.Tensor, list]:
     "A uint8 tensor of the readable images, and `(path, reason)` for those skipped."
+    x,skipped = image_arrays(pre, paths, training)
+    return torch.from_numpy(x), skipped
+
+def image_arrays(pre:dict, paths:list, training:bool=False)->tuple[np.ndarray, list]:
+    "`encode_images` as a numpy array `uint8 [N, C, H, W]`."
     xs,skipped = [],[]
     for p in paths:
         # numpy arrays, stacked once: torch's per-tensor overhead adds up over thousands
@@ -295,16 +308,14 @@ def encode_images(pre:dict, paths:list,
             skipped.append((str(p), msg + " (the training size)")); continue
         xs.append(x)
     c,(h,w) = pre['channels'],pre['image_size']
-    return (torch.from_numpy(np.stack(xs)) if xs else torch.zeros(0, c, h, w, dtype=torch.uint8)), skipped
+    return (np.stack(xs) if xs else np.zeros((0, c, h, w), np.uint8)), skipped
 
 # %% ../nbs/03_dataset.ipynb #1c3d8c84
 def _image_array(pre:dict, path)->np.ndarray:
     "One image as uint8 `[C,H,W]` numbers, through the training item pipeline."
-    if pre.get('resize'):   # fastai's `Resize` works on its own image types
-        im = _img_cls(pre).create(path)
-        for t in image_item_tfms(pre): im = t(im, split_idx=1)
-    else:   # what `PILImage.create` does, without importing fastai's vision modules
-        with Image.open(path) as f: im = f.convert('L' if pre['channels'] == 1 else 'RGB')
+    with Image.open(path) as f: im = f.convert('L' if pre['channels'] == 1 else 'RGB')   # `PILImage.create`
+    # fastai's `Resize(method='squish')` on a validation item: the whole image, bilinear, to (width, height)
+    if pre.get('resize'): im = im.resize(tuple(pre['image_size'])[::-1], Image.BILINEAR)
     a = np.asarray(im)   # fastai's `ToTensor`: `[H,W]` or `[H,W,C]` bytes as `[C,H,W]`
     return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
 
@@ -315,9 +326,14 @@ def _image_bytes(pre:dict, path)->torch.Tensor:
 # %% ../nbs/03_dataset.ipynb #603ab108
 def encode_inputs(pre:dict, data, what:str='input')->tuple[tuple, list]:
     "`(input tensors, skipped)` for new data, encoded exactly as in training."
-    if pre['kind'] == 'tabular': return encode_table(pre, data, what), []
-    if pre['kind'] == 'sequence': return (encode_series(pre, data, what),), []
-    x,skipped = encode_images(pre, list(data))
+    arrays,skipped = encode_arrays(pre, data, what)
+    return tuple(torch.from_numpy(a) for a in arrays), skipped
+
+def encode_arrays(pre:dict, data, what:str='input')->tuple[tuple, list]:
+    "`encode_inputs` as numpy arrays, the inputs of an exported model (`dlproj.runtime` needs no torch)."
+    if pre['kind'] == 'tabular': return table_arrays(pre, data, what), []
+    if pre['kind'] == 'sequence': return (series_array(pre, data, what),), []
+    x,skipped = image_arrays(pre, list(data))
     return (x,), skipped
 
 # %% ../nbs/03_dataset.ipynb #e0b21833

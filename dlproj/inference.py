@@ -7,20 +7,20 @@ from __future__ import annotations
 import collections, contextlib, functools, os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-import numpy as np, pandas as pd, torch
-from fastcore.basics import patch
+import numpy as np, pandas as pd
 from .config import DlprojError, load_config
-from .utils import get_logger, get_device, atomic_write
+from .utils import LazyModule, get_logger, get_device, atomic_write
 from .data_utils import DataError, IMAGE_SUFFIXES, TABLE_SUFFIXES, csv_options
-from .encode import encode_inputs, normalized_images, series_frame
-from .model import load_model
+from .encode import encode_arrays, normalized_images, series_frame
 from .predictions import check_top_k, prediction_columns, postprocess, postprocess_csv, _csv_bytes
 from .inputs import read_chunks, image_path_column, image_table_files
 from .inputs import _slices, _image_files, _input_path, _is_table_file
 
+torch = LazyModule('torch')   # imported by the first PyTorch model loaded: `dlproj.runtime` predicts without it
+
 # %% auto #0
-__all__ = ['DEFAULT_BATCH_SIZE', 'TABLE_BATCH_SIZE', 'PREDICT_WORKERS', 'predict', 'finished_run', 'Predictor', 'model_outputs',
-           'default_batch_size']
+__all__ = ['torch', 'DEFAULT_BATCH_SIZE', 'TABLE_BATCH_SIZE', 'PREDICT_WORKERS', 'predict', 'finished_run', 'Predictor',
+           'model_outputs', 'default_batch_size', 'table_predictions', 'file_predictions']
 
 # %% ../nbs/08_inference.ipynb #e7b392ca
 def predict(run:Path|str|Predictor, # a finished run directory, or a loaded `Predictor`
@@ -32,13 +32,17 @@ def predict(run:Path|str|Predictor, # a finished run directory, or a loaded `Pre
             keep:list[str]|None=None, # table columns to copy in after `id` (a table of image paths: all but the paths)
             path_column:str|None=None, # image runs on a table file: the column of image paths (default: found)
             device='cpu', # where the model runs, when `run` is a directory
+            engine:str='torch', # `torch`, or `onnx`: the run's ONNX export (`dlproj export`), through `dlproj.runtime`
            )->pd.DataFrame|None:
     "A run's predictions on `input`; `None` when a table file was streamed to `out`."
     if batch_size is not None and batch_size < 1:
         raise DlprojError(f"batch_size must be at least 1, got {batch_size}")
     if chunk_size < 1:
         raise DlprojError(f"chunk_size must be at least 1, got {chunk_size}")
-    p = run if isinstance(run, Predictor) else Predictor(run, device)
+    if not isinstance(run, Predictor):
+        from dlproj.runtime import load_predictor
+        run = load_predictor(run, engine, device)
+    p = run
     check_top_k(p.pre, top_k)
     if path_column is not None and p.kind != 'image':
         raise DlprojError(f"path_column applies to image runs; {p.run} is a {p.kind} model")
@@ -87,9 +91,11 @@ class Predictor:
     def __init__(self, run:Path|str, # a finished run directory
                  device='cpu', # `cpu`, `cuda`, `auto`, ...
                 ):
+        from dlproj.model import load_model
         self.run,self.device = finished_run(run),get_device(device, 'device')
         self.model,self.pre = load_model(self.run, self.device)
         self.model.eval()
+    engine = 'torch'   # the ONNX runtime's predictor, a subclass, says 'onnx'
     @property
     def kind(self)->str: return self.pre['kind']
     @property
@@ -110,19 +116,21 @@ class Predictor:
         "How `read_chunks` reads a CSV for this run: its `data.encoding` and `data.sep`, categoricals as text."
         # dtype None, not {}: given a dict, pandas keeps every column in a block of its own
         return dict(**csv_options(self.data_config), dtype={c: str for c in self.pre.get('cat_names', [])} or None)
-    def __repr__(self): return f"Predictor({str(self.run)!r}, {self.kind} {self.task}, device={self.device})"
-
-# %% ../nbs/08_inference.ipynb #1e4c254d
-@patch
-def outputs(self:Predictor, tensors:tuple, # encoded inputs, from `encode_inputs`
-            batch_size:int|None=None)->torch.Tensor:
-    "The model's outputs on the CPU (logits, or values in original units): `model_outputs`."
-    return model_outputs(self.model, self.pre, tensors, batch_size, self.device)
+    def outputs(self, arrays:tuple, batch_size:int|None=None):
+        "The model's outputs on the CPU for encoded inputs (`encode_arrays`): `model_outputs`."
+        return model_outputs(self.model, self.pre, arrays, batch_size, self.device)
+    def predict_df(self, df:pd.DataFrame, batch_size=None, top_k=None, keep=None, what='input table')->pd.DataFrame:
+        "Predictions for the rows of a table (tabular or sequence runs): `table_predictions`."
+        return table_predictions(self, df, batch_size, top_k, keep, what)
+    def predict_files(self, paths:list, batch_size=None, top_k=None, ids=None, extra=None)->pd.DataFrame:
+        "Predictions for image files; unreadable ones are left out (`attrs['skipped']`): `file_predictions`."
+        return file_predictions(self, paths, batch_size, top_k, ids, extra)
+    def __repr__(self): return f"{type(self).__name__}({str(self.run)!r}, {self.kind} {self.task}, {self.engine})"
 
 # %% ../nbs/08_inference.ipynb #223631ba
 def model_outputs(model:torch.nn.Module, # a run's model, in eval mode
                   pre:dict, # the run's preprocess.json
-                  tensors:tuple, # encoded inputs, from `encode_inputs`
+                  tensors:tuple, # encoded inputs: tensors (`encode_inputs`) or arrays (`encode_arrays`)
                   batch_size:int|None=None, # items per forward pass (default: `default_batch_size`)
                   device='cpu', # where the model is
                  )->torch.Tensor:
@@ -134,7 +142,7 @@ def model_outputs(model:torch.nn.Module, # a run's model, in eval mode
     outs = []
     with torch.inference_mode():
         for i in range(0, len(tensors[0]), bs):
-            xb = [x[i:i+bs].to(device) for x in tensors]
+            xb = [torch.as_tensor(x[i:i+bs]).to(device) for x in tensors]   # numpy arrays: shared, not copied
             outs.append(model(*([norm(xb[0])] if norm else xb)).float().cpu())
     return torch.cat(outs)
 
@@ -150,18 +158,17 @@ def default_batch_size(kind:str)->int:
     return TABLE_BATCH_SIZE if kind == 'tabular' else DEFAULT_BATCH_SIZE
 
 # %% ../nbs/08_inference.ipynb #d8deca13
-@patch
-def predict_df(self:Predictor, df:pd.DataFrame, # the rows to predict; the index becomes `id`
-               batch_size:int|None=None, # rows per forward pass (default: `default_batch_size`)
-               top_k:int|None=None, # also list the k most probable classes
-               keep:list[str]|None=None, # input columns to copy into the output, after `id`
-               what:str='input table', # how error messages name the input
-              )->pd.DataFrame:
-    "Predictions for the rows of a table (tabular or sequence runs)."
-    _check_kind(self, False, what)
-    check_top_k(self.pre, top_k)
-    df,keep,out = _table_outputs(self, df, batch_size, keep, what)
-    return _insert_columns(postprocess(self.pre, out, df.index, top_k), df[keep])
+def table_predictions(p:Predictor, df:pd.DataFrame, # the rows to predict; the index becomes `id`
+                      batch_size:int|None=None, # rows per forward pass (default: `default_batch_size`)
+                      top_k:int|None=None, # also list the k most probable classes
+                      keep:list[str]|None=None, # input columns to copy into the output, after `id`
+                      what:str='input table', # how error messages name the input
+                     )->pd.DataFrame:
+    "`p.predict_df`: predictions for the rows of a table (tabular or sequence runs)."
+    _check_kind(p, False, what)
+    check_top_k(p.pre, top_k)
+    df,keep,out = _table_outputs(p, df, batch_size, keep, what)
+    return _insert_columns(postprocess(p.pre, out, df.index, top_k), df[keep])
 
 # %% ../nbs/08_inference.ipynb #ee3c12e5
 def _table_outputs(p:Predictor, df:pd.DataFrame, batch_size, keep, what:str)->tuple:
@@ -170,8 +177,8 @@ def _table_outputs(p:Predictor, df:pd.DataFrame, batch_size, keep, what:str)->tu
     keep = list(keep or [])
     if missing := [c for c in keep if c not in df.columns]:
         raise DataError(f"{what}: keep: column(s) {missing} not found; columns present: {list(df.columns)}")
-    tensors,_ = encode_inputs(p.pre, df, what)
-    return df, keep, p.outputs(tensors, batch_size)
+    arrays,_ = encode_arrays(p.pre, df, what)
+    return df, keep, p.outputs(arrays, batch_size)
 
 # %% ../nbs/08_inference.ipynb #50d5d66c
 def _insert_columns(res:pd.DataFrame, df:pd.DataFrame)->pd.DataFrame:
@@ -192,25 +199,24 @@ def _check_kind(p:Predictor, image:bool, what:str):
                           f"files or a table file of image paths ({', '.join(TABLE_SUFFIXES)}), not on {what}")
 
 # %% ../nbs/08_inference.ipynb #6e279d99
-@patch
-def predict_files(self:Predictor, paths:list, # image files
-                  batch_size:int|None=None, # images per forward pass (default 256)
-                  top_k:int|None=None, # also list the k most probable classes
-                  ids:list|None=None, # the `id` of each file; its path as given by default
-                  extra:pd.DataFrame|None=None, # columns to copy into the output after `id`, one row per file
-                 )->pd.DataFrame:
-    "Predictions for image files; unreadable ones are left out (`attrs['skipped']`)."
-    _check_kind(self, True, 'image files')
-    check_top_k(self.pre, top_k)
+def file_predictions(p:Predictor, paths:list, # image files
+                     batch_size:int|None=None, # images per forward pass (default 256)
+                     top_k:int|None=None, # also list the k most probable classes
+                     ids:list|None=None, # the `id` of each file; its path as given by default
+                     extra:pd.DataFrame|None=None, # columns to copy into the output after `id`, one row per file
+                    )->pd.DataFrame:
+    "`p.predict_files`: predictions for image files; unreadable ones are left out (`attrs['skipped']`)."
+    _check_kind(p, True, 'image files')
+    check_top_k(p.pre, top_k)
     ids = [str(o) for o in paths] if ids is None else list(ids)
-    names = [str(Path(o)) for o in paths]   # one spelling per file, as `encode_inputs` reports skipped ones
+    names = [str(Path(o)) for o in paths]   # one spelling per file, as `encode_arrays` reports skipped ones
     if missing := [n for n in names if not os.path.isfile(n)]:
         raise DataError(f"{len(missing)} input file(s) not found, e.g. {missing[:3]} "
                         f"(relative paths are read from {Path.cwd()})")
-    (x,),skipped = encode_inputs(self.pre, names)
+    (x,),skipped = encode_arrays(p.pre, names)
     id_of,bad = dict(zip(names, ids)),{s for s,_ in skipped}
     ok = [n not in bad for n in names]
-    res = postprocess(self.pre, self.outputs((x,), batch_size), [i for i,g in zip(ids, ok) if g], top_k)
+    res = postprocess(p.pre, p.outputs((x,), batch_size), [i for i,g in zip(ids, ok) if g], top_k)
     if extra is not None: _insert_columns(res, extra[ok])
     res.attrs['skipped'] = [{'path': id_of[s], 'reason': r} for s,r in skipped]
     if skipped:
@@ -297,7 +303,7 @@ def _kept_columns(p:Predictor, df:pd.DataFrame, path:Path, col:str, keep, top_k)
     cols = [c for c in df.columns if c != col] if keep is None else list(keep)
     if missing := [c for c in cols if c not in df.columns]:
         raise DataError(f"{path}: keep: column(s) {missing} not found; columns present: {list(df.columns)}")
-    outputs = prediction_columns(p.pre, torch.zeros(0, p.pre['n_out']), np.arange(0), top_k)
+    outputs = prediction_columns(p.pre, np.zeros((0, p.pre['n_out']), np.float32), np.arange(0), top_k)
     if clash := [c for c in cols if c in outputs]:
         hint = ", or list the columns to copy with keep=" if keep is None else ''
         raise DataError(f"{path}: column(s) {clash} would overwrite the prediction columns of the same name; "
@@ -327,8 +333,8 @@ def _in_order(jobs, workers:int, torch_threads:int|None=None):
 @contextlib.contextmanager
 def _model_threads(p:Predictor, workers:int):
     "The CPU threads each of `workers` threads gives torch (None on a GPU): torch's threads shared out; restored after."
+    if p.engine != 'torch' or p.device.type != 'cpu' or workers <= 1: yield None; return   # ONNX: its own pool
     n = torch.get_num_threads()
-    if p.device.type != 'cpu' or workers <= 1: yield None; return
     try: yield max(1, n // workers)
     finally: torch.set_num_threads(n)   # a worker's `set_num_threads` also changes the number torch reports here
 

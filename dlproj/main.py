@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse, os, sys, traceback
 
 # %% auto #0
-__all__ = ['main', 'cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_runs', 'cmd_tune',
-           'cmd_dashboard', 'cmd_example', 'make_parser']
+__all__ = ['main', 'cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_export', 'cmd_runs',
+           'cmd_tune', 'cmd_dashboard', 'cmd_example', 'make_parser']
 
 # %% ../nbs/12_main.ipynb #05a43e2f
 def main(argv:list[str]|None=None, # the arguments after `dlproj`; `sys.argv[1:]` by default
@@ -141,9 +141,12 @@ def cmd_evaluate(a):
 def cmd_predict(a):
     from dlproj.inference import predict
     from dlproj.predictions import csv_safe
-    from dlproj.utils import get_device
+    device = a.device
+    if a.engine == 'torch':   # the ONNX runtime runs on the CPU, and needs no torch to say so
+        from dlproj.utils import get_device
+        device = get_device(a.device)
     df = predict(a.run, a.input, batch_size=a.batch_size, out=a.out, top_k=a.top_k, path_column=a.path_column,
-                 device=get_device(a.device))
+                 device=device, engine=a.engine)
     if a.out: print(f"predictions written to {a.out}")
     elif df is not None: print(csv_safe(df).to_csv(index=False), end='')   # often redirected into a .csv file
 
@@ -151,6 +154,16 @@ def cmd_predict(a):
 def cmd_report(a):
     from dlproj.runs import report
     print(report(a.run))
+
+# %% ../nbs/12_main.ipynb #bc25e075
+def cmd_export(a):
+    from dlproj.export import export_onnx
+    from dlproj.utils import read_json
+    out = export_onnx(a.run, a.out, opset=a.opset)
+    meta = read_json(out/'model.json')
+    inputs = ', '.join(f"{i['name']} {i['dtype']} {i['shape']}" for i in meta['inputs'])
+    print(f"exported {meta['arch']} to {out} (ONNX opset {meta['opset']}, {meta['exporter']} exporter)\n"
+          f"inputs: {inputs}\npredict with it: dlproj predict {a.run} FILE --engine onnx")
 
 # %% ../nbs/12_main.ipynb #df3f9827
 def cmd_runs(a):
@@ -258,7 +271,7 @@ def make_parser()->argparse.ArgumentParser:
                    help="import a Python file (or module) that registers your own architectures, e.g. to predict "
                         "with, resume or check a run of one (the code it was trained with: its sha256 is checked)")
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
-    for add in (_add_training, _add_model_use, _add_runs, _add_tools): add(sub)
+    for add in (_add_training, _add_model_use, _add_shipping, _add_runs, _add_tools): add(sub)
     return p
 
 # %% ../nbs/12_main.ipynb #a4ce4b8a
@@ -301,9 +314,20 @@ def _add_model_use(sub):
                    help='image runs: the column of image paths in a table (default: found)')
     s.add_argument('--batch-size', type=int); s.add_argument('--top-k', type=int)
     s.add_argument('--device', default='cpu', help='cpu (default), auto, cuda, cuda:N or mps')
+    s.add_argument('--engine', default='torch', choices=['torch', 'onnx'],
+                   help="torch (default): the run's PyTorch model; onnx: its ONNX export (dlproj export), no torch needed")
     s.set_defaults(func=cmd_predict)
     s = sub.add_parser('report', help="write a run's report.html"); s.add_argument('run')
     s.set_defaults(func=cmd_report)
+
+# %% ../nbs/12_main.ipynb #2a490bcc
+def _add_shipping(sub):
+    "The subcommands that take a model to production: `export`."
+    s = sub.add_parser('export', help="write a run's model as ONNX, for the runtime without torch (predict --engine onnx)")
+    s.add_argument('run'); s.add_argument('--format', default='onnx', choices=['onnx'], help='onnx (the one format)')
+    s.add_argument('--out', metavar='DIR', help='the export folder (default: RUN/export)')
+    s.add_argument('--opset', type=int, help="the ONNX opset (default: the exporter's)")
+    s.set_defaults(func=cmd_export)
 
 # %% ../nbs/12_main.ipynb #b309bc0e
 _TUNE_EPILOG = """tune.space maps config keys to what to try, in a short form or a long one:

@@ -5,15 +5,17 @@
 # %% ../nbs/08b_predictions.ipynb #7e31d48e
 from __future__ import annotations
 import io, re
-import numpy as np, pandas as pd, torch
+import numpy as np, pandas as pd
 from .config import DlprojError
+from .utils import LazyModule
+torch = LazyModule('torch')   # names only: the outputs may be a tensor or, from the ONNX runtime, an array
 
 # %% auto #0
-__all__ = ['postprocess', 'prediction_columns', 'check_top_k', 'csv_safe', 'postprocess_csv']
+__all__ = ['torch', 'postprocess', 'prediction_columns', 'check_top_k', 'csv_safe', 'postprocess_csv']
 
 # %% ../nbs/08b_predictions.ipynb #ecd2b7a3
 def postprocess(pre:dict, # the run's preprocess.json
-                out:torch.Tensor, # the model's outputs `[N, n_out]`: logits, or values in original units
+                out:torch.Tensor|np.ndarray, # the model's outputs `[N, n_out]`: logits, or values in original units
                 ids, # one id per row
                 top_k:int|None=None, # also list the k most probable classes (checked by `check_top_k`)
                )->pd.DataFrame:
@@ -22,16 +24,17 @@ def postprocess(pre:dict, # the run's preprocess.json
 
 # %% ../nbs/08b_predictions.ipynb #6f451ec1
 def prediction_columns(pre:dict, # the run's preprocess.json
-                       out:torch.Tensor, # the model's outputs `[N, n_out]`
+                       out:torch.Tensor|np.ndarray, # the model's outputs `[N, n_out]`
                        ids:np.ndarray, # one id per row
                        top_k:int|None=None, # also list the k most probable classes
                        text:bool=False, # each column as the text of its CSV cells (pyarrow), not an array
                       )->dict:
     "The prediction table's columns by name, in order: `id`, `prediction`, ..."
     make = (_CsvColumns if text else _ArrayColumns)(pre.get('classes') or [])
-    out = out.float()[:, None] if out.dim() == 1 else out.float()
+    out = np.asarray(out, dtype=np.float32)   # a CPU tensor's memory, not a copy
+    if out.ndim == 1: out = out[:, None]
     cols = {'id': make.values(ids)}
-    if pre['task'] == 'regression': return {**cols, 'prediction': make.values(out[:, 0].numpy())}
+    if pre['task'] == 'regression': return {**cols, 'prediction': make.values(out[:, 0])}
     probs,classes = _probs(out),pre['classes']
     each = [make.values(probs[:, j]) for j in range(len(classes))]   # each class's probabilities
     best = probs.argmax(1)
@@ -63,10 +66,12 @@ def _labels(classes:list, idx:np.ndarray):
 
 _ARROW_TEXT = getattr(pd.Series(['a']).dtype, 'storage', None) == 'pyarrow'   # pandas 3 with pyarrow installed
 
-def _probs(out:torch.Tensor)->np.ndarray:
-    "Class probabilities of float logits: a softmax in three steps (torch's kernel is slower on two classes)."
-    e = (out - out.max(1, keepdim=True).values).exp_()
-    return (e / e.sum(1, keepdim=True)).numpy()
+def _probs(out:np.ndarray)->np.ndarray:
+    "Class probabilities of float32 logits: a softmax in numpy, whichever engine gave the logits."
+    e = out - out.max(1, keepdims=True)
+    np.exp(e, out=e)
+    e /= e.sum(1, keepdims=True)
+    return e
 
 # %% ../nbs/08b_predictions.ipynb #cb8b0bf4
 def check_top_k(pre:dict, top_k:int|None):
@@ -118,7 +123,7 @@ def _csv_bytes(df:pd.DataFrame, header:bool=True)->bytes:
 
 # %% ../nbs/08b_predictions.ipynb #239825f8
 def postprocess_csv(pre:dict, # the run's preprocess.json
-                    out:torch.Tensor, # the model's outputs `[N, n_out]`
+                    out:torch.Tensor|np.ndarray, # the model's outputs `[N, n_out]`
                     ids, # one id per row
                     top_k:int|None=None, # also list the k most probable classes
                     header:bool=True, # start with the column names

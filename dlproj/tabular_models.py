@@ -88,7 +88,8 @@ def forward(self:TreeEnsemble, x_cat, x_cont):
 @patch
 def raw(self:TreeEnsemble, x:torch.Tensor)->torch.Tensor:
     "The raw scores `[B, n_raw]` of features `x[B, F]`; NaN goes where missing went."
-    if x.device.type == 'cpu' and not torch.is_grad_enabled() and _compiled_walk() is not None:
+    compiling = torch.compiler.is_compiling()   # traced for ONNX: tensor operations only
+    if x.device.type == 'cpu' and not torch.is_grad_enabled() and not compiling and _compiled_walk() is not None:
         return self.raw_compiled(x)
     return self.raw_tensors(x)
 
@@ -96,14 +97,15 @@ def raw(self:TreeEnsemble, x:torch.Tensor)->torch.Tensor:
 @patch
 def raw_tensors(self:TreeEnsemble, x:torch.Tensor)->torch.Tensor:
     "`raw` in tensor operations: any device, autograd, export."
-    B,(T,N) = len(x),self.feature.shape
+    B,(T,N) = x.shape[0],self.feature.shape   # not `len(x)`: an int, where export needs the symbolic batch size
     off = torch.arange(0, T*N, N, device=x.device)[:, None]   # trees flattened: node j of tree t is t*N + j
     feature,threshold,missing = self.feature.flatten(),self.threshold.flatten(),self.missing_left.flatten()
     left,right = (self.left + off).flatten(),(self.right + off).flatten()
     node = off.T.expand(B, T)
     for _ in range(self.depth):   # a leaf points to itself, so a row that reaches one early stays there
         v = x.gather(1, feature[node])
-        node = torch.where(torch.where(v.isnan(), missing[node], v <= threshold[node]), left[node], right[node])
+        go_left = (v <= threshold[node]) | (v.isnan() & missing[node])   # NaN <= t is False; ONNX has no bool `Where`
+        node = torch.where(go_left, left[node], right[node])
     return self.baseline.expand(B, -1).index_add(1, self.output, self.value.flatten()[node])
 
 # %% ../nbs/04b_tabular.ipynb #de37cc08

@@ -8,16 +8,25 @@ import contextlib, datetime, errno, io, json, logging, os, platform, random, re,
 import tempfile, time
 from pathlib import Path
 from typing import Any
-import numpy as np, torch, yaml
-from fastcore.foundation import L
+import importlib
+import numpy as np, yaml
 from .config import DlprojError, Config, config_yaml, fsync_dir
 
 # %% auto #0
-__all__ = ['write_bytes', 'LOCK_NAME', 'get_logger', 'log_to_file', 'seed_everything', 'env_vars', 'restore_env', 'get_device',
-           'atomic_write', 'StorageError', 'storage_error', 'write_text', 'write_json', 'read_json', 'write_yaml',
-           'weights_bytes', 'save_weights', 'load_weights', 'rng_states', 'set_rng_states', 'plain', 'checkpoint_bytes',
-           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'make_run_dir', 'make_run_id', 'run_lock',
-           'lock_owner', 'env_record']
+__all__ = ['torch', 'write_bytes', 'LOCK_NAME', 'LazyModule', 'get_logger', 'log_to_file', 'seed_everything', 'env_vars',
+           'restore_env', 'get_device', 'atomic_write', 'StorageError', 'storage_error', 'write_text', 'write_json',
+           'read_json', 'write_yaml', 'weights_bytes', 'save_weights', 'load_weights', 'rng_states', 'set_rng_states',
+           'plain', 'checkpoint_bytes', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'make_run_dir',
+           'make_run_id', 'run_lock', 'lock_owner', 'env_record']
+
+# %% ../nbs/01_utils.ipynb #062120b8
+class LazyModule:
+    "A module imported when one of its names is first used: `torch = LazyModule('torch')`."
+    def __init__(self, name:str): self.__name = name
+    def __getattr__(self, k): return getattr(importlib.import_module(self.__name), k)
+    def __repr__(self): return f"LazyModule({self.__name!r})"
+
+torch = LazyModule('torch')
 
 # %% ../nbs/01_utils.ipynb #ebbce18e
 _FMT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
@@ -182,8 +191,8 @@ def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
     if isinstance(o, (np.floating,)): return float(o)
     if isinstance(o, np.ndarray): return o.tolist()
-    if isinstance(o, torch.Tensor): return o.tolist()
     if isinstance(o, Path): return str(o)
+    if 'torch' in sys.modules and isinstance(o, torch.Tensor): return o.tolist()
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 # %% ../nbs/01_utils.ipynb #8249dcda
@@ -247,7 +256,7 @@ def plain(o):
     if isinstance(o, torch.Tensor) or o is None or isinstance(o, (bool, int, float, str)): return o
     if isinstance(o, dict): return {k: plain(v) for k,v in o.items()}
     if isinstance(o, tuple): return tuple(plain(v) for v in o)
-    if isinstance(o, (list, L)): return [plain(v) for v in o]
+    if isinstance(o, list) or type(o).__qualname__ == 'L': return [plain(v) for v in o]   # fastcore's `L` too
     if isinstance(o, np.ndarray): return torch.from_numpy(o)
     raise TypeError(f"can't store a {type(o).__name__} in a checkpoint: only tensors and plain data are allowed")
 
