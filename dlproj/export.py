@@ -4,7 +4,7 @@
 
 # %% ../nbs/08a_export.ipynb #ebf6b634
 from __future__ import annotations
-import contextlib, io, os, re, shutil, sys, tempfile, warnings
+import collections, contextlib, io, os, re, shutil, sys, tempfile, warnings
 from pathlib import Path
 import numpy as np, torch
 from torch import nn
@@ -12,12 +12,13 @@ from . import __version__
 from .config import DlprojError
 from .utils import get_logger, read_json, write_json
 from .model import load_model
+from .tabular_models import Blend, tree_features
 from .encode import normalized_images
 from .inference import finished_run
 from .runtime import EXPORT_DIR, EXPORT_FORMAT, file_sha256, input_schema
 
 # %% auto #0
-__all__ = ['export_onnx', 'input_names', 'onnx_module', 'TableGraph', 'SeriesGraph', 'ImageGraph', 'example_inputs',
+__all__ = ['export_onnx', 'input_names', 'onnx_module', 'TableGraph', 'SeriesGraph', 'ImageGraph', 'example_inputs', 'BlendGraph',
            'ExportError']
 
 # %% ../nbs/08a_export.ipynb #ac764c05
@@ -34,7 +35,7 @@ def export_onnx(run:Path|str, # a finished run directory
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix='.export-', dir=out.parent))
     try:
-        exporter = _to_onnx(module, example_inputs(pre, 2), names, tmp/'model.onnx', opset, pre['model']['arch'])
+        exporter = _export_graph(model, module, pre, names, tmp/'model.onnx', opset)
         diff = _check_outputs(module, tmp/'model.onnx', example_inputs(pre, 64, seed=1), names)
         shutil.copy(run/'preprocess.json', tmp/'preprocess.json')
         write_json(tmp/'model.json', _description(run, pre, tmp, exporter, diff))
@@ -98,6 +99,72 @@ def example_inputs(pre:dict, n:int, seed:int=0)->tuple:
         return x_cat, torch.randn(n, len(pre['cont_names']), generator=g)
     if pre['kind'] == 'sequence': return (torch.randn(n, pre.get('n_features', 1), pre['seq_len'], generator=g),)
     return (torch.randint(256, (n, pre['channels'], *pre['image_size']), generator=g, dtype=torch.uint8),)
+
+# %% ../nbs/08a_export.ipynb #207000bd
+class BlendGraph(nn.Module):
+    "A table's `Blend` with its trees' raw scores as the input `trees`, side by side."
+    def __init__(self, blend:Blend): super().__init__(); self.blend = blend
+    def forward(self, x_cat, x_cont, trees):
+        raws = trees.split([len(m.baseline) for m in self.blend.members], 1)
+        members = [m.from_raw(r) for m,r in zip(self.blend.members, raws)]
+        return self.blend.mix([self.blend.net(x_cat, x_cont)] + members)
+
+def _export_graph(model:nn.Module, module:nn.Module, pre:dict, names:list, path:Path, opset:int|None)->str:
+    "Export `module` to `path`, a blend's trees as ONNX's tree operator; return the exporter."
+    args,arch = example_inputs(pre, 2),pre['model']['arch']
+    if not (isinstance(model, Blend) and len(model.members)): return _to_onnx(module, args, names, path, opset, arch)
+    with torch.inference_mode(): trees = torch.cat([m.raw(tree_features(*args)) for m in model.members], 1)
+    exporter = _to_onnx(BlendGraph(model).eval(), (*args, trees), names + ['trees'], path, opset, arch)
+    _splice_trees(path, model.members)
+    return exporter
+
+# %% ../nbs/08a_export.ipynb #14f3000f
+def _splice_trees(path:Path, members:list):
+    "Replace the graph input `trees` with a `TreeEnsembleRegressor` over the trees' features."
+    import onnx
+    from onnx import helper
+    m = onnx.load(str(path))
+    nodes = [helper.make_node('Cast', ['x_cat'], ['trees_x_cat'], to=onnx.TensorProto.FLOAT),
+             helper.make_node('Concat', ['x_cont', 'trees_x_cat'], ['trees_x'], axis=1),
+             helper.make_node('TreeEnsembleRegressor', ['trees_x'], ['trees'], domain='ai.onnx.ml',
+                              **_tree_attributes(members))]
+    inputs = [i for i in m.graph.input if i.name != 'trees']
+    del m.graph.input[:]; m.graph.input.extend(inputs)
+    for n in reversed(nodes): m.graph.node.insert(0, n)
+    m.opset_import.append(helper.make_opsetid('ai.onnx.ml', 3))
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
+
+# %% ../nbs/08a_export.ipynb #374a17f7
+def _tree_attributes(members:list)->dict:
+    "The attributes of one `TreeEnsembleRegressor` giving every member's raw scores, side by side."
+    a,tree,offset = collections.defaultdict(list),0,0
+    for te in members:
+        feat,thr,left,right,miss,val,out = (b.numpy() for b in (te.feature, te.threshold, te.left, te.right,
+                                                                 te.missing_left.long(), te.value, te.output))
+        for t in range(len(out)):
+            for j in _reachable(left[t], right[t]):
+                leaf = left[t, j] == j
+                a['nodes_treeids'].append(tree); a['nodes_nodeids'].append(j)
+                a['nodes_modes'].append('LEAF' if leaf else 'BRANCH_LEQ')
+                for k,v in (('featureids', feat), ('values', thr), ('truenodeids', left), ('falsenodeids', right),
+                            ('missing_value_tracks_true', miss)):
+                    a[f"nodes_{k}"].append(0 if leaf else v[t, j].item())
+                if leaf:
+                    for k,v in (('treeids', tree), ('nodeids', j), ('ids', offset + int(out[t])), ('weights', val[t, j].item())):
+                        a[f"target_{k}"].append(v)
+            tree += 1
+        offset += len(te.baseline)
+    base = [float(v) for te in members for v in te.baseline]
+    return dict(a, n_targets=offset, base_values=base, aggregate_function='SUM', post_transform='NONE')
+
+def _reachable(left:np.ndarray, right:np.ndarray)->list[int]:
+    "The nodes of one tree reachable from its root (a leaf points to itself)."
+    seen,todo = [],[0]
+    while todo:
+        j = todo.pop(); seen.append(j)
+        if left[j] != j: todo += [int(left[j]), int(right[j])]
+    return sorted(seen)
 
 # %% ../nbs/08a_export.ipynb #423c3421
 def _to_onnx(module:nn.Module, args:tuple, names:list, path:Path, opset:int|None, arch:str)->str:

@@ -79,8 +79,11 @@ class TreeEnsemble(nn.Module):
 
 # %% ../nbs/04b_tabular.ipynb #f298a30e
 @patch
-def forward(self:TreeEnsemble, x_cat, x_cont):
-    raw = self.raw(tree_features(x_cat, x_cont))
+def forward(self:TreeEnsemble, x_cat, x_cont): return self.from_raw(self.raw(tree_features(x_cat, x_cont)))
+
+@patch
+def from_raw(self:TreeEnsemble, raw:torch.Tensor)->torch.Tensor:
+    "The outputs of the raw scores: logits (or log-shares), or values."
     if self.mean_probs: return raw.clamp_min(1e-6).log()
     return torch.cat([torch.zeros_like(raw), raw], 1) if self.n_out == 2 and raw.shape[1] == 1 else raw
 
@@ -163,8 +166,10 @@ class Blend(nn.Module):
         self.net,self.members,self.classification = net,nn.ModuleList(members),classification
         self.register_buffer('weights', torch.eye(1 + len(members))[0])   # the network's share, then each member's
         self.register_buffer('temperature', torch.tensor(1.))             # log-probabilities are divided by it
-    def forward(self, *xs):
-        outs = [self.net(*xs).float()] + [m(*xs).float() for m in self.members]
+    def forward(self, *xs): return self.mix([self.net(*xs)] + [m(*xs) for m in self.members])
+    def mix(self, outs:list)->torch.Tensor:
+        "The network's outputs and each member's, mixed and calibrated."
+        outs = [o.float() for o in outs]
         if not self.classification: return sum(w*o for w,o in zip(self.weights, outs))
         # log(sum_i w_i p_i), computed stably; a member with weight 0 adds nothing
         lp = torch.stack([o.log_softmax(1) + w.clamp_min(1e-12).log()
