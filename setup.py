@@ -27,7 +27,7 @@ if cfg.get('pip_requirements'): requirements += cfg.get('pip_requirements','').s
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = (cfg.get('dev_requirements') or '').split()
-extras = {k: (cfg.get(f'{k}_requirements') or '').split() for k in ('wandb', 'mlflow', 'dashboard')}
+extras = {k: (cfg.get(f'{k}_requirements') or '').split() for k in ('wandb', 'mlflow', 'dashboard', 'export', 'serve')}
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
@@ -48,7 +48,7 @@ setuptools.setup(
     packages = setuptools.find_packages(),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements + extras['wandb'] + extras['mlflow'], **extras },
+    extras_require={ 'dev': dev_requirements + extras['wandb'] + extras['mlflow'] + extras['export'] + extras['serve'], **extras },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),
