@@ -93,7 +93,7 @@ def encode_table(pre:dict, df:pd.DataFrame, what:str='input table')->tuple[torch
     return tuple(torch.from_numpy(a) for a in table_arrays(pre, df, what))
 
 def table_arrays(pre:dict, df:pd.DataFrame, what:str='input table')->tuple[np.ndarray,np.ndarray]:
-    "`encode_table` as numpy arrays: category codes `int64 [N, n_cat]`, standardized numbers `float32 [N, n_cont]`."
+    "`encode_table` as numpy arrays: int64 codes, float32 numbers."
     cats,conts = pre['cat_names'],pre['cont_names']
     _require_columns(df, cats + conts, what)
     # the continuous columns as one array, column-major so that each column is written and scanned contiguously,
@@ -330,7 +330,7 @@ def encode_inputs(pre:dict, data, what:str='input')->tuple[tuple, list]:
     return tuple(torch.from_numpy(a) for a in arrays), skipped
 
 def encode_arrays(pre:dict, data, what:str='input')->tuple[tuple, list]:
-    "`encode_inputs` as numpy arrays, the inputs of an exported model (`dlproj.runtime` needs no torch)."
+    "`encode_inputs` as numpy arrays: what an exported model takes."
     if pre['kind'] == 'tabular': return table_arrays(pre, data, what), []
     if pre['kind'] == 'sequence': return (series_array(pre, data, what),), []
     x,skipped = image_arrays(pre, list(data))

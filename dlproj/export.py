@@ -26,7 +26,7 @@ def export_onnx(run:Path|str, # a finished run directory
                 out:Path|str|None=None, # the export folder; default `RUN/export`
                 opset:int|None=None, # the ONNX opset; None: the exporter's default
                )->Path:
-    "Write `run`'s model as ONNX with `model.json` and `preprocess.json` into `out`; return `out`."
+    "Write `run`'s model as ONNX, with its description, into `out`; return `out`."
     run = finished_run(run)
     out = Path(out).expanduser() if out is not None else run/EXPORT_DIR
     _check_destination(out)
@@ -66,7 +66,7 @@ def input_names(pre:dict)->list[str]:
     return {'tabular': ['x_cat', 'x_cont'], 'sequence': ['series'], 'image': ['images']}[pre['kind']]
 
 def onnx_module(model:nn.Module, pre:dict)->nn.Module:
-    "`model` as the exported graph computes it: named inputs; images as bytes, normalized inside."
+    "`model` as the graph computes it: named inputs, images as bytes."
     if pre['kind'] == 'tabular': return TableGraph(model).eval()
     if pre['kind'] == 'sequence': return SeriesGraph(model).eval()
     return ImageGraph(model, pre).eval()
@@ -83,7 +83,7 @@ class SeriesGraph(nn.Module):
     def forward(self, series): return self.model(series)
 
 class ImageGraph(nn.Module):
-    "An image model taking bytes: scaled to 0..1 and normalized as in training, then the model."
+    "An image model taking bytes, normalized inside as in training."
     def __init__(self, model:nn.Module, pre:dict):
         super().__init__()
         self.model,self.norm = model,normalized_images(pre)

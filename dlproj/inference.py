@@ -205,7 +205,7 @@ def file_predictions(p:Predictor, paths:list, # image files
                      ids:list|None=None, # the `id` of each file; its path as given by default
                      extra:pd.DataFrame|None=None, # columns to copy into the output after `id`, one row per file
                     )->pd.DataFrame:
-    "`p.predict_files`: predictions for image files; unreadable ones are left out (`attrs['skipped']`)."
+    "`p.predict_files`: predictions for image files; unreadable ones left out."
     _check_kind(p, True, 'image files')
     check_top_k(p.pre, top_k)
     ids = [str(o) for o in paths] if ids is None else list(ids)

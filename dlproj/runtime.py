@@ -22,7 +22,7 @@ EXPORT_FORMAT = 1        # the layout of model.json this runtime reads; a newer 
 
 def export_folder(path:Path|str, # an export folder, or a run directory holding one in `export/`
                  )->Path:
-    "The folder of an exported model: `path`, or `path/export`; a `DlprojError` says what is missing."
+    "The folder of an exported model: `path`, or `path/export`."
     path = Path(path).expanduser()
     folder = next((f for f in (path, path/EXPORT_DIR) if (f/'model.onnx').is_file()), None)
     if folder is None:
@@ -42,7 +42,7 @@ def file_sha256(path:Path)->str:
     return h.hexdigest()
 
 def check_export(folder:Path)->dict:
-    "`folder/model.json`, after checking its format and the sha256 of the files it lists."
+    "`folder/model.json`, its format and the files' sha256 checked."
     meta = read_json(folder/'model.json')
     if meta.get('format') != 'dlproj-onnx' or not isinstance(meta.get('version'), int):
         raise DlprojError(f"{folder/'model.json'}: not a dlproj export description (format dlproj-onnx)")
@@ -57,7 +57,7 @@ def check_export(folder:Path)->dict:
 
 # %% ../nbs/08d_runtime.ipynb #5a7f79e7
 class OnnxPredictor(Predictor):
-    "A `Predictor` whose forward pass is an ONNX Runtime session: no torch, no fastai."
+    "A `Predictor` whose forward pass is ONNX Runtime's: no torch, no fastai."
     engine = 'onnx'
     def __init__(self, path:Path|str, # an export folder, or a run directory with one in `export/`
                  threads:int|None=None, # ONNX Runtime's threads per call; None: one per core

@@ -21,7 +21,7 @@ __all__ = ['torch', 'write_bytes', 'LOCK_NAME', 'LazyModule', 'get_logger', 'log
 
 # %% ../nbs/01_utils.ipynb #062120b8
 class LazyModule:
-    "A module imported when one of its names is first used: `torch = LazyModule('torch')`."
+    "A module imported when one of its names is first used."
     def __init__(self, name:str): self.__name = name
     def __getattr__(self, k): return getattr(importlib.import_module(self.__name), k)
     def __repr__(self): return f"LazyModule({self.__name!r})"
