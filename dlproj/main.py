@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse, os, sys, traceback
 
 # %% auto #0
-__all__ = ['main', 'cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_export', 'cmd_runs',
-           'cmd_tune', 'cmd_dashboard', 'cmd_example', 'make_parser']
+__all__ = ['main', 'cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_export', 'cmd_serve',
+           'cmd_runs', 'cmd_tune', 'cmd_dashboard', 'cmd_example', 'make_parser']
 
 # %% ../nbs/12_main.ipynb #05a43e2f
 def main(argv:list[str]|None=None, # the arguments after `dlproj`; `sys.argv[1:]` by default
@@ -164,6 +164,14 @@ def cmd_export(a):
     inputs = ', '.join(f"{i['name']} {i['dtype']} {i['shape']}" for i in meta['inputs'])
     print(f"exported {meta['arch']} to {out} (ONNX opset {meta['opset']}, {meta['exporter']} exporter)\n"
           f"inputs: {inputs}\npredict with it: dlproj predict {a.run} FILE --engine onnx")
+
+# %% ../nbs/12_main.ipynb #7bb750f2
+def cmd_serve(a):
+    from dlproj.serve import serve
+    limits = {}
+    if a.max_rows is not None: limits['max_rows'] = a.max_rows
+    if a.max_body_mb is not None: limits['max_body_bytes'] = round(a.max_body_mb * 2**20)
+    serve(a.run, a.host, a.port, a.workers, a.engine, **limits)
 
 # %% ../nbs/12_main.ipynb #df3f9827
 def cmd_runs(a):
@@ -322,12 +330,26 @@ def _add_model_use(sub):
 
 # %% ../nbs/12_main.ipynb #2a490bcc
 def _add_shipping(sub):
-    "The subcommands that take a model to production: `export`."
+    "The subcommands that take a model to production: `export` and `serve`."
     s = sub.add_parser('export', help="write a run's model as ONNX, for the runtime without torch (predict --engine onnx)")
     s.add_argument('run'); s.add_argument('--format', default='onnx', choices=['onnx'], help='onnx (the one format)')
     s.add_argument('--out', metavar='DIR', help='the export folder (default: RUN/export)')
     s.add_argument('--opset', type=int, help="the ONNX opset (default: the exporter's)")
     s.set_defaults(func=cmd_export)
+    s = sub.add_parser('serve', help="serve a run's predictions over HTTP (POST /predict; API docs at /docs)")
+    s.add_argument('run')
+    s.add_argument('--host', default='127.0.0.1',
+                   help='the address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)')
+    s.add_argument('--port', type=int, default=8000, help='the TCP port (default 8000)')
+    s.add_argument('--workers', type=int, default=1,
+                   help='server processes, each with its own copy of the model (default 1)')
+    s.add_argument('--engine', default='onnx', choices=['onnx', 'torch'],
+                   help="onnx (default): the run's export (dlproj export); torch: its PyTorch model")
+    s.add_argument('--max-rows', type=int, metavar='N',
+                   help='rows or files one request may hold; more is refused with 413 (default 10000)')
+    s.add_argument('--max-body-mb', type=float, metavar='M',
+                   help='megabytes one request body may hold; more is refused with 413 (default 16)')
+    s.set_defaults(func=cmd_serve)
 
 # %% ../nbs/12_main.ipynb #b309bc0e
 _TUNE_EPILOG = """tune.space maps config keys to what to try, in a short form or a long one:
