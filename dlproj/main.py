@@ -199,7 +199,8 @@ def cmd_runs(a):
 # %% ../nbs/12_main.ipynb #ad6693a6
 def cmd_tune(a):
     from dlproj.config import ConfigError
-    from dlproj.hyperparameter_tuning import tune, open_study, study_folder, finished_trials
+    from dlproj.hyperparameter_tuning import tune, open_study, study_folder, finished_trials, STORAGE_ENV
+    if a.storage_from_env: a.storage = os.environ.get(STORAGE_ENV)   # a worker of `--workers`: see `_tune_workers`
     if a.show: return _show_trials(a)
     if a.workers < 1: raise ConfigError(f"--workers must be at least 1, got {a.workers}")
     # everything a trial needs is checked here, once, before any process starts
@@ -221,12 +222,14 @@ def cmd_tune(a):
 def _tune_workers(a, st, cfg, space:dict, total:int, folder):
     import subprocess
     from dlproj.config import DlprojError
-    from dlproj.hyperparameter_tuning import finished_trials, run_workers, fail_stale_trials, tune_outputs
+    from dlproj.hyperparameter_tuning import finished_trials, run_workers, fail_stale_trials, tune_outputs, STORAGE_ENV
     cmd = [sys.executable, '-c', 'import sys; from dlproj.main import main; sys.exit(main(sys.argv[1:]))',
            'tune', a.config, *a.overrides, '--study', st.study_name, '--trials', str(total),
-           *(['--storage', a.storage] if a.storage else []),
+           *(['--storage-from-env'] if a.storage else []),
            *(['--timeout', str(a.timeout)] if a.timeout is not None else [])]
-    codes = run_workers([cmd + ['--seed-offset', str(i)] for i in range(a.workers)], stdout=subprocess.DEVNULL)
+    # a --storage URL reaches the workers in their environment: a command line (and its password) is public in `ps`
+    env = {**os.environ, STORAGE_ENV: a.storage} if a.storage else None
+    codes = run_workers([cmd + ['--seed-offset', str(i)] for i in range(a.workers)], stdout=subprocess.DEVNULL, env=env)
     fail_stale_trials(st); tune_outputs(st, cfg, folder, space)   # a killed worker's trial failed, with its reason
     if any(codes):
         bad = ', '.join(_worker_status(i, c) for i,c in enumerate(codes) if c)
@@ -385,6 +388,7 @@ def _add_runs(sub):
                    help='tuning processes on this machine, sharing the study; one failing, or this command '
                         'stopped, stops them all')
     s.add_argument('--seed-offset', type=int, default=0, help=argparse.SUPPRESS)
+    s.add_argument('--storage-from-env', action='store_true', help=argparse.SUPPRESS)   # `--workers`' own workers
     s.add_argument('--show', action='store_true', help='print the trials table of the study and exit')
     s.set_defaults(func=cmd_tune)
 
