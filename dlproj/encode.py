@@ -109,6 +109,7 @@ def table_arrays(pre:dict, df:pd.DataFrame, what:str='input table')->tuple[np.nd
 # %% ../nbs/03_dataset.ipynb #71a32a5c
 def _cat_codes(pre:dict, df:pd.DataFrame, na:dict)->np.ndarray:
     cats = pre['cat_names']
+    if not pre['cat_all']: return np.zeros((len(df), 0), np.int64)   # no categorical column (nor indicator)
     fill = {c: v for c,v in pre['fill'].items() if c in cats}
     filled = apply_fill(df[cats], fill, cats, [c for c in pre['na_cols'] if c in cats])[0] if cats else df[[]]
     codes = [cat_codes(na[c[:-3]] if c[:-3] in na and c not in filled.columns else filled[c], pre['categories'][c])
@@ -123,7 +124,7 @@ def _require_columns(df:pd.DataFrame, cols:list, what:str):
 # %% ../nbs/03_dataset.ipynb #aa79b169
 def _cont_array(df:pd.DataFrame, conts:list, what:str)->np.ndarray:
     "The continuous columns as one float64 array (a copy), column-major, NaN where missing."
-    sub = df[conts]
+    sub = df if df.columns.tolist() == conts else df[conts]   # a frame of those columns alone: no selection
     if sub.shape[1] == len(conts) and all(t.kind in 'biuf' for t in sub.dtypes):   # all numbers: one conversion
         x = sub.to_numpy(np.float64, na_value=np.nan, copy=True)
         return x if x.flags.f_contiguous else np.asfortranarray(x)

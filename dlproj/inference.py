@@ -168,7 +168,8 @@ def table_predictions(p:Predictor, df:pd.DataFrame, # the rows to predict; the i
     _check_kind(p, False, what)
     check_top_k(p.pre, top_k)
     df,keep,out = _table_outputs(p, df, batch_size, keep, what)
-    return _insert_columns(postprocess(p.pre, out, df.index, top_k), df[keep])
+    res = postprocess(p.pre, out, df.index, top_k)
+    return _insert_columns(res, df[keep]) if keep else res
 
 # %% ../nbs/08_inference.ipynb #ee3c12e5
 def _table_outputs(p:Predictor, df:pd.DataFrame, batch_size, keep, what:str)->tuple:

@@ -180,6 +180,9 @@ def _predict_rows(p:Predictor, req:BaseModel)->dict:
 
 def _records(df:pd.DataFrame)->list[dict]:
     "The prediction table as JSON objects; null for a missing or infinite number."
+    floats = [df[c].to_numpy() for c in df.columns if df[c].dtype.kind == 'f']
+    if all(np.isfinite(v).all() for v in floats) and not df.isna().to_numpy().any():
+        return df.to_dict('records')   # the usual table: nothing to replace (a third of a request's time otherwise)
     ok = df.notna() & ~df.isin([np.inf, -np.inf])
     return df.astype(object).where(ok, None).to_dict('records')
 
