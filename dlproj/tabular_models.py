@@ -109,7 +109,8 @@ def raw_tensors(self:TreeEnsemble, x:torch.Tensor)->torch.Tensor:
         v = x.gather(1, feature[node])
         go_left = (v <= threshold[node]) | (v.isnan() & missing[node])   # NaN <= t is False; ONNX has no bool `Where`
         node = torch.where(go_left, left[node], right[node])
-    return self.baseline.expand(B, -1).index_add(1, self.output, self.value.flatten()[node])
+    onehot = (self.output[:, None] == torch.arange(len(self.baseline), device=x.device)).to(self.value.dtype)
+    return self.baseline + self.value.flatten()[node] @ onehot   # leaf values summed per output; not index_add
 
 # %% ../nbs/04b_tabular.ipynb #de37cc08
 @patch
