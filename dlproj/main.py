@@ -143,7 +143,12 @@ def cmd_predict(a):
     from dlproj.predictions import csv_safe
     device = a.device
     if a.engine == 'torch':   # the ONNX runtime runs on the CPU, and needs no torch to say so
+        import importlib.util
+        from dlproj.config import DlprojError
         from dlproj.utils import get_device
+        if importlib.util.find_spec('torch') is None:
+            raise DlprojError("torch is not installed here: predict with the run's ONNX export, --engine onnx "
+                              "(made by dlproj export RUN where torch is)")
         device = get_device(a.device)
     df = predict(a.run, a.input, batch_size=a.batch_size, out=a.out, top_k=a.top_k, path_column=a.path_column,
                  device=device, engine=a.engine)

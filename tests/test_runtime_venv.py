@@ -101,3 +101,6 @@ def test_onnx_predicts_in_a_venv_without_torch(tmp_path):
         assert probs and list(got.columns) == list(want.columns), (kind, list(got.columns))
         diff = np.abs(got[probs].to_numpy(float) - want[probs].to_numpy(float)).max()
         assert diff <= TOL, f"{kind}: max |probability difference| {diff:.2e}"
+        if kind == 'table':   # the default engine, where torch is missing: a user error that says what to do
+            r = _run([env/'bin'/'dlproj', 'predict', run, inp], 600, tmp_path)
+            assert r.returncode == 2 and '--engine onnx' in r.stderr and 'internal error' not in r.stderr, r.stderr[-2000:]
