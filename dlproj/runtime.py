@@ -79,8 +79,9 @@ class OnnxPredictor(Predictor):
         "The model's outputs for encoded inputs (`encode_arrays`), a batch at a time."
         if len(arrays[0]) == 0: return np.zeros((0, self.pre['n_out']), np.float32)
         bs = batch_size or default_batch_size(self.kind)
-        return np.concatenate([self.session.run(None, dict(zip(self.input_names, (a[i:i+bs] for a in arrays))))[0]
-                               for i in range(0, len(arrays[0]), bs)])
+        feed = lambda i: dict(zip(self.input_names, (a[i:i+bs] for a in arrays)))
+        if len(arrays[0]) <= bs: return self.session.run(None, feed(0))[0]   # one batch: a single-row call's path
+        return np.concatenate([self.session.run(None, feed(i))[0] for i in range(0, len(arrays[0]), bs)])
 
 # %% ../nbs/08d_runtime.ipynb #11d587c7
 def load_predictor(run:Path|str, # a run directory (or, for `onnx`, an export folder)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08e_serve.ipynb #00c6a455
 from __future__ import annotations
-import json, os, shutil, tempfile
+import json, math, os, shutil, tempfile
 from pathlib import Path
 from typing import Any
 import numpy as np, pandas as pd
@@ -19,7 +19,8 @@ from .config import DlprojError
 from .utils import get_logger, read_json
 from .data_utils import DataError, TABLE_SUFFIXES
 from .inputs import read_chunks
-from .inference import Predictor
+from .inference import Predictor, _table_outputs
+from .predictions import check_top_k, prediction_columns
 from .runtime import EXPORT_DIR, input_schema, load_predictor
 
 # %% auto #0
@@ -173,10 +174,20 @@ def _check_count(n:int, max_rows:int, what:str):
 
 # %% ../nbs/08e_serve.ipynb #a5692af0
 def _predict_rows(p:Predictor, req:BaseModel)->dict:
-    "The predictions for validated JSON rows."
+    "The predictions for validated JSON rows: `predict_df`'s columns, as JSON objects."
     cols = [f.alias for f in type(req.rows[0]).model_fields.values()]
     df = pd.DataFrame.from_records([r.model_dump(by_alias=True) for r in req.rows], columns=cols)
-    return {'predictions': _records(p.predict_df(df, None, req.top_k, None, 'rows')), 'skipped': []}
+    check_top_k(p.pre, req.top_k)
+    df,_,out = _table_outputs(p, df, None, [], 'rows')
+    # the columns straight from the one schema builder: no prediction table made only to be taken apart again
+    rows = _column_records(prediction_columns(p.pre, out, df.index.to_numpy(), req.top_k))
+    return {'predictions': rows, 'skipped': []}
+
+def _column_records(cols:dict)->list[dict]:
+    "Columns of predictions as JSON objects; null for a missing or infinite number."
+    lists = [v.tolist() if hasattr(v, 'tolist') else list(v) for v in cols.values()]
+    lists = [[None if isinstance(x, float) and not math.isfinite(x) else x for x in v] for v in lists]
+    return [dict(zip(cols, row)) for row in zip(*lists)]
 
 def _records(df:pd.DataFrame)->list[dict]:
     "The prediction table as JSON objects; null for a missing or infinite number."
