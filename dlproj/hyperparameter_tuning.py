@@ -22,7 +22,7 @@ __all__ = ['STORAGE_ENV', 'HEARTBEAT', 'tune', 'search_space', 'suggest', 'tune_
            'OptunaPruning', 'make_sampler', 'sampler_seed', 'ProcessSampler', 'make_pruner', 'study_name',
            'study_folder', 'storage_url', 'default_storage', 'make_storage', 'load_study', 'StudyNotFound',
            'study_setup', 'check_setup', 'fail_stale_trials', 'trial_owner', 'owner_gone', 'mark_interrupted',
-           'open_study', 'finished_trials', 'trials_frame', 'tune_outputs', 'run_workers']
+           'own_new_trials', 'open_study', 'finished_trials', 'trials_frame', 'tune_outputs', 'run_workers']
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #badba3a2
 def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
@@ -37,6 +37,7 @@ def tune(config=None, # a YAML path, a dict or a `Config` with a `tune` section
     import optuna
     st,cfg,space,total = open_study(config, *overrides, trials=trials, storage=storage, study=study,
                                     seed_offset=seed_offset)
+    own_new_trials(st)
     metric,_ = tune_metric(cfg)
     base = copy.deepcopy(cfg); base.experiment = st.study_name
     # a trial is scored on validation rows a refit would train on; best.yaml's run refits
@@ -65,8 +66,9 @@ def _objective(st, base:Config, space:dict, metric:str):
     def objective(trial):
         cb = OptunaPruning(trial, metric)
         try:   # Ctrl-C or SIGTERM never cuts a write to the storage short (see `_signals_held`)
-            with _signals_held():
-                trial.set_user_attr('owner', trial_owner()); trial.set_user_attr('sampler_seed', st.sampler.seed_used)
+            with _signals_held():   # the owner is there from the trial's start (`own_new_trials`), else recorded now
+                if 'owner' not in trial.user_attrs: trial.set_user_attr('owner', trial_owner())
+                trial.set_user_attr('sampler_seed', st.sampler.seed_used)
             run = run_experiment(base, *suggest(trial, space), cbs=[cb])
             trial.set_user_attr('run', str(run))
             if cb.pruned: raise optuna.TrialPruned()
@@ -436,6 +438,19 @@ def mark_interrupted(run:Path, why:str):
     try: rec = read_json(run/'trial.json')
     except (OSError, ValueError): rec = {}
     write_json(run/'trial.json', {**rec, 'interrupted': why})
+
+# %% ../nbs/10_hyperparameter_tuning.ipynb #5df1693c
+def own_new_trials(st):
+    "Have each trial this process adds to `st` record `trial_owner` in the write that adds it."
+    import optuna
+    from optuna.trial import TrialState
+    add = st._storage.create_new_trial
+    def create_new_trial(study_id:int, template_trial=None)->int:
+        if template_trial is None:   # Optuna's `ask`: a new running trial, owned
+            template_trial = optuna.trial.create_trial(state=TrialState.RUNNING, user_attrs={'owner': trial_owner()})
+        return add(study_id, template_trial)
+    st._storage.create_new_trial = create_new_trial
+    return st
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #7cef8a73
 def open_study(config=None, # a YAML path, a dict or a `Config` with a `tune` section
