@@ -4,7 +4,7 @@
 
 # %% ../nbs/08b_predictions.ipynb #7e31d48e
 from __future__ import annotations
-import io, re
+import io, math, re
 import numpy as np, pandas as pd
 from .config import DlprojError
 from .utils import LazyModule
@@ -28,9 +28,10 @@ def prediction_columns(pre:dict, # the run's preprocess.json
                        ids:np.ndarray, # one id per row
                        top_k:int|None=None, # also list the k most probable classes
                        text:bool=False, # each column as the text of its CSV cells (pyarrow), not an array
+                       as_json:bool=False, # each column a list of JSON values (null for a missing or infinite number)
                       )->dict:
     "The prediction table's columns by name, in order: `id`, `prediction`, ..."
-    make = (_CsvColumns if text else _ArrayColumns)(pre.get('classes') or [])
+    make = (_CsvColumns if text else _JsonColumns if as_json else _ArrayColumns)(pre.get('classes') or [])
     out = np.asarray(out, dtype=np.float32)   # a CPU tensor's memory, not a copy
     if out.ndim == 1: out = out[:, None]
     cols = {'id': make.values(ids)}
@@ -72,6 +73,26 @@ def _probs(out:np.ndarray)->np.ndarray:
     np.exp(e, out=e)
     e /= e.sum(1, keepdims=True)
     return e
+
+# %% ../nbs/08b_predictions.ipynb #96b84224
+class _JsonColumns(_ArrayColumns):
+    "How `prediction_columns` makes JSON columns: lists of Python values, None for a missing or infinite number."
+    def values(self, v:np.ndarray)->list: return _json_values(v)
+    def labels(self, idx:np.ndarray)->list: return [self.classes[i] for i in idx.tolist()]
+    def pick(self, probs:np.ndarray, each:list, idx:np.ndarray)->list:
+        "Each row's probability of the class `idx` names."
+        return _json_values(super().pick(probs, each, idx))
+
+def _json_values(v)->list:
+    "A column as a list of JSON values: None for None, NA, NaN and infinities."
+    v = np.asarray(v)
+    if v.dtype.kind in 'iub': return v.tolist()
+    if v.dtype.kind == 'f':
+        out = v.tolist()
+        for i in np.flatnonzero(~np.isfinite(v)).tolist(): out[i] = None
+        return out
+    bad = lambda x: x is None or x is pd.NA or isinstance(x, float) and not math.isfinite(x)
+    return [None if bad(x) else x for x in v.tolist()]
 
 # %% ../nbs/08b_predictions.ipynb #cb8b0bf4
 def check_top_k(pre:dict, top_k:int|None):

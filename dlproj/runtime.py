@@ -77,11 +77,12 @@ class OnnxPredictor(Predictor):
         return types.SimpleNamespace(**{'encoding': None, 'sep': None, 'path_column': None, **self.meta['data']})
     def outputs(self, arrays:tuple, batch_size:int|None=None)->np.ndarray:
         "The model's outputs for encoded inputs (`encode_arrays`), a batch at a time."
-        if len(arrays[0]) == 0: return np.zeros((0, self.pre['n_out']), np.float32)
-        bs = batch_size or default_batch_size(self.kind)
+        n,bs = len(arrays[0]),batch_size or default_batch_size(self.kind)
+        # one batch (a single row's path): the arrays as they are, one call; no slices, no concatenation
+        if 0 < n <= bs: return self.session.run(None, dict(zip(self.input_names, arrays)))[0]
+        if n == 0: return np.zeros((0, self.pre['n_out']), np.float32)
         feed = lambda i: dict(zip(self.input_names, (a[i:i+bs] for a in arrays)))
-        if len(arrays[0]) <= bs: return self.session.run(None, feed(0))[0]   # one batch: a single-row call's path
-        return np.concatenate([self.session.run(None, feed(i))[0] for i in range(0, len(arrays[0]), bs)])
+        return np.concatenate([self.session.run(None, feed(i))[0] for i in range(0, n, bs)])
 
 # %% ../nbs/08d_runtime.ipynb #11d587c7
 def load_predictor(run:Path|str, # a run directory (or, for `onnx`, an export folder)

@@ -24,8 +24,8 @@ from .predictions import check_top_k, prediction_columns
 from .runtime import EXPORT_DIR, input_schema, load_predictor
 
 # %% auto #0
-__all__ = ['Text', 'Number', 'MAX_ROWS', 'MAX_BODY_BYTES', 'SETTINGS_ENV', 'row_model', 'request_model', 'BodyLimit', 'metadata',
-           'Skipped', 'Predictions', 'Problem', 'make_app', 'app_from_env', 'serve']
+__all__ = ['Text', 'Number', 'MAX_ROWS', 'MAX_BODY_BYTES', 'INLINE_ROWS', 'SETTINGS_ENV', 'row_model', 'request_model',
+           'BodyLimit', 'metadata', 'Skipped', 'Predictions', 'Problem', 'make_app', 'app_from_env', 'serve']
 
 # %% ../nbs/08e_serve.ipynb #f29eaa9c
 Text = str|bool|int|FiniteFloat   # a category's value, or a series' id or time, as JSON spells it
@@ -144,7 +144,10 @@ async def _predict(p:Predictor, request:Request, body:type[BaseModel]|None, max_
     if body is None:
         raise HTTPException(415, f"an {p.kind} model predicts on files: send them as multipart/form-data, in files")
     req = _rows(await request.body(), body, max_rows)
+    if len(req.rows) <= INLINE_ROWS: return _predict_rows(p, req)   # a millisecond: cheaper than a thread's hand-off
     return await run_in_threadpool(_predict_rows, p, req)
+
+INLINE_ROWS = 64   # JSON rows predicted on the event loop itself; more go to a worker thread
 
 # %% ../nbs/08e_serve.ipynb #3bf79080
 def _rows(raw:bytes, body:type[BaseModel], max_rows:int)->BaseModel:
@@ -175,13 +178,21 @@ def _check_count(n:int, max_rows:int, what:str):
 # %% ../nbs/08e_serve.ipynb #a5692af0
 def _predict_rows(p:Predictor, req:BaseModel)->dict:
     "The predictions for validated JSON rows: `predict_df`'s columns, as JSON objects."
-    cols = [f.alias for f in type(req.rows[0]).model_fields.values()]
-    df = pd.DataFrame.from_records([r.model_dump(by_alias=True) for r in req.rows], columns=cols)
     check_top_k(p.pre, req.top_k)
-    df,_,out = _table_outputs(p, df, None, [], 'rows')
-    # the columns straight from the one schema builder: no prediction table made only to be taken apart again
-    rows = _column_records(prediction_columns(p.pre, out, df.index.to_numpy(), req.top_k))
-    return {'predictions': rows, 'skipped': []}
+    df,_,out = _table_outputs(p, _frame(req.rows), None, [], 'rows')
+    # the columns straight from the one schema builder, as JSON values: no prediction table made to be taken apart
+    cols = prediction_columns(p.pre, out, df.index.to_numpy(), req.top_k, as_json=True)
+    return {'predictions': [dict(zip(cols, row)) for row in zip(*cols.values())], 'skipped': []}
+
+def _frame(rows:list[BaseModel])->pd.DataFrame:
+    "Validated rows as a DataFrame: the number fields as one float64 block (null as NaN), the others as given."
+    fields = type(rows[0]).model_fields
+    nums = [k for k,f in fields.items() if f.annotation == Number]
+    df = pd.DataFrame(np.array([[getattr(r, k) for k in nums] for r in rows], np.float64).reshape(len(rows), len(nums)),
+                      columns=[fields[k].alias for k in nums])
+    for k,f in fields.items():
+        if k not in nums: df[f.alias] = [getattr(r, k) for r in rows]
+    return df
 
 def _column_records(cols:dict)->list[dict]:
     "Columns of predictions as JSON objects; null for a missing or infinite number."
