@@ -16,7 +16,7 @@ the series, each exported with `dlproj.export.export_onnx`.
 - **serve under load**: `dlproj serve RUN` (ONNX engine, one worker) and 16 client threads sending single-row
   `POST /predict` requests over kept-alive connections for 30 s (clients and server share the machine's cores);
   errors, p50/p99 latency and requests per second, against the bare runtime's single-row throughput in this process
-  (`predict_df` on a one-row DataFrame, what the server calls per request); target: at least 50% of it, 0 errors.
+  (`predict_df` on a one-row DataFrame, the in-process call for one row); target: at least 50% of it, 0 errors.
 - **cold start**: a fresh process that imports the runtime, loads the table export and predicts one row, against
   `python -c "import onnxruntime, numpy, pandas"`; median of 7 fresh processes each, 2 warm-ups dropped; target 1.3x.
 """
