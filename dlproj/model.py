@@ -14,7 +14,7 @@ from urllib.error import URLError
 from .config import DlprojError, ModelConfig, closest
 from .utils import read_json, load_weights
 from .tabular_models import tabular_mlp, blend_from_record
-from .sequence_models import cnn1d, fcn, resnet1d, lstm, gru
+from .sequence_models import cnn1d, fcn, resnet1d, lstm, gru, minirocket
 
 # %% auto #0
 __all__ = ['KINDS', 'TASKS', 'ARCHS', 'PRETRAINED', 'INIT_SCHEMES', 'DEFAULT_ARCHS', 'LARGE_IMAGE', 'build_model', 'ModelError',
@@ -265,6 +265,7 @@ register_arch('fcn', 'sequence')(fcn)
 register_arch('resnet1d', 'sequence')(resnet1d)
 register_arch('lstm', 'sequence')(lstm)
 register_arch('gru', 'sequence')(gru)
+register_arch('minirocket', 'sequence')(minirocket)
 
 # %% ../nbs/04_model.ipynb #3ab674b6
 INIT_SCHEMES = {'default': None,

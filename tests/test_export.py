@@ -48,6 +48,7 @@ FAMILIES = {
     'resnet1d': ('example:digits_series', {'arch': 'resnet1d', 'params': {'channels': [8, 16, 16]}}, 'series'),
     'lstm': ('example:digits_series', {'arch': 'lstm', 'params': {'hidden': 16, 'layers': 2}}, 'series'),
     'gru': ('example:digits_series', {'arch': 'gru', 'params': {'hidden': 16, 'bidirectional': True}}, 'series'),
+    'minirocket': ('example:digits_series', {'arch': 'minirocket', 'params': {'n_features': 840}}, 'series'),
     'own_module': ('example:digits', {'arch': 'export_lenet', 'module': 'OWN'}, 'digits'),
 }
 # resnet34 is torchvision's ResNet built by the same code as resnet18 (`model._resnet`), with more blocks per stage:
