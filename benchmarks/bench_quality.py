@@ -23,6 +23,10 @@ Datasets are written once, as a user would bring them, into `$DLPROJ_BENCH_DATA`
   train + test. Baselines: 1-NN Euclidean on the raw and on z-normalised series (per series and channel), and
   logistic regression on the flattened z-normalised series; they are deterministic on a fixed split, so they run
   once. Also dlproj's bundled `example:digits_series` (64 steps), with a seeded stratified 25 % test split.
+- **series regression** (the `.ts` files of the UEA/UCR regression archive in the same wheel, official splits):
+  Tecator (fat content from 100-step absorbance spectra) and Covid3Month (a country's deaths over three months,
+  84 steps); test R^2. Baselines: ridge (`RidgeCV`, alphas 1e-3..1e3) and 1-NN regression, on the raw and on the
+  z-normalised series; target: dlproj's mean R^2 at least the best of them.
 - **images**: scikit-learn digits as PNG class folders (seeded stratified 25 % test), and the full
   Fashion-MNIST (60,000 train / 10,000 test, Debian package `dataset-fashion-mnist`) as PNG class folders; one
   seed only for Fashion-MNIST. Baselines: logistic regression and SVC (RBF) on pixels / 255 (Fashion-MNIST: fitted
@@ -52,10 +56,10 @@ from sklearn import datasets as skd
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression, Ridge, RidgeCV
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC, SVR
@@ -199,6 +203,7 @@ def table_baselines(name:str, tr_p:Path, te_p:Path, seed:int)->dict:
 SKTIME_WHEEL = 'sktime-1.2.0-py3-none-any.whl'
 # Fawaz et al. 2019, "Deep learning for time series classification: a review", test accuracy (FCN, ResNet)
 SERIES = {'ArrowHead': (0.843, 0.845), 'OSULeaf': (0.977, 0.979), 'BasicMotions': None, 'JapaneseVowels': (0.993, 0.992)}
+SERIES_REGRESSION = ['Tecator', 'Covid3Month']
 ANCHOR_NOTE = {'BasicMotions': 'n/a (not in Fawaz et al. 2019)'}
 
 def find_wheel()->Path|None:
@@ -265,6 +270,19 @@ def series_baselines(xtr:list, ytr, xte:list, yte)->dict:
                     ('logreg z-norm', LogisticRegression(max_iter=5000), z_tr, z_te)):
         t = time.perf_counter(); acc = accuracy_score(yte, m.fit(a, ytr).predict(b))
         out[k] = (float(acc), time.perf_counter() - t)
+    return out
+
+def series_regression_baselines(xtr:list, ytr, xte:list, yte)->dict:
+    "Test R^2 of ridge and 1-NN regression on the raw and on the z-normalised series."
+    n = max(a.shape[1] for a in xtr + xte)
+    flat = lambda xs, f=lambda a: a: pad_last([f(a) for a in xs], n).reshape(len(xs), -1)
+    ytr,yte,out = np.asarray(ytr, float),np.asarray(yte, float),{}
+    for k,mk,f in (('ridge raw', lambda: RidgeCV(alphas=np.logspace(-3, 3, 13)), lambda a: a),
+                   ('ridge z-norm', lambda: RidgeCV(alphas=np.logspace(-3, 3, 13)), znorm),
+                   ('1-NN raw', lambda: KNeighborsRegressor(1, algorithm='brute'), lambda a: a),
+                   ('1-NN z-norm', lambda: KNeighborsRegressor(1, algorithm='brute'), znorm)):
+        t = time.perf_counter(); r2 = r2_score(yte, mk().fit(flat(xtr, f), ytr).predict(flat(xte, f)))
+        out[k] = (float(r2), time.perf_counter() - t)
     return out
 
 def series_shape(xs:list)->str:
@@ -355,7 +373,7 @@ class Bench:
         self.args,self.quick = args,args.quick
         self.seeds = [0] if args.quick else list(range(args.seeds))
         self.runs = Path(tempfile.mkdtemp(prefix='dlproj-bench-quality-'))
-        self.rows = {'tables': [], 'series': [], 'images': []}
+        self.rows = {'tables': [], 'series': [], 'series regression': [], 'images': []}
         self.out,self.errors,self.pending = {},[],[]   # pending: RESULT lines, printed after the tables
 
     def dlproj(self, name:str, data:dict, seed:int, metric:str):
@@ -451,6 +469,22 @@ class Bench:
                         anchor, target, 'accuracy', extra={'shape': series_shape(xtr + xte)},
                         skipped=None if have_ts else 'dlproj.data_utils.read_ts missing')
 
+    def series_regression(self, names):
+        for name in names:
+            files = ts_files(name)
+            if files is None:
+                print(f"\n{name}: SKIPPED: the sktime 1.2.0 wheel (for its .ts files) is missing and could not be downloaded.\n", flush=True)
+                self.finish('series regression', name, '-', [], [], None, {}, '-', None, 'r2', skipped='sktime wheel missing')
+                continue
+            tr_p,te_p = files
+            (xtr,ytr),(xte,yte) = parse_ts(tr_p),parse_ts(te_p)
+            b = series_regression_baselines(xtr, ytr, xte, yte)
+            print(f"{name}: " + ', '.join(f"{k} {a:.4f}" for k,(a,_) in b.items()) + " (official split: the same for every seed)", flush=True)
+            scores,secs,err = self.dlproj_seeds(name, lambda s: {'source': str(tr_p), 'test_source': str(te_p)}, 'r2')
+            self.finish('series regression', name, f"{len(xtr)}/{len(xte)}", scores, secs, err,
+                        {k: [v]*len(self.seeds) for k,v in b.items()}, '-', round(max(a for a,_ in b.values()), 4), 'r2',
+                        extra={'shape': series_shape(xtr + xte)})
+
     def check_read_ts(self, name, path, xs, ys):
         "Warn when dlproj's `read_ts` and this script's parser disagree on the number of series or their labels."
         try:
@@ -524,6 +558,8 @@ class Bench:
                  'series': "Official UCR/UEA train/test splits (baselines deterministic: the same for every seed), except "
                            "digits_series (seeded stratified 25% test). Varying lengths padded with each channel's last value. "
                            f"Target: >= best 1-NN Euclidean and >= published FCN - {FCN_MARGIN} (Fawaz et al. 2019).",
+                 'series regression': "Official train/test splits of the UEA/UCR regression archive (baselines deterministic). "
+                           "Test R^2. Target: dlproj mean >= the best of ridge and 1-NN, raw or z-normalised.",
                  'images': f"Pixels / 255 for the baselines. digits: target best baseline - {CLS_MARGIN}. Fashion-MNIST: one "
                            f"seed (0); baselines fitted on a stratified {FASHION_SUBSAMPLE:,}-image subsample of the 60,000 "
                            f"training images; target accuracy >= {FASHION_ACC} with train() <= {FASHION_SECONDS} s."}
@@ -540,7 +576,8 @@ class Bench:
 
 # ---------------------------------------------------------------------------------------------------------------
 
-GROUPS = {'tables': list(TABLES), 'series': [*SERIES, 'digits_series'], 'images': ['digits_images', 'fashion_mnist']}
+GROUPS = {'tables': list(TABLES), 'series': [*SERIES, 'digits_series'], 'series_regression': SERIES_REGRESSION,
+          'images': ['digits_images', 'fashion_mnist']}
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -573,6 +610,7 @@ def main(argv=None):
     try:
         b.tables([n for n in want if n in TABLES])
         b.series([n for n in want if n in GROUPS['series']])
+        b.series_regression([n for n in want if n in SERIES_REGRESSION])
         if 'digits_images' in want: b.digits_images()
         if 'fashion_mnist' in want: b.fashion()
         b.report()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08e_serve.ipynb #00c6a455
 from __future__ import annotations
-import json, math, os, shutil, tempfile
+import json, os, shutil, tempfile
 from pathlib import Path
 from typing import Any
 import numpy as np, pandas as pd
@@ -20,7 +20,7 @@ from .utils import get_logger, read_json
 from .data_utils import DataError, TABLE_SUFFIXES
 from .inputs import read_chunks
 from .inference import Predictor, _table_outputs
-from .predictions import check_top_k, prediction_columns
+from .predictions import check_top_k, prediction_columns, _json_values
 from .runtime import EXPORT_DIR, input_schema, load_predictor
 
 # %% auto #0
@@ -196,9 +196,7 @@ def _frame(rows:list[BaseModel])->pd.DataFrame:
 
 def _column_records(cols:dict)->list[dict]:
     "Columns of predictions as JSON objects; null for a missing or infinite number."
-    missing = lambda x: x is None or x is pd.NA or isinstance(x, float) and not math.isfinite(x)
-    lists = [[None if missing(x) else x for x in (v.tolist() if hasattr(v, 'tolist') else list(v))] for v in cols.values()]
-    return [dict(zip(cols, row)) for row in zip(*lists)]
+    return [dict(zip(cols, row)) for row in zip(*[_json_values(v) for v in cols.values()])]
 
 def _records(df:pd.DataFrame)->list[dict]:
     "A prediction table as JSON objects: `_column_records` of its columns."
