@@ -441,7 +441,7 @@ def mark_interrupted(run:Path, why:str):
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #5df1693c
 def own_new_trials(st):
-    "Have each trial this process adds to `st` record `trial_owner` in the write that adds it."
+    "Each trial this process adds to `st` records `trial_owner` as it is added."
     import optuna
     from optuna.trial import TrialState
     add = st._storage.create_new_trial

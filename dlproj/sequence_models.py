@@ -105,7 +105,7 @@ def gru(pre:dict, # the preprocessing record (`n_features`, `n_out`)
 KERNEL_TAPS = list(itertools.combinations(range(9), 3))   # where each of the 84 kernels weighs 2
 
 def minirocket_kernels()->torch.Tensor:
-    "MiniRocket's 84 kernels as a `Conv1d` weight `[84, 1, 9]`: -1 at every tap, 2 at three."
+    "The 84 kernels as a `Conv1d` weight `[84, 1, 9]`: -1 at each tap, 2 at three."
     w = -torch.ones(len(KERNEL_TAPS), 1, 9)
     for k,taps in enumerate(KERNEL_TAPS): w[k, 0, list(taps)] = 2.
     return w
@@ -114,7 +114,7 @@ def minirocket_dilations(length:int, # the series' length
                          n_features:int=10_000, # features in all (a multiple of 84 at most)
                          max_dilations:int=32, # dilations per kernel at most
                         )->tuple[list[int],list[int]]:
-    "The dilations, spread exponentially up to the length, and the features each gets."
+    "Dilations spread exponentially up to the length; the features each gets."
     per_kernel = n_features // len(KERNEL_TAPS)
     n = min(per_kernel, max_dilations)
     top = max(math.log2((length - 1) / 8), 0.) if length > 1 else 0.
@@ -124,34 +124,30 @@ def minirocket_dilations(length:int, # the series' length
     return d.tolist(), counts.tolist()
 
 def golden_quantiles(n:int)->torch.Tensor:
-    "`n` quantiles in (0, 1) spread evenly in any prefix: multiples of the golden ratio, modulo 1."
+    "`n` quantiles in (0, 1): multiples of the golden ratio, modulo 1."
     return torch.tensor([(i * (math.sqrt(5) + 1) / 2) % 1 for i in range(1, n + 1)], dtype=torch.float32)
 
 # %% ../nbs/04c_sequence.ipynb #cb668fb5
 class MiniRocketFeatures(nn.Module):
-    "MiniRocket's transform: fixed kernels and dilations, biases fitted on training series, PPV features."
+    "MiniRocket's transform: fixed kernels, biases fitted on training series, PPVs."
     def __init__(self, n_channels:int, length:int, n_features:int=10_000, max_dilations:int=32):
         super().__init__()
         self.dilations,self.per_dilation = minirocket_dilations(length, n_features, max_dilations)
         self.n_features = len(KERNEL_TAPS) * sum(self.per_dilation)
         self.register_buffer('kernels', minirocket_kernels())
-        # each kernel, at each dilation, sums a random subset of 1 to 9 channels (of one channel: that one)
-        top,masks = math.log2(min(n_channels, 9) + 1),torch.zeros(len(self.dilations), 84, n_channels)
-        for m in masks:
-            for k in range(84): m[k, torch.randperm(n_channels)[:int(2 ** (torch.rand(()).item() * top))]] = 1.
-        self.register_buffer('masks', masks)
+        self.register_buffer('masks', _channel_masks(len(self.dilations), n_channels))
         self.register_buffer('biases', torch.zeros(self.n_features))
         self.register_buffer('fitted', torch.zeros((), dtype=torch.bool))
 
     def convolve(self, x:torch.Tensor, i:int)->torch.Tensor:
-        "The 84 kernels' outputs at dilation number `i`, each summed over its channels: `[B, 84, L]`."
+        "The kernels' outputs at dilation number `i`, summed over their channels."
         (B,C,L),d = x.shape,self.dilations[i]
         out = F.conv1d(x.reshape(B * C, 1, L), self.kernels, padding=4 * d, dilation=d).reshape(B, C, 84, L)
         return torch.einsum('bckl,kc->bkl', out, self.masks[i])
 
     @torch.no_grad()
     def fit(self, x:torch.Tensor):
-        "Each feature's bias: a quantile of its kernel's output on a random series of `x`."
+        "Each bias: a quantile of its kernel's output on a random series of `x`."
         q,start = golden_quantiles(self.n_features).to(x.device),0
         for i,n in enumerate(self.per_dilation):
             picks = torch.randint(len(x), (84,)).to(x.device)
@@ -173,6 +169,13 @@ class MiniRocketFeatures(nn.Module):
         return torch.cat(feats, 1)
 
 # %% ../nbs/04c_sequence.ipynb #7282a238
+def _channel_masks(n_dilations:int, n_channels:int)->torch.Tensor:
+    "For each dilation and kernel, a random subset of 1 to 9 channels to sum (of one channel: that one)."
+    top,masks = math.log2(min(n_channels, 9) + 1),torch.zeros(n_dilations, 84, n_channels)
+    for m in masks:
+        for k in range(84): m[k, torch.randperm(n_channels)[:int(2 ** (torch.rand(()).item() * top))]] = 1.
+    return masks
+
 def _quantiles_by_row(c:torch.Tensor, q:torch.Tensor)->torch.Tensor:
     "Row `k` of `c`'s quantiles `q[k]`, interpolated linearly as numpy's `quantile`: `[K, n]`."
     s,pos = c.sort(-1).values,q * (c.shape[-1] - 1)
