@@ -447,12 +447,8 @@ class Bench:
             if name == 'digits_series': self.digits_series(); continue
             fcn = SERIES[name]
             anchor = ANCHOR_NOTE.get(name) or f"FCN {fcn[0]:.3f} / ResNet {fcn[1]:.3f}"
-            files = ts_files(name)
-            if files is None:
-                print(f"\n{name}: SKIPPED: the sktime 1.2.0 wheel (for its .ts files) is missing and could not be downloaded. "
-                      f"Get it with `pip download sktime==1.2.0 --no-deps -d {DATA/'wheels'}` (or set DLPROJ_SKTIME_WHEEL to the .whl).\n", flush=True)
-                self.finish('series', name, '-', [], [], None, {}, anchor, None, 'accuracy', skipped='sktime wheel missing')
-                continue
+            files = self.ts_files_or_skip('series', name, anchor, 'accuracy')
+            if files is None: continue
             tr_p,te_p = files
             (xtr,ytr),(xte,yte) = parse_ts(tr_p),parse_ts(te_p)
             b = series_baselines(xtr, ytr, xte, yte)
@@ -469,13 +465,19 @@ class Bench:
                         anchor, target, 'accuracy', extra={'shape': series_shape(xtr + xte)},
                         skipped=None if have_ts else 'dlproj.data_utils.read_ts missing')
 
+    def ts_files_or_skip(self, kind:str, name:str, anchor:str, metric:str):
+        "The set's `.ts` files; None, said and recorded as skipped, when the sktime wheel can't be had."
+        files = ts_files(name)
+        if files is None:
+            print(f"\n{name}: SKIPPED: the sktime 1.2.0 wheel (for its .ts files) is missing and could not be downloaded. "
+                  f"Get it with `pip download sktime==1.2.0 --no-deps -d {DATA/'wheels'}` (or set DLPROJ_SKTIME_WHEEL to the .whl).\n", flush=True)
+            self.finish(kind, name, '-', [], [], None, {}, anchor, None, metric, skipped='sktime wheel missing')
+        return files
+
     def series_regression(self, names):
         for name in names:
-            files = ts_files(name)
-            if files is None:
-                print(f"\n{name}: SKIPPED: the sktime 1.2.0 wheel (for its .ts files) is missing and could not be downloaded.\n", flush=True)
-                self.finish('series regression', name, '-', [], [], None, {}, '-', None, 'r2', skipped='sktime wheel missing')
-                continue
+            files = self.ts_files_or_skip('series regression', name, '-', 'r2')
+            if files is None: continue
             tr_p,te_p = files
             (xtr,ytr),(xte,yte) = parse_ts(tr_p),parse_ts(te_p)
             b = series_regression_baselines(xtr, ytr, xte, yte)

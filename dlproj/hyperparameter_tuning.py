@@ -66,9 +66,7 @@ def _objective(st, base:Config, space:dict, metric:str):
     def objective(trial):
         cb = OptunaPruning(trial, metric)
         try:   # Ctrl-C or SIGTERM never cuts a write to the storage short (see `_signals_held`)
-            with _signals_held():   # the owner is there from the trial's start (`own_new_trials`), else recorded now
-                if 'owner' not in trial.user_attrs: trial.set_user_attr('owner', trial_owner())
-                trial.set_user_attr('sampler_seed', st.sampler.seed_used)
+            with _signals_held(): trial.set_user_attr('sampler_seed', st.sampler.seed_used)   # its owner: `own_new_trials`
             run = run_experiment(base, *suggest(trial, space), cbs=[cb])
             trial.set_user_attr('run', str(run))
             if cb.pruned: raise optuna.TrialPruned()

@@ -150,7 +150,7 @@ class MiniRocketFeatures(nn.Module):
         "Each bias: a quantile of its kernel's output on a random series of `x`."
         q,start = golden_quantiles(self.n_features).to(x.device),0
         for i,n in enumerate(self.per_dilation):
-            picks = torch.randint(len(x), (84,)).to(x.device)
+            picks = torch.randint(len(x), (84,), device=x.device)
             c = self.convolve(x[picks], i)[torch.arange(84), torch.arange(84)]   # kernel k on its own pick
             self.biases[start:start+84*n] = _quantiles_by_row(c, q[start:start+84*n].reshape(84, n)).reshape(-1)
             start += 84 * n

@@ -182,7 +182,7 @@ def _predict_rows(p:Predictor, req:BaseModel)->dict:
     df,_,out = _table_outputs(p, _frame(req.rows), None, [], 'rows')
     # the columns straight from the one schema builder, as JSON values: no prediction table made to be taken apart
     cols = prediction_columns(p.pre, out, df.index.to_numpy(), req.top_k, as_json=True)
-    return {'predictions': [dict(zip(cols, row)) for row in zip(*cols.values())], 'skipped': []}
+    return {'predictions': _column_records(cols), 'skipped': []}
 
 def _frame(rows:list[BaseModel])->pd.DataFrame:
     "Validated rows as a DataFrame: the number fields as one float64 block (null as NaN), the others as given."
@@ -195,12 +195,12 @@ def _frame(rows:list[BaseModel])->pd.DataFrame:
     return df
 
 def _column_records(cols:dict)->list[dict]:
-    "Columns of predictions as JSON objects; null for a missing or infinite number."
-    return [dict(zip(cols, row)) for row in zip(*[_json_values(v) for v in cols.values()])]
+    "Columns of JSON values (lists, by name) as JSON objects, one a row."
+    return [dict(zip(cols, row)) for row in zip(*cols.values())]
 
 def _records(df:pd.DataFrame)->list[dict]:
-    "A prediction table as JSON objects: `_column_records` of its columns."
-    return _column_records({c: df[c].to_numpy() for c in df.columns})
+    "A prediction table as JSON objects; null for a missing or infinite number."
+    return _column_records({c: _json_values(df[c].to_numpy()) for c in df.columns})
 
 # %% ../nbs/08e_serve.ipynb #c18242de
 async def _form(request:Request, max_rows:int):
