@@ -74,11 +74,17 @@ def _objective(st, base:Config, space:dict, metric:str):
         except DlprojError as e:
             with _signals_held(): trial.set_user_attr('error', str(e)[:2000])
             raise
-        except KeyboardInterrupt:   # Ctrl-C or SIGTERM: the trial fails, saying why
+        except BaseException as e:   # Ctrl-C or SIGTERM, or an error raised on the way out of one: fail, saying why
+            if not _interrupted(e): raise
             with _signals_held(): trial.set_user_attr('failed', 'interrupted (Ctrl-C or SIGTERM)')
             if 'run' in trial.user_attrs: mark_interrupted(trial.user_attrs['run'], 'interrupted (Ctrl-C or SIGTERM)')
             raise
     return objective
+
+def _interrupted(e:BaseException|None)->bool:
+    "Whether `e` is Ctrl-C or SIGTERM, or was raised while one was being handled."
+    while e is not None and not isinstance(e, KeyboardInterrupt): e = e.__context__
+    return e is not None
 
 # %% ../nbs/10_hyperparameter_tuning.ipynb #1c46c49d
 def search_space(cfg:Config)->dict:
@@ -220,6 +226,15 @@ def _signals_held():
         for s,h in old.items(): signal.signal(s, h)
         if got: signal.raise_signal(got[0])   # the first that came meanwhile, to the handler it would have met
 
+# %% ../nbs/10_hyperparameter_tuning.ipynb #9cfa5049
+def _held_writes(backend):
+    "`backend` (a journal backend) with Ctrl-C and SIGTERM held while it appends, the lock taken and released."
+    append = backend.append_logs
+    def append_logs(logs:list):
+        with _signals_held(): append(logs)
+    backend.append_logs = append_logs
+    return backend
+
 # %% ../nbs/10_hyperparameter_tuning.ipynb #31383bf3
 def make_sampler(name:str, seed:int):
     "An Optuna sampler by name, seeded; TPE models results from the third trial on."
@@ -300,7 +315,7 @@ def make_storage(url:str|None, folder:Path|None):
         # the lock links here: Optuna times out only a link that leads somewhere
         p = Path(url[len('journal:'):]).expanduser().resolve()
         p.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(str(p)))
+        return optuna.storages.JournalStorage(_held_writes(JournalFileBackend(str(p))))
     if url.startswith('sqlite:///') and url[10:] not in ('', ':memory:') and not Path(url[10:]).is_absolute():
         p = Path(url[10:]).expanduser().resolve(); p.parent.mkdir(parents=True, exist_ok=True); url = f"sqlite:///{p}"
     if url.startswith('postgresql://'):   # SQLAlchemy 2.1 would look for psycopg 3; the dev extra installs psycopg2

@@ -108,7 +108,7 @@ def test_workers_stop_at_the_timeout(tmp_path):
     finally: _clean_up(p)
 
 def test_killed_process_loses_no_finished_trial(tmp_path):
-    cfg = _config(tmp_path, 'killed')
+    cfg = _config(tmp_path, 'killed', epochs=20)   # trials of a few seconds: the polls below catch one running
     p = _start('tune', cfg, '--trials', '6')
     try:
         before = _until(lambda: (s := _states(_study(cfg))) and len(s.get('COMPLETE', [])) >= 2
