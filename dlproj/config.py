@@ -119,6 +119,9 @@ class TrainConfig:
     optimizer: Literal['adam','adamw','sgd','ranger'] = 'adamw'
     wd: float|None = None         # weight decay; None: the data kind's default
     loss: str|None = None         # loss name; defaults by task
+    # classification: weigh each class's rows in the loss; `auto`: inversely to the class's training rows
+    # (scikit-learn's 'balanced'), or `{class: weight}` (classes left out weigh 1); `none`: every row alike
+    class_weights: Literal['auto','none']|dict = 'none'
     metrics: list[str]|None = None # metric names; default by task
     early_stopping: int|Literal['auto']|None = 'auto' # patience in epochs; `auto` with `epochs: auto`; None disables it
     monitor: str = 'valid_loss'   # what early stopping and best-model saving watch

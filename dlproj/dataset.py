@@ -328,6 +328,12 @@ class DataBundle:
     def task(self): return self.preprocess['task']
     @property
     def classes(self): return self.preprocess.get('classes')
+    def class_weights(self, setting)->list[float]|None:
+        "`train.class_weights` as one weight per class (`class_weight_vector`); None for values."
+        from dlproj.fast import class_weight_vector   # where the loss is made; it imports this module
+        if self.task != 'classification': return None
+        counts = (self.info.get('class_counts_by_split') or {}).get('train') or {}
+        return class_weight_vector(setting, self.classes, counts)
 
 # %% ../nbs/03_dataset.ipynb #b60cad27
 class TensorDL(DataLoader):

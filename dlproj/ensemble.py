@@ -27,19 +27,22 @@ def fit_blend(cfg:Config, # the run's resolved config (`model.trees`, `train.cal
     if not (trees or calibrate) or not len(va[0]): return None
     t0 = time.perf_counter()
     net_out,y = _outputs(net, va[:-1]),va[-1]
+    cw = bundle.class_weights(cfg.train.class_weights) if cls else None   # the network's loss weights, if any
+    w8 = None if cw is None else torch.tensor(cw, dtype=torch.float64)
     plan = dict(members=[], weights=[1.], temperature=1., valid=dict(network=_scores(net_out, y, cls)))
+    if cw is not None: plan['class_weights'] = cw
     out = net_out
     if trees:
         tr = [t.cpu() for t in bundle.dls.train.tensors]
-        members = fit_members(*tr, n_out=bundle.preprocess['n_out'], seed=cfg.seed)
+        members = fit_members(*tr, n_out=bundle.preprocess['n_out'], seed=cfg.seed, class_weights=cw)
         outs = [net_out] + [_outputs(m, va[:-1]) for m in members.values()]
-        w = blend_weights(outs, y)
+        w = blend_weights(outs, y, w8)
         out = (sum(wi*o.double().softmax(1) for wi,o in zip(w, outs)).clamp_min(1e-15).log() if cls
                else sum(wi*o for wi,o in zip(w, outs)))
         plan.update(members=list(members), weights=w)
         plan['valid'].update({k: _scores(o, y, cls) for k,o in zip(members, outs[1:])}, blend=_scores(out, y, cls))
     if calibrate:
-        T = plan['temperature'] = fit_temperature(out, y)
+        T = plan['temperature'] = fit_temperature(out, y, weight=w8)
         plan['valid']['calibrated'] = _scores(out.double().log_softmax(1) / T, y, cls)
     plan['seconds'] = round(time.perf_counter() - t0, 3)
     return plan
@@ -56,7 +59,8 @@ def blend_model(plan:dict, # from `fit_blend`
         if final is bundle:
             rows = [torch.cat([a.cpu(), b.cpu()]) for a,b in zip(bundle.dls.train.tensors, bundle.dls.valid.tensors)]
         else: rows = [t.cpu() for t in final.dls.train.tensors]   # the refit's rows, encoded with its statistics
-        members = fit_members(*rows, n_out=final.preprocess['n_out'], seed=seed, kinds=plan['members'])
+        members = fit_members(*rows, n_out=final.preprocess['n_out'], seed=seed, kinds=plan['members'],
+                              class_weights=plan.get('class_weights'))
     dev = next(net.parameters()).device
     bl = Blend(net, list(members.values()), final.task == 'classification').to(dev)
     bl.weights.copy_(torch.tensor(plan['weights'])); bl.temperature.fill_(plan['temperature'])
@@ -143,25 +147,27 @@ def fit_members(x_cat:torch.Tensor, x_cont:torch.Tensor, # the encoded inputs of
                 n_out:int, # the model's outputs: the number of classes, 1 for regression
                 seed:int=0,
                 kinds:list[str]|None=None, # `boosting`, `forest`; None: boosting, and a forest below `FOREST_ROWS` rows
+                class_weights:list[float]|None=None, # classes: a weight per class, each row fitted with its class's
                )->dict[str,TreeEnsemble]:
     "Trees fitted on `tree_features` (boosting; a forest on small tables)."
     from threadpoolctl import threadpool_limits
     cls,X,y = not y.is_floating_point(),tree_features(x_cat, x_cont).numpy(),y.numpy()
     kinds = kinds or (['boosting', 'forest'] if len(y) < FOREST_ROWS else ['boosting'])
-    with threadpool_limits(1, user_api='openmp'): return _fit_kinds(X, y, cls, n_out, seed, kinds)
+    sw = np.asarray(class_weights, dtype=np.float64)[y] if class_weights is not None and cls else None
+    with threadpool_limits(1, user_api='openmp'): return _fit_kinds(X, y, cls, n_out, seed, kinds, sw)
 
 # %% ../nbs/04a_ensemble.ipynb #42b2980f
-def _fit_kinds(X, y, cls:bool, n_out:int, seed:int, kinds:list)->dict:
+def _fit_kinds(X, y, cls:bool, n_out:int, seed:int, kinds:list, sw=None)->dict:
     "Fit each kind of trees asked for on the feature matrix `X`; convert each to a `TreeEnsemble`."
     from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor, ExtraTreesClassifier,
                                   ExtraTreesRegressor)
     res = {}
     if 'boosting' in kinds:
-        hgb = (HistGradientBoostingClassifier if cls else HistGradientBoostingRegressor)(random_state=seed).fit(X, y)
+        hgb = (HistGradientBoostingClassifier if cls else HistGradientBoostingRegressor)(random_state=seed).fit(X, y, sample_weight=sw)
         _check_classes(hgb, n_out); res['boosting'] = trees_from_sklearn(hgb, n_out)
     if 'forest' in kinds:
         et = (ExtraTreesClassifier if cls else ExtraTreesRegressor)(n_estimators=FOREST_TREES, min_samples_leaf=2,
-                                                                   n_jobs=1, random_state=seed).fit(X, y)
+                                                                   n_jobs=1, random_state=seed).fit(X, y, sample_weight=sw)
         _check_classes(et, n_out); res['forest'] = trees_from_forest(et, n_out)
     return res
 
@@ -173,6 +179,7 @@ def _check_classes(est, n_out:int):
 # %% ../nbs/04a_ensemble.ipynb #076efe22
 def blend_weights(outs:list, # each model's outputs on held-out rows, the network's first: logits or values `[N, 1]`
                   y:torch.Tensor, # their targets: class indices or values
+                  weight:torch.Tensor|None=None, # classes: the loss weight of each class (`train.class_weights`)
                  )->list[float]:
     "The shares, multiples of 0.1, with the lowest log-loss or squared error."
     W = torch.from_numpy(_simplex(len(outs)))
@@ -182,7 +189,7 @@ def blend_weights(outs:list, # each model's outputs on held-out rows, the networ
     else:
         P = torch.stack([o.double().softmax(1) for o in outs], 2)                 # [N, C, m]
         mix = (P @ W.T).clamp_min(1e-15).log()                                     # [N, C, len(W)]
-        losses = torch.stack([torch.nn.functional.nll_loss(mix[..., j], y) for j in range(len(W))])
+        losses = torch.stack([torch.nn.functional.nll_loss(mix[..., j], y, weight=weight) for j in range(len(W))])
     return W[int(losses.argmin())].tolist()
 
 # %% ../nbs/04a_ensemble.ipynb #9c3db9c5
@@ -191,30 +198,33 @@ def _simplex(m:int, steps:int=10)->np.ndarray:
     import itertools
     return np.array([c for c in itertools.product(range(steps + 1), repeat=m) if sum(c) == steps]) / steps
 
-def _nll(logp:torch.Tensor, y:torch.Tensor)->float: return float(torch.nn.functional.nll_loss(logp, y))
+def _nll(logp:torch.Tensor, y:torch.Tensor, weight=None)->float:
+    return float(torch.nn.functional.nll_loss(logp, y, weight=weight))
 
 # %% ../nbs/04a_ensemble.ipynb #3a831050
 def fit_temperature(logits:torch.Tensor, # outputs on held-out rows `[N, C]`
                     y:torch.Tensor, # their class indices
                     folds:int=5, # the cross-check's folds
+                    weight:torch.Tensor|None=None, # the loss weight of each class (`train.class_weights`)
                    )->float:
     "The temperature `T >= 1` minimising the log-loss of `softmax(logits / T)`, or 1."
     z = logits.double().log_softmax(1)
-    T = _temperature(z, y)
+    T = _temperature(z, y, weight)
     if T == 1. or len(y) < 2 * folds: return T if len(y) >= 2 * folds else 1.
     parts = torch.randperm(len(y), generator=torch.Generator().manual_seed(0)).chunk(folds)
-    nll_sum = lambda z, y: float(torch.nn.functional.nll_loss(z.log_softmax(1), y, reduction='sum'))
+    nll_sum = lambda z, y: float(torch.nn.functional.nll_loss(z.log_softmax(1), y, weight=weight, reduction='sum'))
     scaled = plain = 0.
     for k,part in enumerate(parts):   # each fold judged with the temperature fitted on the others
         rest = torch.cat([q for j,q in enumerate(parts) if j != k])
-        scaled += nll_sum(z[part] / _temperature(z[rest], y[rest]), y[part]); plain += nll_sum(z[part], y[part])
+        T_rest = _temperature(z[rest], y[rest], weight)
+        scaled += nll_sum(z[part] / T_rest, y[part]); plain += nll_sum(z[part], y[part])
     return T if scaled < plain else 1.
 
 # %% ../nbs/04a_ensemble.ipynb #2a2fc09d
-def _temperature(z:torch.Tensor, y:torch.Tensor)->float:
+def _temperature(z:torch.Tensor, y:torch.Tensor, weight=None)->float:
     "The `T >= 1` minimising the log-loss of `softmax(z / T)` (a bounded search over `log T`)."
     from scipy.optimize import minimize_scalar
-    res = minimize_scalar(lambda lt: _nll((z / math.exp(lt)).log_softmax(1), y), bounds=(0, 3), method='bounded')
+    res = minimize_scalar(lambda lt: _nll((z / math.exp(lt)).log_softmax(1), y, weight), bounds=(0, 3), method='bounded')
     return 1. if res.x < 1e-3 else float(math.exp(res.x))   # the search stops near, not at, its bound
 
 # %% ../nbs/04a_ensemble.ipynb #2ef713fe

@@ -76,7 +76,7 @@ def compute_metrics(task:str, # `classification` or `regression`
 
 # %% ../nbs/07_evaluate.ipynb #02ba9c42
 def _classification_metrics(y:np.ndarray, p:np.ndarray, classes:list)->dict:
-    "Accuracy, balanced accuracy, precision/recall/F1, log loss, ECE, ROC AUC and a per-class report."
+    "Accuracy, balanced accuracy, precision/recall/F1, log loss, ECE, ROC and PR AUC, a per-class report."
     labels,names = list(range(len(classes))),[str(c) for c in classes]
     p = p / p.sum(1, keepdims=True); pred = p.argmax(1)
     with warnings.catch_warnings():
@@ -92,8 +92,11 @@ def _classification_metrics(y:np.ndarray, p:np.ndarray, classes:list)->dict:
     res = {'n': len(y), **{k: _num(v) for k,v in m.items()},
            'roc_auc': None if auc['roc_auc'] is None else _num(auc['roc_auc']),
            'roc_auc_average': auc['roc_auc_average']}
+    ap = _average_precision(y, p); known = [v for v in ap.values() if v is not None]
+    res['pr_auc'] = _num(np.mean(known)) if known else None   # macro: the rare classes count as much
     res['per_class'] = {c: dict(precision=_num(rep[c]['precision']), recall=_num(rep[c]['recall']),
-                                f1=_num(rep[c]['f1-score']), support=int(rep[c]['support'])) for c in names}
+                                f1=_num(rep[c]['f1-score']), pr_auc=ap[i], support=int(rep[c]['support']))
+                      for i,c in enumerate(names)}
     return res
 
 # %% ../nbs/07_evaluate.ipynb #53e5008a
@@ -116,6 +119,11 @@ def _roc_auc(y:np.ndarray, p:np.ndarray, classes:list)->dict:
     missing = [str(classes[c]) for c in range(k) if c not in present]
     return dict(roc_auc=float(np.mean([skm.roc_auc_score(y == c, p[:,c]) for c in present])),
                 roc_auc_average=f"macro one-vs-rest over the {len(present)} classes present (no samples of {missing})")
+
+def _average_precision(y:np.ndarray, p:np.ndarray)->dict:
+    "Each class's average precision (one against the rest); None for a class with no samples or all of them."
+    return {c: _num(skm.average_precision_score(y == c, p[:,c])) if 0 < (y == c).sum() < len(y) else None
+            for c in range(p.shape[1])}
 
 # %% ../nbs/07_evaluate.ipynb #ebe8f86d
 def _regression_metrics(y:np.ndarray, v:np.ndarray)->dict:

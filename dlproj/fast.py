@@ -31,8 +31,8 @@ from .distributed import launched
 
 # %% auto #0
 __all__ = ['INNER_EVENTS', 'CANCELS', 'LOSSES', 'METRICS', 'OPTIMIZERS', 'FASTAI_CHECKED', 'FastLearner', 'AdamForEach',
-           'roc_auc_binary', 'get_loss', 'default_metrics', 'get_metrics', 'BackgroundWriter', 'history_csv',
-           'NoShadowCheck', 'DeviceAvgLoss', 'DeviceAvgSmoothLoss', 'DeviceAvgMetric', 'device_metric',
+           'roc_auc_binary', 'get_loss', 'default_metrics', 'get_metrics', 'class_weight_vector', 'BackgroundWriter',
+           'history_csv', 'NoShadowCheck', 'DeviceAvgLoss', 'DeviceAvgSmoothLoss', 'DeviceAvgMetric', 'device_metric',
            'CachedRecorder', 'FlagTrainEval', 'ChannelsLastFit', 'NoSyncMixedPrecision', 'check_fastai']
 
 # %% ../nbs/06a_fast.ipynb #84be6b43
@@ -236,13 +236,18 @@ def _choose(d:dict, name:str, key:str):
         raise ConfigError(f"{key}: unknown value {name!r}; valid: {', '.join(d)}")
     return d[name]
 
-def get_loss(name:str|None, task:str):
+def get_loss(name:str|None, task:str,
+             weight:torch.Tensor|None=None, # classes: one loss weight per class (`class_weight_vector`)
+            ):
     "The fastai loss for `name`, or the task's default."
     name = name or ('cross_entropy' if task == 'classification' else 'mse')
     ok = ('cross_entropy','label_smoothing','focal') if task == 'classification' else ('mse','mae')
     if name in LOSSES and name not in ok:
         raise ConfigError(f"train.loss: {name!r} does not fit {task}; valid: {', '.join(ok)}")
-    return _choose(LOSSES, name, 'train.loss')()
+    loss = _choose(LOSSES, name, 'train.loss')()
+    # the three class losses hand `weight` to torch's cross-entropy: row i counts `weight[y_i]` times
+    if weight is not None and task == 'classification': loss.func.weight = weight
+    return loss
 
 # %% ../nbs/06a_fast.ipynb #58a2acd3
 def default_metrics(task:str, n_out:int)->list[str]:
@@ -270,6 +275,25 @@ def _named(m, name:str):
     f = lambda *a, **k: m(*a, **k)
     f.__name__ = name
     return f
+
+# %% ../nbs/06a_fast.ipynb #bc8bffd5
+def class_weight_vector(setting, # `train.class_weights`: `auto`, `none` or `{class: weight}`
+                        classes:list, # the model's classes, in output order
+                        counts:dict, # training rows per class, by label (`data.json`'s class_counts_by_split)
+                       )->list[float]|None:
+    "One loss weight per class, in `classes`' order; None for `none`."
+    if setting in (None, 'none'): return None
+    names = [str(c) for c in classes]
+    if setting == 'auto':   # a class without training rows weighs 1: it adds nothing to the loss anyway
+        n = sum(counts.get(c, 0) for c in names)
+        return [n / (len(names) * counts[c]) if counts.get(c) else 1. for c in names]
+    given = {str(k): v for k,v in setting.items()}
+    if bad := [k for k in given if k not in names]:
+        raise ConfigError(f"train.class_weights: {bad[0]!r} is not a class; the classes are {', '.join(names)}")
+    for k,v in given.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise ConfigError(f"train.class_weights.{k}: {v!r} is not a weight; give a number above 0")
+    return [float(given.get(c, 1.)) for c in names]
 
 # %% ../nbs/06a_fast.ipynb #a91bac29
 class BackgroundWriter:

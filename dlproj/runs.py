@@ -11,9 +11,9 @@ from .config import DlprojError, ConfigError, flat_dict, is_folder_name
 from .utils import write_text, get_logger, lock_owner, LOCK_NAME
 
 # %% auto #0
-__all__ = ['load_run', 'read_run_file', 'RunFileRefused', 'list_runs', 'run_records', 'check_experiment', 'runs_table', 'run_row',
-           'config_differences', 'compare_runs', 'compare_plot', 'report', 'render_report', 'html_table', 'html_image',
-           'dashboard', 'dashboard_figures']
+__all__ = ['IMBALANCE', 'load_run', 'read_run_file', 'RunFileRefused', 'list_runs', 'run_records', 'check_experiment',
+           'runs_table', 'run_row', 'config_differences', 'compare_runs', 'compare_plot', 'report', 'render_report',
+           'html_table', 'html_image', 'dashboard', 'dashboard_figures']
 
 # %% ../nbs/09a_runs.ipynb #7b56ecd9
 def load_run(run:Path|str)->dict:
@@ -178,7 +178,7 @@ def report(run:Path|str)->Path:
 def render_report(rec:dict)->str:
     "The report page for a run record, as an HTML string."
     m,refused = rec['metrics'] or {},dict(rec.get('refused') or {})
-    parts = _report_head(rec) + _metrics_section(m)
+    parts = _report_head(rec) + _metrics_section(m) + _imbalance_section(rec)
     parts += _files_section(rec, refused)   # adds to `refused` what it refuses to read
     parts += _record_section(rec)
     if refused: parts.insert(3, "<p class='refused'>Left out of this report: " +
@@ -227,6 +227,23 @@ def _per_class(ev:dict)->pd.DataFrame|None:
     pc = (ev.get('metrics') or {}).get('per_class')
     if not isinstance(pc, dict) or not pc: return None
     return pd.DataFrame([{'class': k, **(v if isinstance(v, dict) else {'value': v})} for k,v in pc.items()])
+
+# %% ../nbs/09a_runs.ipynb #f3e0679f
+IMBALANCE = 3   # the report calls the classes imbalanced from this ratio of largest to smallest on
+
+def _imbalance_section(rec:dict)->list[str]:
+    "Imbalanced training classes: their counts, the class weights, the figures to read."
+    counts = ((rec.get('data') or {}).get('class_counts_by_split') or {}).get('train') or {}
+    n = [v for v in counts.values() if isinstance(v, int) and v > 0]
+    if len(n) < 2 or max(n) < IMBALANCE * min(n): return []
+    cw = ((rec.get('config') or {}).get('train') or {}).get('class_weights')
+    weighed = (f"trained with class weights {', '.join(f'{_e(c)} {_e(w)}' for c,w in cw.items())}" if isinstance(cw, dict)
+               else "trained without class weights (<code>train.class_weights: auto</code> weighs classes by their rarity)")
+    rows = ', '.join(f"{_e(c)} {_e(v)}" for c,v in counts.items())
+    return ["<h3>Imbalanced classes</h3>",
+            f"<p class='sub'>Training rows per class: {rows}, the largest {max(n) / min(n):.0f} times the smallest; "
+            f"{weighed}. Accuracy rewards the common classes: read balanced accuracy, each class's recall and "
+            "PR AUC.</p>"]
 
 # %% ../nbs/09a_runs.ipynb #ce5da140
 _PLOTS = [('loss.png', 'Loss and metrics per epoch'), ('lr_find.png', 'Learning-rate finder'),

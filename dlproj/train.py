@@ -405,6 +405,7 @@ def _resolve(cfg:Config, bundle:DataBundle)->Config:
     if t.lr is None: t.lr = kind_defaults['lr']
     if t.wd is None: t.wd = kind_defaults['wd']
     _resolve_blend(cfg, pre)
+    t.class_weights = _resolve_class_weights(t.class_weights, bundle)
     if m.module and (m.module.endswith('.py') or Path(m.module).expanduser().exists()):
         m.module = str(Path(m.module).expanduser().resolve())
     for k in ('source', 'test_source'):   # absolute, so the run can be resumed and evaluated from any folder
@@ -424,6 +425,14 @@ def _resolve_blend(cfg:Config, pre:dict):
     elif t.calibrate and not cls:
         raise ConfigError("train.calibrate: true fits a temperature to class probabilities; this task is regression: "
                           "use false or auto")
+
+# %% ../nbs/06_train.ipynb #a9e15ac6
+def _resolve_class_weights(setting, bundle:DataBundle)->dict|str:
+    "`train.class_weights` as `{class: weight}` (4 decimals), or `none`; checked against the data."
+    if setting == 'none': return setting
+    if bundle.task != 'classification':
+        raise ConfigError("train.class_weights: weighs the rows of each class; this task is regression: use none")
+    return {str(c): round(v, 4) for c,v in zip(bundle.classes, bundle.class_weights(setting))}
 
 # %% ../nbs/06_train.ipynb #3f6eac54
 def find_unfinished(cfg:Config)->Path:
@@ -490,7 +499,9 @@ def build_learner(cfg:Config, bundle:DataBundle, model:torch.nn.Module|None=None
     t,pre = cfg.train,bundle.preprocess
     model = model if model is not None else build_model(cfg.model, pre)
     lr,wd = t.lr if isinstance(t.lr, float) else 1e-3,t.wd if t.wd is not None else KIND_DEFAULTS[pre['kind']]['wd']
-    learn = FastLearner(bundle.dls, model, loss_func=get_loss(t.loss, pre['task']),
+    w = bundle.class_weights(t.class_weights)
+    weight = None if w is None else torch.tensor(w, dtype=torch.float32, device=bundle.dls.device)
+    learn = FastLearner(bundle.dls, model, loss_func=get_loss(t.loss, pre['task'], weight),
                         opt_func=_choose(OPTIMIZERS, t.optimizer, 'train.optimizer'), lr=lr, wd=wd,
                         metrics=get_metrics(t.metrics, pre['task'], pre['n_out']), splitter=body_head_splitter,
                         path=path or Path(tempfile.gettempdir()), model_dir='checkpoints')
