@@ -70,6 +70,9 @@ class DataConfig:
     split_column: str|None = None # a column with values train/valid/test, used instead of fractions
     group_column: str|None = None # rows sharing a value of this column stay in one split
     stratify: bool = True         # stratify splits by the target (classification only)
+    # each epoch's training rows: `random` (every row once, shuffled) or `balanced` (drawn with replacement, each
+    # class as often as the others; classification)
+    sampler: Literal['random','balanced'] = 'random'
     sheet: str|int = 0            # the Excel sheet, by name or index
     # CSV/TSV text encoding, e.g. latin-1 or cp1252; None: UTF-8 (a byte-order mark is skipped)
     encoding: str|None = None

@@ -14,7 +14,7 @@ from fasttransform import Pipeline
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
 from fastai.torch_core import TensorBase, TensorCategory, TensorImage, TensorImageBW
-from .config import Config, load_config
+from .config import Config, ConfigError, load_config
 from .utils import get_logger
 from .data_utils import (DataError, EXAMPLES, resolve_source, read_table, read_image_folder,
     read_image_table, check_target, csv_options)
@@ -26,9 +26,9 @@ from .encode import (cat_strings, cat_codes, encode_target, encode_table, long_t
     _img_cls, _image_bytes, _json_ids)
 
 # %% auto #0
-__all__ = ['MAX_LOST', 'MAX_BATCH', 'build_data', 'auto_batch_size', 'batch_size', 'DataBundle', 'TensorDL', 'tabular_preprocess',
-           'sequence_preprocess', 'load_image', 'image_batch_tfms', 'image_preprocess', 'read_source', 'make_splits',
-           'duplicates_across_splits', 'show_batch', 'input_dl']
+__all__ = ['MAX_LOST', 'MAX_BATCH', 'build_data', 'auto_batch_size', 'batch_size', 'balanced_weights', 'DataBundle', 'TensorDL',
+           'tabular_preprocess', 'sequence_preprocess', 'load_image', 'image_batch_tfms', 'image_preprocess',
+           'read_source', 'make_splits', 'duplicates_across_splits', 'show_batch', 'input_dl']
 
 # %% ../nbs/03_dataset.ipynb #7d218935
 def build_data(config, # a `Config`, a dict or a YAML path
@@ -49,7 +49,8 @@ def build_data(config, # a `Config`, a dict or a YAML path
     target = info['target']
     tensors = {k: _encode_split(pre, allitems.loc[v], info['kind'], target) for k,v in splits.items() if len(v)}
     bs = batch_size(cfg, len(splits['train']), info['kind'])
-    trn,val,tst = _loaders(tensors, [None]*len(tensors['train']), bs, lambda aug: [], None, device)
+    weights = _sampler_weights(cfg, info['task'], tensors['train'][-1])
+    trn,val,tst = _loaders(tensors, [None]*len(tensors['train']), bs, lambda aug: [], None, device, weights=weights)
     classes = target if info['task'] == 'classification' else None
     info.update(profile(items, classes), split_sizes={k:len(v) for k,v in splits.items()})
     info['class_counts_by_split'] = _class_counts(allitems, target, splits) if classes else None
@@ -230,7 +231,8 @@ def _in_memory_image_loaders(cfg, pre:dict, files:dict, items, splits:dict, info
         info['skipped_files'] = info.get('skipped_files', []) + [dict(path=p, reason=r) for p,r in skipped]
     if not saved: pre['mean'],pre['std'] = _image_stats(tensors['train'][0])
     trn,val,tst = _loaders(tensors, [TensorImage, TensorCategory], batch_size(cfg, len(splits['train']), 'image'),
-                           lambda aug: image_batch_tfms(pre, aug), cfg.data.augment, device)
+                           lambda aug: image_batch_tfms(pre, aug), cfg.data.augment, device,
+                           weights=_sampler_weights(cfg, 'classification', tensors['train'][1]))
     return DataLoaders(trn, val, device=device), tst
 
 # %% ../nbs/03_dataset.ipynb #2362fbe7
@@ -254,6 +256,7 @@ def _lazy_image_loaders(pre, items, root, splits, cfg, device):
     from fastai.data.block import DataBlock, CategoryBlock
     from fastai.data.transforms import ColReader, IndexSplitter
     from fastai.vision.data import ImageBlock
+    from fastai.callback.data import WeightedDL
     df = items.loc[splits['train'] + splits['valid']].reset_index(drop=True)
     path_of = lambda r: Path(r['path']) if Path(r['path']).is_absolute() else root/r['path']
     dblock = DataBlock(blocks=(ImageBlock(cls=_img_cls(pre)), CategoryBlock(vocab=pre['classes'])),
@@ -264,8 +267,10 @@ def _lazy_image_loaders(pre, items, root, splits, cfg, device):
     workers = cfg.data.num_workers
     # decoding keeps a GPU fed; on a CPU it would take training's cores
     if workers is None: workers = min(8, os.cpu_count() or 1) if gpu else 0
+    w = _sampler_weights(cfg, 'classification', encode_target(pre, items.loc[splits['train'], 'label']))
+    weighted = {} if w is None else dict(dl_type=WeightedDL, dl_kwargs=[{'wgts': w.numpy()}, {}])   # fastai's sampler
     dls = dblock.dataloaders(df, bs=batch_size(cfg, len(splits['train']), 'image'), num_workers=workers,
-                             pin_memory=gpu, device=device)
+                             pin_memory=gpu, device=device, **weighted)
     test = items.loc[splits['test']].reset_index(drop=True) if splits.get('test') else None
     return dls, (dls.test_dl(test, with_labels=True) if test is not None else None)
 
@@ -284,15 +289,28 @@ def batch_size(cfg:Config, n:int, kind:str)->int:
     return auto_batch_size(n, kind) if cfg.train.batch_size == 'auto' else cfg.train.batch_size
 
 # %% ../nbs/03_dataset.ipynb #13e9edd6
-def _loaders(tensors:dict, types, bs, batch_tfms, aug, device, drop_last=True)->tuple:
+def _loaders(tensors:dict, types, bs, batch_tfms, aug, device, drop_last=True, weights=None)->tuple:
     # training batches are augmented: transform each batch anew
     random = aug is not None and bool(augment_transforms(aug))
     def loader(k, train):
         return TensorDL(tensors[k], bs=bs, shuffle=train, drop_last=train and len(tensors[k][0]) > bs and drop_last,
                         after_batch=batch_tfms(aug if train else None), split_idx=0 if train else 1, types=types,
-                        device=device, cache_tfms=not (train and random))
+                        device=device, cache_tfms=not (train and random), weights=weights if train else None)
     test = loader('test', False) if 'test' in tensors and len(tensors['test'][0]) else None
     return loader('train', True), loader('valid', False), test
+
+# %% ../nbs/03_dataset.ipynb #b1ab3aa7
+def balanced_weights(y:torch.Tensor)->torch.Tensor:
+    "Each row's chance in a balanced draw: one over its class's count."
+    return 1. / torch.bincount(y)[y].float()
+
+def _sampler_weights(cfg:Config, task:str, y:torch.Tensor)->torch.Tensor|None:
+    "`data.sampler`'s row weights for the training rows (class indices `y`), or None."
+    if cfg.data.sampler == 'random': return None
+    if task != 'classification':
+        raise ConfigError("data.sampler: balanced draws every class as often as the others; this task is regression: "
+                          "use random")
+    return balanced_weights(y)
 
 # %% ../nbs/03_dataset.ipynb #25593041
 def _task_reason(y:pd.Series, task:str)->str:
@@ -329,7 +347,7 @@ class DataBundle:
     @property
     def classes(self): return self.preprocess.get('classes')
     def class_weights(self, setting)->list[float]|None:
-        "`train.class_weights` as one weight per class (`class_weight_vector`); None for values."
+        "`train.class_weights` per class (`class_weight_vector`); None for values."
         from dlproj.fast import class_weight_vector   # where the loss is made; it imports this module
         if self.task != 'classification': return None
         counts = (self.info.get('class_counts_by_split') or {}).get('train') or {}
@@ -347,6 +365,7 @@ class TensorDL(DataLoader):
                  device=None,
                  # apply batch transforms once, if they fit `_MAX_TFM_CACHE`; only for transforms without randomness
                  cache_tfms:bool=False,
+                 weights=None, # per row: each shuffled epoch drawn with replacement, in proportion
                  **kwargs):
         self.tensors,self.types,self.split_idx = (_on_gpu(tuple(tensors), device),list(types or [None]*len(tensors)),
                                                   split_idx)
@@ -358,6 +377,7 @@ class TensorDL(DataLoader):
         super().__init__(dataset=None, bs=bs, shuffle=shuffle, drop_last=drop_last, n=n, indexed=True, device=device,
                          after_batch=Pipeline(fs, split_idx=split_idx))
         self.cache_tfms,self.cached = cache_tfms,None
+        self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float)
         if cache_tfms and n and len(self.after_batch.fs) and 4*sum(t.numel() for t in self.tensors) <= _MAX_TFM_CACHE:
             self.cached = tuple(torch.cat(o) for o in zip(*[self._batch(slice(i, i+bs)) for i in range(0, n, bs)]))
 
@@ -372,8 +392,13 @@ class TensorDL(DataLoader):
 # %% ../nbs/03_dataset.ipynb #09113beb
 @patch
 def order(self:TensorDL)->torch.Tensor|None:
-    "The rows of one epoch, in order: shuffled for training, None for all rows as they are."
-    return torch.randperm(self.n) if self.shuffle else None
+    "One epoch's rows: shuffled (or drawn) for training; None: all, in order."
+    return self._drawn(self.n) if self.shuffle else None
+
+@patch
+def _drawn(self:TensorDL, n:int)->torch.Tensor:
+    "`n` rows in random order: each row once, or drawn with replacement in proportion to `weights`."
+    return torch.randperm(n) if self.weights is None else torch.multinomial(self.weights, n, replacement=True)
 
 @patch
 def __iter__(self:TensorDL):
@@ -392,7 +417,7 @@ def new(self:TensorDL, tensors=None, **kwargs):
     "A copy with some settings changed (fastai calls this for `get_preds`)."
     kw = dict(bs=self.bs, shuffle=self.shuffle, drop_last=self.drop_last, after_batch=self.after_batch,
               split_idx=self.split_idx, types=self.types, n_inp=self.n_inp, device=self.device,
-              cache_tfms=self.cache_tfms)
+              cache_tfms=self.cache_tfms, weights=self.weights)
     kw.update({k:v for k,v in kwargs.items() if k in kw})
     return TensorDL(self.tensors if tensors is None else tensors, **kw)
 

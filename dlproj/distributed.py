@@ -201,7 +201,7 @@ class ShardDL(TensorDL):
     def __init__(self, dl:TensorDL, rank:int, world:int, bs:int|None=None):
         super().__init__(dl.tensors, bs=bs or rank_batch_size(dl.bs, world), shuffle=dl.shuffle,
                          drop_last=dl.drop_last, after_batch=dl.after_batch, split_idx=dl.split_idx, types=dl.types,
-                         n_inp=dl.n_inp, device=dl.device)
+                         n_inp=dl.n_inp, device=dl.device, weights=dl.weights)
         self.cached,self.cache_tfms = dl.cached,dl.cache_tfms   # the transformed tensors, computed once
         self.rank,self.world,self.rows = rank,world,dl.n
         self.n = math.ceil(self.rows / world)   # this rank's rows: `len` and the batches count from it
@@ -210,7 +210,7 @@ class ShardDL(TensorDL):
         if self.shuffle and self.n > self.bs and self.n % self.bs == 1: self.drop_last = True
     def order(self)->torch.Tensor:
         "This rank's rows for one epoch."
-        idxs = torch.randperm(self.rows) if self.shuffle else torch.arange(self.rows)
+        idxs = self._drawn(self.rows) if self.shuffle else torch.arange(self.rows)   # drawn by `weights`, if any
         if self.shuffle: idxs = broadcast_tensor(idxs)   # every rank cuts the same order (rank 0's)
         if self.pad: idxs = torch.cat([idxs, idxs.repeat(math.ceil(self.pad / self.rows))[:self.pad]])
         return idxs[self.rank * self.n:(self.rank + 1) * self.n]
@@ -255,7 +255,8 @@ def _distributed_trainer(cuda:bool):
         def _wrap_dl(self, dl):
             if isinstance(dl, (ShardDL, DistributedDL)): return dl
             if isinstance(dl, TensorDL): return ShardDL(dl, rank(), world_size())
-            return CpuDistributedDL(dl.new(bs=rank_batch_size(dl.bs, world_size())), device=dl.device)
+            extra = {'wgts': dl.wgts} if hasattr(dl, 'wgts') else {}   # fastai's `WeightedDL` (`data.sampler`)
+            return CpuDistributedDL(dl.new(bs=rank_batch_size(dl.bs, world_size()), **extra), device=dl.device)
         # accelerate leaves a one-process model unwrapped, where fastai expects `DistributedDataParallel`
         def after_fit(self):
             m = self.learn.model

@@ -27,7 +27,7 @@ def fit_blend(cfg:Config, # the run's resolved config (`model.trees`, `train.cal
     if not (trees or calibrate) or not len(va[0]): return None
     t0 = time.perf_counter()
     net_out,y = _outputs(net, va[:-1]),va[-1]
-    cw = bundle.class_weights(cfg.train.class_weights) if cls else None   # the network's loss weights, if any
+    cw = _trained_class_weights(cfg, bundle)   # how the network's training weighed each class, if at all
     w8 = None if cw is None else torch.tensor(cw, dtype=torch.float64)
     plan = dict(members=[], weights=[1.], temperature=1., valid=dict(network=_scores(net_out, y, cls)))
     if cw is not None: plan['class_weights'] = cw
@@ -46,6 +46,14 @@ def fit_blend(cfg:Config, # the run's resolved config (`model.trees`, `train.cal
         plan['valid']['calibrated'] = _scores(out.double().log_softmax(1) / T, y, cls)
     plan['seconds'] = round(time.perf_counter() - t0, 3)
     return plan
+
+def _trained_class_weights(cfg:Config, bundle:DataBundle)->list[float]|None:
+    "Each class's weight in the network's training: `train.class_weights`, times a balanced sampler's."
+    if bundle.task != 'classification': return None
+    w = bundle.class_weights(cfg.train.class_weights)
+    if cfg.data.sampler != 'balanced': return w
+    b = bundle.class_weights('auto')   # drawn balanced, a class weighs what `auto` gives it, in expectation
+    return b if w is None else [x * y for x,y in zip(w, b)]
 
 # %% ../nbs/04a_ensemble.ipynb #a15af6ee
 def blend_model(plan:dict, # from `fit_blend`

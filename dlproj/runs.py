@@ -236,9 +236,13 @@ def _imbalance_section(rec:dict)->list[str]:
     counts = ((rec.get('data') or {}).get('class_counts_by_split') or {}).get('train') or {}
     n = [v for v in counts.values() if isinstance(v, int) and v > 0]
     if len(n) < 2 or max(n) < IMBALANCE * min(n): return []
-    cw = ((rec.get('config') or {}).get('train') or {}).get('class_weights')
-    weighed = (f"trained with class weights {', '.join(f'{_e(c)} {_e(w)}' for c,w in cw.items())}" if isinstance(cw, dict)
-               else "trained without class weights (<code>train.class_weights: auto</code> weighs classes by their rarity)")
+    cfg = rec.get('config') or {}
+    cw,drawn = (cfg.get('train') or {}).get('class_weights'),(cfg.get('data') or {}).get('sampler') == 'balanced'
+    weights = ', '.join(f'{_e(c)} {_e(w)}' for c,w in cw.items()) if isinstance(cw, dict) else None
+    weighed = [f"trained with class weights {weights}"] if weights else []
+    if drawn: weighed.append("its training rows drawn balanced (<code>data.sampler</code>)")
+    weighed = ' and '.join(weighed) or ("trained as it is (<code>train.class_weights: auto</code> or "
+                                        "<code>data.sampler: balanced</code> favour the rare classes)")
     rows = ', '.join(f"{_e(c)} {_e(v)}" for c,v in counts.items())
     return ["<h3>Imbalanced classes</h3>",
             f"<p class='sub'>Training rows per class: {rows}, the largest {max(n) / min(n):.0f} times the smallest; "
