@@ -171,11 +171,13 @@ def _fit_kinds(X, y, cls:bool, n_out:int, seed:int, kinds:list, sw=None)->dict:
                                   ExtraTreesRegressor)
     res = {}
     if 'boosting' in kinds:
-        hgb = (HistGradientBoostingClassifier if cls else HistGradientBoostingRegressor)(random_state=seed).fit(X, y, sample_weight=sw)
+        hgb = (HistGradientBoostingClassifier if cls else HistGradientBoostingRegressor)(random_state=seed)
+        hgb.fit(X, y, sample_weight=sw)
         _check_classes(hgb, n_out); res['boosting'] = trees_from_sklearn(hgb, n_out)
     if 'forest' in kinds:
         et = (ExtraTreesClassifier if cls else ExtraTreesRegressor)(n_estimators=FOREST_TREES, min_samples_leaf=2,
-                                                                   n_jobs=1, random_state=seed).fit(X, y, sample_weight=sw)
+                                                                   n_jobs=1, random_state=seed)
+        et.fit(X, y, sample_weight=sw)
         _check_classes(et, n_out); res['forest'] = trees_from_forest(et, n_out)
     return res
 
@@ -232,7 +234,8 @@ def fit_temperature(logits:torch.Tensor, # outputs on held-out rows `[N, C]`
 def _temperature(z:torch.Tensor, y:torch.Tensor, weight=None)->float:
     "The `T >= 1` minimising the log-loss of `softmax(z / T)` (a bounded search over `log T`)."
     from scipy.optimize import minimize_scalar
-    res = minimize_scalar(lambda lt: _nll((z / math.exp(lt)).log_softmax(1), y, weight), bounds=(0, 3), method='bounded')
+    nll = lambda lt: _nll((z / math.exp(lt)).log_softmax(1), y, weight)
+    res = minimize_scalar(nll, bounds=(0, 3), method='bounded')
     return 1. if res.x < 1e-3 else float(math.exp(res.x))   # the search stops near, not at, its bound
 
 # %% ../nbs/04a_ensemble.ipynb #2ef713fe

@@ -238,11 +238,11 @@ def _imbalance_section(rec:dict)->list[str]:
     if len(n) < 2 or max(n) < IMBALANCE * min(n): return []
     cfg = rec.get('config') or {}
     cw,drawn = (cfg.get('train') or {}).get('class_weights'),(cfg.get('data') or {}).get('sampler') == 'balanced'
-    weights = ', '.join(f'{_e(c)} {_e(w)}' for c,w in cw.items()) if isinstance(cw, dict) else None
-    weighed = [f"trained with class weights {weights}"] if weights else []
-    if drawn: weighed.append("its training rows drawn balanced (<code>data.sampler</code>)")
-    weighed = ' and '.join(weighed) or ("trained as it is (<code>train.class_weights: auto</code> or "
-                                        "<code>data.sampler: balanced</code> favour the rare classes)")
+    if not isinstance(cw, dict): cw = {}   # `none`
+    done = [f"trained with class weights {', '.join(f'{_e(c)} {_e(w)}' for c,w in cw.items())}"] if cw else []
+    if drawn: done.append("its training rows drawn balanced (<code>data.sampler</code>)")
+    weighed = ' and '.join(done) or ("trained as it is (<code>train.class_weights: auto</code> or "
+                                     "<code>data.sampler: balanced</code> favour the rare classes)")
     rows = ', '.join(f"{_e(c)} {_e(v)}" for c,v in counts.items())
     return ["<h3>Imbalanced classes</h3>",
             f"<p class='sub'>Training rows per class: {rows}, the largest {max(n) / min(n):.0f} times the smallest; "
