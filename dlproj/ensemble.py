@@ -44,6 +44,7 @@ def fit_blend(cfg:Config, # the run's resolved config (`model.trees`, `train.cal
     if calibrate:
         T = plan['temperature'] = fit_temperature(out, y, weight=w8)
         plan['valid']['calibrated'] = _scores(out.double().log_softmax(1) / T, y, cls)
+    if cls: plan['valid_probs'] = (out.double().log_softmax(1) / plan['temperature']).softmax(1).float()
     plan['seconds'] = round(time.perf_counter() - t0, 3)
     return plan
 

@@ -18,7 +18,7 @@ from .model import load_model
 from .ensemble import expected_calibration_error
 from .inference import finished_run, model_outputs
 from .inputs import image_path_column
-from .predictions import csv_safe
+from .predictions import csv_safe, decision_threshold, predicted_index
 from .visualization import (check_probs, class_indices, plot_confusion_matrix, plot_roc_pr, plot_calibration,
     plot_regression, plot_top_losses, plot_feature_maps)
 
@@ -43,7 +43,7 @@ def evaluate(run:Path|str, # a finished run directory
     c = _split_context(run, split, dev) if own else _data_context(run, data, dev, target, path_column)
     pre = c['pre']
     ev = {'split': split if own else None, 'n': len(c['ids']),
-          'metrics': compute_metrics(pre['task'], c['y'], c['preds'], pre.get('classes'))}
+          'metrics': compute_metrics(pre['task'], c['y'], c['preds'], pre.get('classes'), decision_threshold(pre))}
     if not own: ev.update(data=str(c['path']), dropped_no_target=c['dropped'], skipped=c['skipped'])
     if not write: return ev
     out = run if own else evaluation_dir(run, c['path'])
@@ -59,6 +59,7 @@ def compute_metrics(task:str, # `classification` or `regression`
                     y_true:np.ndarray, # true labels (class indices or names) or values, one per sample
                     preds:np.ndarray, # probabilities `[N, C]` (classification) or predicted values `[N]` (regression)
                     classes:list[str]|None=None, # the class names, in the order of `preds`' columns
+                    threshold:float|None=None, # two classes: predict the second from this probability on
                    )->dict:
     "scikit-learn's metrics for a task, as a plain JSON-able dict."
     if task == 'regression':
@@ -72,13 +73,13 @@ def compute_metrics(task:str, # `classification` or `regression`
         raise DlprojError(f"task: expected 'classification' or 'regression', got {task!r}")
     if classes is None: classes = [str(i) for i in range(np.shape(preds)[-1] if np.ndim(preds) == 2 else 2)]
     p = check_probs(preds, classes, 'preds')
-    return _classification_metrics(class_indices(y_true, classes, len(p)), p, list(classes))
+    return _classification_metrics(class_indices(y_true, classes, len(p)), p, list(classes), threshold)
 
 # %% ../nbs/07_evaluate.ipynb #02ba9c42
-def _classification_metrics(y:np.ndarray, p:np.ndarray, classes:list)->dict:
+def _classification_metrics(y:np.ndarray, p:np.ndarray, classes:list, threshold:float|None=None)->dict:
     "Accuracy, balanced accuracy, precision/recall/F1, log loss, ECE, ROC and PR AUC, a per-class report."
     labels,names = list(range(len(classes))),[str(c) for c in classes]
-    p = p / p.sum(1, keepdims=True); pred = p.argmax(1)
+    p = p / p.sum(1, keepdims=True); pred = predicted_index(p, threshold)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore') # classes absent from y_true: sklearn warns, per_class shows support 0
         m = dict(accuracy=skm.accuracy_score(y, pred), balanced_accuracy=skm.balanced_accuracy_score(y, pred))
@@ -94,6 +95,7 @@ def _classification_metrics(y:np.ndarray, p:np.ndarray, classes:list)->dict:
            'roc_auc_average': auc['roc_auc_average']}
     ap = _average_precision(y, p); known = [v for v in ap.values() if v is not None]
     res['pr_auc'] = _num(np.mean(known)) if known else None   # macro: the rare classes count as much
+    if threshold is not None: res['threshold'] = float(threshold)
     res['per_class'] = {c: dict(precision=_num(rep[c]['precision']), recall=_num(rep[c]['recall']),
                                 f1=_num(rep[c]['f1-score']), pr_auc=ap[i], support=int(rep[c]['support']))
                       for i,c in enumerate(names)}
@@ -161,9 +163,9 @@ def predictions_frame(pre:dict, # the run's preprocess: `task` and `classes`
                              'loss': (v - y)**2})
     classes = pre['classes']
     p = check_probs(preds, classes, 'preds'); y = class_indices(y_true, classes, len(p))
-    p = p / p.sum(1, keepdims=True); pred = p.argmax(1); eps = np.finfo(p.dtype).eps
+    p = p / p.sum(1, keepdims=True); pred = predicted_index(p, decision_threshold(pre)); eps = np.finfo(p.dtype).eps
     df = pd.DataFrame({'id': ids, 'target': [classes[i] for i in y], 'prediction': [classes[i] for i in pred],
-                       'confidence': p.max(1), 'correct': pred == y,
+                       'confidence': p[np.arange(len(p)), pred], 'correct': pred == y,
                        'loss': -np.log(np.clip(p[np.arange(len(y)), y], eps, 1 - eps))})
     for j,c in enumerate(classes): df[f'prob_{c}'] = p[:,j]
     return df
@@ -355,7 +357,8 @@ def _write_tables(out:Path, frame:pd.DataFrame, c:dict, name:str)->tuple[list, n
     write_text(out/worst, csv_safe(worst_predictions(frame, WORST_K)).to_csv(index=False)); files.append(worst)
     if task == 'classification':
         classes = pre['classes']
-        cm = skm.confusion_matrix(c['y'], c['preds'].argmax(1), labels=list(range(len(classes))))
+        pred = predicted_index(c['preds'], decision_threshold(pre))
+        cm = skm.confusion_matrix(c['y'], pred, labels=list(range(len(classes))))
         table = pd.DataFrame(cm, index=pd.Index(classes, name='actual'), columns=classes)
         write_text(out/'confusion_matrix.csv', csv_safe(table).to_csv())
         files.append('confusion_matrix.csv')

@@ -69,6 +69,8 @@ def _failed(a, e:Exception)->int:
 # %% ../nbs/12_main.ipynb #af7b0f1d
 def cmd_train(a):
     if a.nproc > 1: return _launch_train(a)
+    from dlproj.config import load_config
+    if a.config and not a.resume: load_config(a.config, *a.overrides)   # a config's mistake, before torch loads
     from dlproj.run_experiment import run_experiment
     from dlproj.utils import read_json
     from dlproj.distributed import is_main
@@ -99,8 +101,9 @@ def _print_metrics(title:str, m:dict):
 
 # %% ../nbs/12_main.ipynb #6ec66e4c
 def cmd_experiment(a):
+    from dlproj.config import DlprojError, load_config
+    load_config(a.config, *a.overrides)   # a config's mistake, before torch loads
     from dlproj.run_experiment import run_grid, parse_grid, run_kfold
-    from dlproj.config import DlprojError
     if a.kfold is not None:
         if a.grid or a.seeds != 1:
             raise DlprojError("--kfold cross-validates one config: it can't be combined with --grid or --seeds")
@@ -134,8 +137,20 @@ def _print_grid(s):
 # %% ../nbs/12_main.ipynb #a9eafa85
 def cmd_evaluate(a):
     from dlproj.evaluate import evaluate
+    if a.threshold is not None or a.cost is not None:
+        from dlproj.threshold import set_threshold
+        metric = a.threshold_metric or ('cost' if a.cost is not None else 'f1')
+        t = set_threshold(a.run, a.threshold or 'auto', metric, a.cost, device=a.device)
+        print(_threshold_line(t))
     ev = evaluate(a.run, data=a.data, split=a.split, target=a.target, path_column=a.path_column, device=a.device)
     _print_metrics(f"{ev.get('split') or a.data} metrics ({ev.get('n')} items):", ev['metrics'])
+
+def _threshold_line(t:dict|None)->str:
+    if t is None: return 'threshold: none (the most probable class is predicted)'
+    line = f"threshold: {t['positive']!r} from a probability of {t['value']:.4g}"
+    if t['chosen_on'] != 'valid': return line + ' (given)'
+    return line + (f" ({t['metric']} {t['score']:.4g} on {t['n']} validation rows, {t['score_at_half']:.4g} at 0.5"
+                   + ('' if t['held_out'] else '; the model had learnt those rows') + ')')
 
 # %% ../nbs/12_main.ipynb #57a46945
 def cmd_predict(a):
@@ -321,6 +336,11 @@ def _add_model_use(sub):
     s.add_argument('--path-column', metavar='COLUMN',
                    help='image runs: the column of image paths in a --data table (default: found)')
     s.add_argument('--device', default='auto', help='auto (default: a GPU when there is one), cpu, cuda, cuda:N or mps')
+    s.add_argument('--threshold', metavar='auto|none|P',
+                   help='two classes: choose the decision threshold on the validation rows (auto), set it, or remove it')
+    s.add_argument('--threshold-metric', choices=['f1', 'balanced_accuracy', 'accuracy', 'cost'],
+                   help='what --threshold auto serves (default f1; cost with --cost)')
+    s.add_argument('--cost', metavar='fp=A,fn=B', help='the cost of a false positive and of a false negative')
     s.set_defaults(func=cmd_evaluate)
     s = sub.add_parser('predict', help="predict with a run's model on a file, folder or image")
     s.add_argument('run')

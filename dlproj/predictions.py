@@ -11,7 +11,8 @@ from .utils import LazyModule
 torch = LazyModule('torch')   # names only: the outputs may be a tensor or, from the ONNX runtime, an array
 
 # %% auto #0
-__all__ = ['torch', 'postprocess', 'prediction_columns', 'check_top_k', 'csv_safe', 'postprocess_csv']
+__all__ = ['torch', 'postprocess', 'prediction_columns', 'decision_threshold', 'predicted_index', 'check_top_k', 'csv_safe',
+           'postprocess_csv']
 
 # %% ../nbs/08b_predictions.ipynb #ecd2b7a3
 def postprocess(pre:dict, # the run's preprocess.json
@@ -38,13 +39,27 @@ def prediction_columns(pre:dict, # the run's preprocess.json
     if pre['task'] == 'regression': return {**cols, 'prediction': make.values(out[:, 0])}
     probs,classes = _probs(out),pre['classes']
     each = [make.values(probs[:, j]) for j in range(len(classes))]   # each class's probabilities
-    best = probs.argmax(1)
+    best = predicted_index(probs, decision_threshold(pre))
     cols.update(prediction=make.labels(best), confidence=make.pick(probs, each, best))
     cols.update({f"prob_{c}": v for c,v in zip(classes, each)})
     order = np.argsort(-probs, 1, kind='stable') if top_k else None
     for k in range(top_k or 0):
         cols[f"top{k+1}"],cols[f"top{k+1}_prob"] = make.labels(order[:, k]),make.pick(probs, each, order[:, k])
     return cols
+
+# %% ../nbs/08b_predictions.ipynb #d758e8a1
+def decision_threshold(pre:dict, # the run's preprocess.json
+                      )->float|None:
+    "The run's cut on its second class's probability; None: the most probable class."
+    t = pre.get('threshold')
+    return float(t['value']) if isinstance(t, dict) and len(pre.get('classes') or []) == 2 else None
+
+def predicted_index(probs:np.ndarray, # class probabilities `[N, C]`
+                    threshold:float|None=None, # two classes: the second when its probability reaches this
+                   )->np.ndarray:
+    "Each row's class index: by `threshold` for two classes, else the most probable."
+    if threshold is None: return probs.argmax(1)
+    return (probs[:, 1] >= threshold).astype(np.int64)
 
 # %% ../nbs/08b_predictions.ipynb #d3ca659d
 class _ArrayColumns:

@@ -178,7 +178,7 @@ def report(run:Path|str)->Path:
 def render_report(rec:dict)->str:
     "The report page for a run record, as an HTML string."
     m,refused = rec['metrics'] or {},dict(rec.get('refused') or {})
-    parts = _report_head(rec) + _metrics_section(m) + _imbalance_section(rec)
+    parts = _report_head(rec) + _metrics_section(m) + _imbalance_section(rec) + _threshold_section(rec)
     parts += _files_section(rec, refused)   # adds to `refused` what it refuses to read
     parts += _record_section(rec)
     if refused: parts.insert(3, "<p class='refused'>Left out of this report: " +
@@ -252,7 +252,7 @@ def _imbalance_section(rec:dict)->list[str]:
 # %% ../nbs/09a_runs.ipynb #ce5da140
 _PLOTS = [('loss.png', 'Loss and metrics per epoch'), ('lr_find.png', 'Learning-rate finder'),
           ('confusion_matrix.png', 'Confusion matrix (test)'), ('roc_pr.png', 'ROC and precision-recall (test)'),
-          ('calibration.png', 'Calibration (test)'), ('regression.png', 'Predicted vs actual (test)'),
+          ('calibration.png', 'Calibration (test)'), ('threshold.png', 'Precision and recall by threshold (valid)'), ('regression.png', 'Predicted vs actual (test)'),
           ('top_losses.png', 'Highest-loss test images'), ('feature_maps.png', 'First convolution activations')]
 
 def _files_section(rec:dict, refused:dict)->list[str]:
@@ -306,6 +306,24 @@ def _fmt(v)->str:
     if isinstance(v, float): return '' if v != v else f"{v:.4g}"   # NaN: the metric doesn't apply here
     if isinstance(v, (dict, list)): return json.dumps(v)
     return '' if v is None else str(v)
+
+# %% ../nbs/09a_runs.ipynb #7d26cde4
+def _threshold_section(rec:dict)->list[str]:
+    "A two-class run's decision threshold: the cut, what it was chosen for, and whether the evaluation uses it."
+    t = (rec.get('preprocess') or {}).get('threshold')
+    if not isinstance(t, dict) or not isinstance(t.get('value'), (int, float)): return []
+    said = f"{_e(t.get('positive'))} is predicted from a probability of {t['value']:.4g}"
+    if t.get('chosen_on') == 'valid':
+        goal = f"the lowest cost ({_e(_fmt(t.get('cost')))})" if t.get('metric') == 'cost' else f"the highest {_e(t.get('metric'))}"
+        said += (f", chosen for {goal} on the {_e(t.get('n'))} validation rows: {_e(_fmt(t.get('score')))} there, "
+                 f"against {_e(_fmt(t.get('score_at_half')))} at 0.5")
+        if t.get('held_out') is False: said += " (the model had learnt those rows, so the choice flatters it)"
+    else: said += ", set by hand"
+    ev = ((rec.get('metrics') or {}).get('evaluation') or {}).get('metrics') or {}
+    uses = ("The evaluation's labels, accuracy, precision, recall and F1 use it" if ev.get('threshold') == t['value']
+            else "The evaluation shown predates it (<code>dlproj evaluate</code> scores with it)")
+    return ["<h3>Decision threshold</h3>", f"<p class='sub'>{said}. {uses}; the probabilities, log loss, ECE and "
+            "AUCs do not depend on it.</p>"]
 
 # %% ../nbs/09a_runs.ipynb #df8232ab
 _CSS = ("body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;"

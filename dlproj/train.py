@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #d08d8929
 from __future__ import annotations
-import contextlib, copy, math, os, re, shutil, signal, socket, sys, tempfile, threading, time
+import contextlib, copy, io, math, os, re, shutil, signal, socket, sys, tempfile, threading, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import noop
@@ -17,12 +17,13 @@ from fastai.callback.schedule import fit_one_cycle, fit_flat_cos, lr_find
 from fastai.torch_core import params
 from .config import Config, DlprojError, ConfigError, load_config, save_config
 from .utils import (get_logger, log_to_file, seed_everything, get_device, write_json, read_json, save_weights,
-    load_weights, read_checkpoint, load_checkpoint, make_run_dir, env_record, run_lock, storage_error, StorageError)
+    load_weights, read_checkpoint, load_checkpoint, make_run_dir, env_record, run_lock, storage_error, StorageError,
+    atomic_write)
 from .dataset import build_data, DataBundle
 from .model import (build_model, default_arch, param_count, load_model, import_arch_module, trusted_module,
     module_sha256)
 from .tabular_models import Blend
-from .ensemble import fit_blend, blend_model, held_out_scores
+from .ensemble import fit_blend, blend_model, held_out_scores, _outputs
 from .visualization import plot_loss_curves, plot_lr_find
 from .distributed import (world_size, rank, is_main, launched, alone, init_distributed, close_distributed,
     broadcast_object, gather_objects, distributed_fit, rank_batch_size, RowCounter, RUN_FILE_ENV, check_batch_size,
@@ -243,6 +244,7 @@ def _finish(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, checkpoint:d
     with alone():   # every row once, as in one process: the padding of the ranks' shares would count twice
         valid = _metrics_row(learn, bundle.dls.valid)
     plan = fit_blend(cfg, bundle, unwrap(learn.model))
+    held = _held_out_valid(bundle, learn, plan)   # before a refit: from models that never saw those rows
     final,final_bundle,refit = learn,bundle,None
     if cfg.train.refit: final,final_bundle,refit = _refit(cfg, bundle, hist, tracker, device)
     if plan is not None: _blend(final, plan, cfg, bundle, final_bundle, hold_out_valid)
@@ -251,6 +253,7 @@ def _finish(run:Path, cfg:Config, bundle:DataBundle, learn:Learner, checkpoint:d
         plan['test'] = held_out_scores(final.model, final_bundle)
         if 'ece' in plan['test']: test['ece'] = plan['test']['ece']
     save_model(run, final.model, final_bundle.preprocess, cfg)
+    if held is not None: _save_held_out(run, *held)
     trained_on_valid = refit or (plan and plan['members'] and not hold_out_valid)
     metrics = dict(valid=valid, test=test,
                    best_epoch=tracker.best_epoch, monitor=cfg.train.monitor, epochs_run=len(hist.rows),
@@ -282,6 +285,19 @@ def _refit(cfg:Config, bundle:DataBundle, hist, tracker, device)->tuple:
     t0 = time.perf_counter()
     final,final_bundle = refit_model(cfg, bundle, epochs, device)
     return final,final_bundle,dict(epochs=epochs, rows=n, seconds=round(time.perf_counter() - t0, 3))
+
+# %% ../nbs/06_train.ipynb #8d0df7a7
+def _held_out_valid(bundle:DataBundle, learn:Learner, plan:dict|None)->tuple|None:
+    "A two-class run's `(y, probs)` on its validation rows from models that did not learn them; or None."
+    probs = plan.pop('valid_probs', None) if plan else None   # not for metrics.json
+    va = getattr(bundle.dls.valid, 'tensors', None)   # in memory: tables and series
+    if len(bundle.preprocess.get('classes') or []) != 2 or va is None or not len(va[0]): return None
+    if probs is None: probs = _outputs(unwrap(learn.model), [t.cpu() for t in va[:-1]]).softmax(1)
+    return va[-1].cpu().numpy(), probs.numpy()
+
+def _save_held_out(run:Path, y:np.ndarray, probs:np.ndarray):
+    buf = io.BytesIO(); np.savez(buf, y=y.astype(np.int64), probs=probs.astype(np.float32))
+    with atomic_write(run/'valid_predictions.npz', 'wb') as f: f.write(buf.getvalue())
 
 # %% ../nbs/06_train.ipynb #a8ebef23
 def _blend(final:Learner, plan:dict, cfg:Config, bundle:DataBundle, final_bundle:DataBundle, hold_out_valid:bool):

@@ -136,3 +136,20 @@ def test_report_renders_in_chromium(tmp_path):
     assert im.size == (1200, 1600)
     lo,hi = im.getextrema()
     assert hi - lo > 100          # not a blank page: text and plots have contrast
+
+@pytest.mark.slow
+@needs_chromium
+def test_threshold_section_renders_in_chromium(tmp_path):
+    # a two-class run given a decision threshold: its report says the cut, what it was chosen for, and shows the curves
+    from dlproj.train import train
+    from dlproj.evaluate import evaluate
+    from dlproj.threshold import set_threshold
+    from dlproj.runs import report
+    run = train({'experiment': 'cut', 'data': {'source': 'example:breast_cancer'}, 'output': {'runs_dir': str(tmp_path/'runs')},
+                 'train': {'epochs': 2, 'progress': False}})
+    cut = set_threshold(run, 'auto', 'balanced_accuracy'); evaluate(run)
+    p = _Page(_dom(report(run), tmp_path/'profile'))
+    assert (f"malignant is predicted from a probability of {cut['value']:.4g}, chosen for the highest balanced_accuracy "
+            f"on the {cut['n']} validation rows") in p.text, p.text[:3000]
+    assert "The evaluation's labels, accuracy, precision, recall and F1 use it" in p.text
+    assert any(tag == 'img' and a.get('alt') == 'Precision and recall by threshold (valid)' for tag,a in p.tags)
