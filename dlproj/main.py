@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse, os, sys, traceback
 
 # %% auto #0
-__all__ = ['main', 'cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_export', 'cmd_serve',
-           'cmd_runs', 'cmd_tune', 'cmd_dashboard', 'cmd_example', 'make_parser']
+__all__ = ['main', 'cmd_train', 'cmd_experiment', 'cmd_evaluate', 'cmd_predict', 'cmd_report', 'cmd_explain', 'cmd_export',
+           'cmd_serve', 'cmd_runs', 'cmd_tune', 'cmd_dashboard', 'cmd_example', 'make_parser']
 
 # %% ../nbs/12_main.ipynb #05a43e2f
 def main(argv:list[str]|None=None, # the arguments after `dlproj`; `sys.argv[1:]` by default
@@ -175,6 +175,17 @@ def cmd_report(a):
     from dlproj.runs import report
     print(report(a.run))
 
+def cmd_explain(a):
+    from dlproj.explain import permutation_importance
+    from dlproj.runs import report
+    res = permutation_importance(a.run, split=a.split, repeats=a.repeats, metric=a.metric, device=a.device)
+    print(f"permutation importance, {res.split[0]} split ({res.n[0]} rows): how much {res.metric[0]} worsens "
+          f"(from {res.baseline[0]:.4g}) when a column is shuffled, over {a.repeats} shuffles")
+    top = res.head(a.top); w = max(len(str(f)) for f in top.feature)
+    for r in top.itertuples(): print(f"  {str(r.feature).ljust(w)}  {r.importance:.4g} ± {r.std:.2g}")
+    print(f"table: {os.path.join(a.run, 'importance.csv')}")
+    if os.path.exists(os.path.join(a.run, 'report.html')): print(f"report: {report(a.run)}")
+
 # %% ../nbs/12_main.ipynb #bc25e075
 def cmd_export(a):
     from dlproj.export import export_onnx
@@ -327,7 +338,7 @@ def _add_training(sub):
 
 # %% ../nbs/12_main.ipynb #30518019
 def _add_model_use(sub):
-    "The subcommands that use a run's model: `evaluate`, `predict` and `report`."
+    "The subcommands that use a run's model: `evaluate`, `predict`, `report` and `explain`."
     s = sub.add_parser('evaluate', help="compute test metrics of a run (scikit-learn)")
     s.add_argument('run'); s.add_argument('--data', help='a labelled file or folder instead of the saved split')
     s.add_argument('--split', default='test', choices=['test', 'valid'])
@@ -355,6 +366,13 @@ def _add_model_use(sub):
     s.set_defaults(func=cmd_predict)
     s = sub.add_parser('report', help="write a run's report.html"); s.add_argument('run')
     s.set_defaults(func=cmd_report)
+    s = sub.add_parser('explain', help="which columns a table run's model relies on (permutation importance)")
+    s.add_argument('run'); s.add_argument('--split', default='test', choices=['test', 'valid'])
+    s.add_argument('--repeats', type=int, default=5, help='shuffles of each column (default 5)')
+    s.add_argument('--metric', help='the score to watch (default: log_loss for classes, rmse for values)')
+    s.add_argument('--top', type=int, default=10, help='columns printed (default 10; importance.csv has them all)')
+    s.add_argument('--device', default='auto', help='auto (default), cpu, cuda, cuda:N or mps')
+    s.set_defaults(func=cmd_explain)
 
 # %% ../nbs/12_main.ipynb #2a490bcc
 def _add_shipping(sub):

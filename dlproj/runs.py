@@ -252,8 +252,9 @@ def _imbalance_section(rec:dict)->list[str]:
 # %% ../nbs/09a_runs.ipynb #ce5da140
 _PLOTS = [('loss.png', 'Loss and metrics per epoch'), ('lr_find.png', 'Learning-rate finder'),
           ('confusion_matrix.png', 'Confusion matrix (test)'), ('roc_pr.png', 'ROC and precision-recall (test)'),
-          ('calibration.png', 'Calibration (test)'), ('threshold.png', 'Precision and recall by threshold (valid)'), ('regression.png', 'Predicted vs actual (test)'),
-          ('top_losses.png', 'Highest-loss test images'), ('feature_maps.png', 'First convolution activations')]
+          ('calibration.png', 'Calibration (test)'), ('threshold.png', 'Precision and recall by threshold (valid)'),
+          ('regression.png', 'Predicted vs actual (test)'), ('top_losses.png', 'Highest-loss test images'),
+          ('importance.png', 'Permutation importance'), ('feature_maps.png', 'First convolution activations')]
 
 def _files_section(rec:dict, refused:dict)->list[str]:
     run,ev = rec['path'],(rec['metrics'] or {}).get('evaluation') or {}
@@ -263,7 +264,7 @@ def _files_section(rec:dict, refused:dict)->list[str]:
     if any(b is not None for b,_ in pngs):
         parts += ["<h2>Plots</h2>", ''.join(html_image(b, cap) for b,cap in pngs if b is not None)]
     for f,title in (('confusion_matrix.csv', 'Confusion matrix'), ('misclassified.csv', 'Misclassified (worst first)'),
-                    ('largest_errors.csv', 'Largest errors')):
+                    ('largest_errors.csv', 'Largest errors'), ('importance.csv', 'Permutation importance')):
         s = _run_file(run, f, refused)
         if s is not None: parts += [f"<h2>{title}</h2>", html_table(pd.read_csv(io.StringIO(s)), max_rows=25)]
     return parts

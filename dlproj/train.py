@@ -290,8 +290,9 @@ def _refit(cfg:Config, bundle:DataBundle, hist, tracker, device)->tuple:
 def _held_out_valid(bundle:DataBundle, learn:Learner, plan:dict|None)->tuple|None:
     "A two-class run's `(y, probs)` on its validation rows from models that did not learn them; or None."
     probs = plan.pop('valid_probs', None) if plan else None   # not for metrics.json
-    va = getattr(bundle.dls.valid, 'tensors', None)   # in memory: tables and series
-    if len(bundle.preprocess.get('classes') or []) != 2 or va is None or not len(va[0]): return None
+    va = getattr(bundle.dls.valid, 'tensors', None)   # in memory (images: not normalized yet)
+    if len(bundle.preprocess.get('classes') or []) != 2 or bundle.preprocess['kind'] == 'image': return None
+    if va is None or not len(va[0]): return None
     if probs is None: probs = _outputs(unwrap(learn.model), [t.cpu() for t in va[:-1]]).softmax(1)
     return va[-1].cpu().numpy(), probs.numpy()
 

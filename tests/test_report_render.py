@@ -139,17 +139,21 @@ def test_report_renders_in_chromium(tmp_path):
 
 @pytest.mark.slow
 @needs_chromium
-def test_threshold_section_renders_in_chromium(tmp_path):
-    # a two-class run given a decision threshold: its report says the cut, what it was chosen for, and shows the curves
+def test_threshold_and_importance_render_in_chromium(tmp_path):
+    # a two-class run given a decision threshold and explained: its report says the cut, what it was chosen for, shows
+    # the curves, and the permutation importance (chart and table)
     from dlproj.train import train
     from dlproj.evaluate import evaluate
     from dlproj.threshold import set_threshold
+    from dlproj.explain import permutation_importance
     from dlproj.runs import report
     run = train({'experiment': 'cut', 'data': {'source': 'example:breast_cancer'}, 'output': {'runs_dir': str(tmp_path/'runs')},
                  'train': {'epochs': 2, 'progress': False}})
-    cut = set_threshold(run, 'auto', 'balanced_accuracy'); evaluate(run)
+    cut = set_threshold(run, 'auto', 'balanced_accuracy'); evaluate(run); imp = permutation_importance(run, repeats=2)
     p = _Page(_dom(report(run), tmp_path/'profile'))
     assert (f"malignant is predicted from a probability of {cut['value']:.4g}, chosen for the highest balanced_accuracy "
             f"on the {cut['n']} validation rows") in p.text, p.text[:3000]
     assert "The evaluation's labels, accuracy, precision, recall and F1 use it" in p.text
-    assert any(tag == 'img' and a.get('alt') == 'Precision and recall by threshold (valid)' for tag,a in p.tags)
+    alts = {a.get('alt') for tag,a in p.tags if tag == 'img'}
+    assert {'Precision and recall by threshold (valid)', 'Permutation importance'} <= alts, alts
+    assert imp.feature[0] in p.text.split('Permutation importance')[-1][:300]   # its table, the first column first

@@ -22,7 +22,7 @@ def _train(args:str)->Path:
     return Path(r.stdout.strip().splitlines()[-1])
 
 def test_sigkill_then_resume(tmp_path):
-    epochs = 12
+    epochs = 6
     cfg = {'experiment': 'killed', 'seed': 3, 'data': {'source': 'example:digits'},
            'output': {'runs_dir': str(tmp_path/'runs')},
            'train': {'epochs': epochs, 'batch_size': 16, 'lr': 3e-3, 'progress': False, 'deterministic': True}}
