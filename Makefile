@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.dlproj-installed
 PYTEST_ARGS ?=
-# `make test` runs the tests not marked slow; PYTEST_MARK= (empty) runs every test in the same two workers (CI)
+# `make test` runs the tests not marked slow; PYTEST_MARK= (empty) runs every test, in one session
 PYTEST_MARK ?= not slow
 # The lock pins the set the suite last passed with, for the Python version it was made with (its first line).
 # Another Python gets the newest versions settings.ini allows (numpy, pandas... may need a newer Python than 3.10).
