@@ -55,8 +55,8 @@ def epoch_values(recorder)->dict:
 
 # %% ../nbs/06b_checkpoint.ipynb #ca883ee7
 def lower_is_better(monitor:str)->bool:
-    "Whether `monitor` improves downwards: losses, errors, RMSE and MAE do."
-    return 'loss' in monitor or 'error' in monitor or monitor in ('rmse', 'mae')
+    "Whether `monitor` improves downwards: losses, errors and calibration error do."
+    return 'loss' in monitor or 'error' in monitor or monitor in ('rmse', 'mae', 'mse', 'mape', 'ece')
 
 # %% ../nbs/06b_checkpoint.ipynb #e87b4256
 # `checkpoint_every: auto`: at most ~4% of the time, at least every 10 minutes; before the first checkpoint is timed,

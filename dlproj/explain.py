@@ -9,6 +9,7 @@ import numpy as np, pandas as pd
 from sklearn.inspection import permutation_importance as sk_permutation_importance
 from .config import DlprojError, load_config
 from .utils import get_device, get_logger, read_json, write_text
+from .checkpoint import lower_is_better
 from .dataset import build_data, encode_inputs
 from .model import load_model
 from .inference import model_outputs
@@ -17,11 +18,9 @@ from .evaluate import compute_metrics, _evaluable_run, _split_config, _no_split,
 from .visualization import new_figure, _done, plain_text
 
 # %% auto #0
-__all__ = ['LOWER_IS_BETTER', 'permutation_importance', 'plot_importance']
+__all__ = ['permutation_importance', 'plot_importance']
 
 # %% ../nbs/07b_explain.ipynb #858caf37
-LOWER_IS_BETTER = ('log_loss', 'ece', 'rmse', 'mse', 'mae', 'mape')
-
 def permutation_importance(run:Path|str, # a finished table run
                            split:str='test', # the held-out rows to shuffle: `test` or `valid`
                            repeats:int=5, # shuffles of each column
@@ -35,9 +34,9 @@ def permutation_importance(run:Path|str, # a finished table run
     if repeats < 1: raise DlprojError(f"repeats must be at least 1, got {repeats}")
     rows,y,model,pre,cfg = _held_out_rows(run, split, dev)
     metric = metric or ('log_loss' if pre['task'] == 'classification' else 'rmse')
-    score = _scorer(model, pre, metric, cfg.train.batch_size, dev)
+    sign = -1 if lower_is_better(metric) else 1   # the scorer is higher-is-better; a loss's growth is positive
+    score = _scorer(model, pre, metric, sign, cfg.train.batch_size, dev)
     r = sk_permutation_importance(_Fitted(), rows, y, scoring=score, n_repeats=repeats, random_state=seed)
-    sign = -1 if metric in LOWER_IS_BETTER else 1   # the scorer is higher-is-better; a loss's growth is positive
     res = pd.DataFrame({'feature': list(rows.columns), 'importance': r.importances_mean,
                         'std': r.importances_std, 'metric': metric, 'baseline': sign * score(None, rows, y),
                         'split': split, 'n': len(rows)})
@@ -63,8 +62,7 @@ class _Fitted:
     "What scikit-learn asks of the estimator it permutes for: `fit` (never called; the run's model is fitted)."
     def fit(self, X, y): return self
 
-def _scorer(model, pre:dict, metric:str, bs:int|None, device):
-    sign = -1 if metric in LOWER_IS_BETTER else 1
+def _scorer(model, pre:dict, metric:str, sign:int, bs:int|None, device):
     def score(est, X:pd.DataFrame, y:np.ndarray)->float:
         xs,_ = encode_inputs(pre, X, 'the shuffled rows')
         out = _to_preds(pre, model_outputs(model, pre, xs, bs, device))
